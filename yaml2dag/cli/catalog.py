@@ -1,0 +1,182 @@
+"""``yaml2dag schema``, ``list`` and ``show``: reading the library without importing Dagster."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import click
+
+from .output import FORMAT_OPTION, console, fail, print_json
+
+
+@click.command()
+def schema() -> None:
+    """Print the workflow JSON Schema.
+
+    Point editors at it with a first line such as
+    `# yaml-language-server: $schema=./workflow.schema.json`.
+    """
+    from ..schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+def _schedule_info(workflow) -> list[dict[str, Any]]:
+    from .. import cron
+
+    out = []
+    now = _dt.datetime.now(_dt.timezone.utc)
+    for trig in workflow.schedules:
+        expr = trig.options.get("cron", "")
+        tz_name = trig.options.get("timezone") or "UTC"
+        item = {"cron": expr, "timezone": tz_name, "enabled": trig.enabled}
+        try:
+            from zoneinfo import ZoneInfo
+
+            tz = ZoneInfo(tz_name)
+            item["description"] = cron.describe(expr, tz_name)
+            nxt = cron.next_times(expr, now.astimezone(tz), 1)
+            item["next_run"] = nxt[0].isoformat() if nxt else None
+        except Exception:  # noqa: BLE001 - invalid files are shown, not crashed on
+            item["description"] = expr
+            item["next_run"] = None
+        out.append(item)
+    return out
+
+
+def _summary(report) -> dict[str, Any]:
+    wf = report.workflow
+    step_count = sum(1 for _ in wf.iter_steps(include_on_failure=False)) if wf else 0
+    return {
+        "name": wf.name if wf else None,
+        "id": wf.id if wf else None,
+        "file": report.file,
+        "version": wf.version if wf else None,
+        "description": wf.description if wf else "",
+        "author": wf.author if wf else "",
+        "tags": list(wf.tags) if wf else [],
+        "steps": step_count,
+        "valid": report.valid,
+        "errors": len(report.errors),
+        "schedules": _schedule_info(wf) if wf else [],
+    }
+
+
+@click.command("list")
+@click.option("--tags", "tags", multiple=True, help="Only workflows with this tag (repeatable; comma lists allowed).")
+@click.option("--search", "search", default=None, help="Only workflows whose name, id, description or tags contain this text.")
+@FORMAT_OPTION
+def list_(tags: tuple[str, ...], search: str | None, fmt: str) -> None:
+    """List the workflows of the definitions folder."""
+    from ..library import Library
+
+    library = Library()
+    if not library.folder.is_dir():
+        fail(f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS)")
+    wanted_tags = {t.strip().casefold() for item in tags for t in item.split(",") if t.strip()}
+    rows = []
+    for report in library.reports():
+        info = _summary(report)
+        if wanted_tags and not wanted_tags <= {t.casefold() for t in info["tags"]}:
+            continue
+        if search:
+            hay = " ".join(str(info[k] or "") for k in ("name", "id", "description", "author", "file"))
+            hay += " " + " ".join(info["tags"])
+            if search.casefold() not in hay.casefold():
+                continue
+        rows.append(info)
+    if fmt == "json":
+        print_json({"definitions": str(library.folder), "workflows": rows})
+        return
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print("no workflows match" if (tags or search) else f"no workflows in {library.folder}")
+        return
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Job", no_wrap=True, style="cyan")
+    table.add_column("Steps", justify="right")
+    table.add_column("Tags", overflow="fold")
+    table.add_column("Schedule", overflow="fold")
+    table.add_column("Description", overflow="ellipsis", no_wrap=True, ratio=1)
+    for info in rows:
+        name = info["name"] or info["file"]
+        if not info["valid"]:
+            name = f"[red]✗ {name}[/] ({info['errors']} error(s))"
+        schedule = "; ".join(s["description"] for s in info["schedules"]) or "-"
+        table.add_row(name, info["id"] or "-", str(info["steps"]), ", ".join(info["tags"]) or "-",
+                      schedule, info["description"] or "")
+    out.print(table)
+
+
+@click.command()
+@click.argument("name")
+@FORMAT_OPTION
+def show(name: str, fmt: str) -> None:
+    """Show one workflow (by name, job id or file): parameters, steps, triggers, outputs."""
+    from ..errors import WorkflowNotFoundError
+    from ..library import Library
+    from ..plan import build_plan
+    from .planview import parameter_rows, plan_json, print_plan
+
+    try:
+        report = Library().find(name)
+    except WorkflowNotFoundError as exc:
+        fail(str(exc))
+    wf = report.workflow
+    if fmt == "json":
+        data = _summary(report)
+        if wf is not None:
+            data["parameters"] = [
+                {"name": n, "type": t, "default": d, "description": desc}
+                for n, t, d, desc in parameter_rows(wf)
+            ]
+            data["plan"] = plan_json(wf, build_plan(wf))
+            data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters)} for t in wf.triggers]
+        data["problems"] = [p.to_dict() for p in report.problems]
+        print_json(data)
+        raise SystemExit(0 if report.valid else 1)
+    out = console()
+    if wf is None:
+        for problem in report.problems:
+            out.print(problem.format(), style="red", markup=False)
+        raise SystemExit(1)
+    out.print(f"[bold]{wf.name}[/]  [dim]{report.file}[/]")
+    if wf.description:
+        out.print(wf.description, markup=False)
+    meta = [f"job {wf.id}", f"version {wf.version}"]
+    if wf.author:
+        meta.append(f"author {wf.author}")
+    if wf.tags:
+        meta.append("tags " + ", ".join(wf.tags))
+    out.print(" · ".join(meta), style="dim", markup=False)
+    if wf.parameters:
+        from rich.table import Table
+
+        table = Table(title="Parameters", box=None, title_justify="left", pad_edge=False)
+        for col in ("Name", "Type", "Default", "Description"):
+            table.add_column(col, overflow="fold")
+        for row in parameter_rows(wf):
+            table.add_row(*row)
+        out.print(table)
+    out.print("[bold]Triggers[/]")
+    for trig in wf.triggers:
+        line = f"  {trig.type}"
+        if trig.type == "schedule":
+            info = _schedule_info(type("W", (), {"schedules": (trig,)})())[0]
+            line += f": {info['description']}" + (f", next {info['next_run']}" if info.get("next_run") else "")
+            if not trig.enabled:
+                line += " (disabled)"
+        elif trig.type == "file":
+            line += f": {trig.options.get('path')} {trig.options.get('pattern', '*')}"
+        elif trig.type == "workflow":
+            line += f": after {trig.options.get('workflow')!r} ({trig.options.get('status', 'success')})"
+        out.print(line, markup=False)
+    out.print("[bold]Plan[/]")
+    print_plan(out, wf, build_plan(wf))
+    for problem in report.problems:
+        out.print(problem.format(), style="red" if problem.severity == "error" else "yellow", markup=False)
+    raise SystemExit(0 if report.valid else 1)

@@ -1,0 +1,172 @@
+"""``yaml2dag run NAME|FILE [key=value ...]``: run a workflow with live progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from .output import FORMAT_OPTION, console, print_json
+
+
+def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
+    if fmt == "json":
+        print_json({"error": message, "errors": [p.to_dict() for p in problems or []]})
+    else:
+        click.echo(f"error: {message}", err=True)
+        for problem in problems or []:
+            click.echo(problem.format(), err=True)
+    raise SystemExit(code)
+
+
+def _terminal_stream():
+    """A stream on the terminal that Dagster's compute-log capture (fd 1) does not swallow."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdout
+    return os.fdopen(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")
+
+
+def _load_param_file(path: str) -> dict[str, Any]:
+    from ..loader import load_file
+
+    doc = load_file(path)
+    if doc.problems:
+        raise click.UsageError("; ".join(p.format() for p in doc.problems))
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        raise click.UsageError(f"{path}: a parameter file must be a mapping of name: value")
+    return dict(doc.data)
+
+
+@click.command()
+@click.argument("workflow")
+@click.argument("assignments", nargs=-1)
+@click.option("--param-file", "param_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML or JSON mapping of parameter values (key=value arguments win).")
+@click.option("--dry-run", is_flag=True, help="Validate, resolve parameters and print the plan; run nothing.")
+@FORMAT_OPTION
+def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry_run: bool, fmt: str) -> None:
+    """Run WORKFLOW (a name, job id or file) with parameters given as key=value.
+
+    Values are converted to the declared types (retries=5, dry_run=true, arrays and mappings
+    as JSON). The run is stored in the Dagster instance ($DAGSTER_HOME, else ./dagster_home),
+    so it shows in the UI. Exits 0 on success, 1 when the run failed, 2 when nothing ran
+    (invalid workflow or parameters).
+    """
+    from ..errors import ParameterError, WorkflowNotFoundError
+    from ..library import Library
+    from ..parameters import coerce, parse_assignments, resolve
+
+    try:
+        report = Library().find(workflow)
+    except WorkflowNotFoundError as exc:
+        _error(fmt, str(exc))
+    if not report.valid or report.workflow is None:
+        _error(fmt, f"{report.file} is not a valid workflow", report.errors)
+    wf = report.workflow
+    try:
+        given: dict[str, Any] = _load_param_file(param_file) if param_file else {}
+        known = {p.name: p for p in wf.parameters}
+        for key, raw in parse_assignments(assignments).items():
+            given[key] = coerce(known[key], raw) if key in known and not known[key].is_secret else raw
+        values = resolve(wf, given)
+    except ParameterError as exc:
+        _error(fmt, str(exc))
+    except click.UsageError as exc:
+        _error(fmt, exc.message)
+
+    if dry_run:
+        from ..plan import build_plan
+        from .planview import plan_json, print_plan
+
+        plan = build_plan(wf)
+        if fmt == "json":
+            data = plan_json(wf, plan, values)
+            data["dry_run"] = True
+            print_json(data)
+        else:
+            out = console()
+            out.print("[bold]Dry run[/]: nothing will run.")
+            print_plan(out, wf, plan, values)
+        raise SystemExit(0)
+
+    from ..runner import run_workflow
+
+    stream = _terminal_stream() if fmt == "text" else None
+    out = console(file=stream) if stream is not None else None
+    progress = _Progress(out) if out is not None else None
+    if out is not None:
+        out.print(f"[bold]▶ {wf.name}[/] [dim]({report.file})[/]")
+    try:
+        result = run_workflow(report, values, on_progress=progress)
+    except ParameterError as exc:
+        _error(fmt, str(exc))
+    if fmt == "json":
+        print_json(result.to_json())
+    else:
+        _summary(out, result)
+    raise SystemExit(0 if result.status == "SUCCESS" else 1)
+
+
+class _Progress:
+    def __init__(self, out):
+        self.out = out
+
+    def __call__(self, event) -> None:
+        from ..durations import format_duration
+
+        label = f"Step {event.index}/{event.total}: {event.title}"
+        took = f" ({format_duration(event.duration)})" if event.duration is not None else ""
+        if event.kind == "started":
+            self.out.print(f"  … {event.title}", style="dim", markup=False)
+        elif event.kind == "succeeded":
+            self.out.print(f"[green]✓[/] {_esc(label)}{took}")
+        elif event.kind == "continued":
+            self.out.print(f"[yellow]![/] {_esc(label)} failed, continuing{took}: {_esc(event.message or '')}")
+        elif event.kind == "failed":
+            self.out.print(f"[red]✗[/] {_esc(label)} failed{took}: {_esc(event.message or '')}")
+        elif event.kind == "skipped":
+            reason = f": {event.message}" if event.message else ""
+            self.out.print(f"[dim]⊘ {_esc(label)} skipped{_esc(reason)}[/]")
+        elif event.kind == "retry":
+            self.out.print(f"[yellow]↻[/] {_esc(event.title)}: {_esc(event.message or 'retrying')}")
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _summary(out, result) -> None:
+    from ..durations import format_duration
+    from ..runner import RunResult
+
+    assert isinstance(result, RunResult)
+    not_run = [sid for sid, status in result.steps.items() if status == "not_run"]
+    if not_run and result.status != "SUCCESS":
+        out.print(f"[dim]· not run: {', '.join(not_run)}[/]")
+    took = format_duration(result.duration_s)
+    if result.status == "SUCCESS":
+        out.print(f"[bold green]✓ {_esc(result.workflow)} succeeded[/] in {took} · run {result.run_id}")
+    elif result.status == "CANCELED":
+        out.print(f"[bold yellow]■ {_esc(result.workflow)} was canceled[/] after {took} · run {result.run_id}")
+    else:
+        where = f" at step {result.failed_step}" if result.failed_step else ""
+        out.print(f"[bold red]✗ {_esc(result.workflow)} failed{where}[/] after {took} · run {result.run_id}")
+        if result.error:
+            out.print(f"  {_esc(result.error)}")
+    if result.outputs:
+        out.print("[bold]Outputs[/]")
+        import json
+
+        for key, value in result.outputs.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+            if len(text) > 2000:
+                text = text[:2000] + "…"
+            out.print(f"  {key}: {_esc(text)}")

@@ -1,0 +1,59 @@
+"""The compiler: validated workflow model → Dagster definitions.
+
+* :func:`compile_workflow` — one workflow → one :class:`dagster.JobDefinition`
+  (:mod:`.job`, ops in :mod:`.ops`, run config in :mod:`.config`, the thread-pool executor in
+  :mod:`.executor`);
+* :func:`job_from_file` / :func:`reconstructable_job` — how a job is rebuilt in another
+  process (Dagster's multiprocess executor, ``yaml2dag run``);
+* :func:`yaml2dag.definitions_builder.build_definitions` — a whole folder as a code location.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from ..errors import WorkflowInvalidError
+from ..validation import validate_file
+from .job import compile_workflow
+
+_cache: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def job_from_file(path: str):
+    """Validate and compile one workflow file (cached per path, size and mtime in a process).
+
+    This is the function Dagster calls to rebuild a job in another process (see
+    :func:`reconstructable_job`).
+
+    Raises:
+        WorkflowInvalidError: the file does not validate.
+    """
+    resolved = str(Path(path).resolve())
+    stat = os.stat(resolved)
+    key = (resolved, stat.st_size, stat.st_mtime_ns)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    report = validate_file(resolved)
+    if not report.valid:
+        raise WorkflowInvalidError(resolved, report.errors)
+    job = compile_workflow(report.workflow)
+    with _lock:
+        _cache[key] = job
+    return job
+
+
+def reconstructable_job(path: str):
+    """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
+    the multiprocess executor)."""
+    from dagster._core.definitions.reconstruct import build_reconstructable_job
+
+    return build_reconstructable_job(
+        "yaml2dag.compiler", "job_from_file", reconstructable_args=(str(Path(path).resolve()),)
+    )
+
+
+__all__ = ["compile_workflow", "job_from_file", "reconstructable_job"]

@@ -1,0 +1,302 @@
+"""What happens inside a step when it runs, independent of Dagster's API.
+
+The ops built by :mod:`yaml2dag.compiler.ops` call into this module: building the template
+scope (spec §5), rendering parameters, running the tool action with the step's timeout, and
+shaping step results. Keeping it free of Dagster imports keeps it testable on its own and keeps
+the per-step work small.
+
+A step result is a plain dict::
+
+    {"output": ..., "status": "succeeded" | "failed" | "skipped", "succeeded": bool,
+     "error": str | None, "duration": seconds, "attempts": int, **tool_fields}
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
+
+from ..errors import TemplateError
+from ..templates import render_value
+from ..tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+
+def result(output: Any = None, *, status: str = SUCCEEDED, error: str | None = None,
+           duration: float = 0.0, attempts: int = 1, fields: Mapping[str, Any] | None = None) -> dict:
+    """A step result dict (see the module docstring)."""
+    out = dict(fields or {})
+    out.update(
+        output=output,
+        status=status,
+        succeeded=status == SUCCEEDED,
+        error=error,
+        duration=round(duration, 6),
+        attempts=attempts,
+    )
+    return out
+
+
+def skipped_result(reason: str) -> dict:
+    """The result a skipped step exposes to ordering successors and to workflow outputs."""
+    out = result(None, status=SKIPPED)
+    out["reason"] = reason
+    return out
+
+
+class EnvMapping(Mapping):
+    """``env.NAME``: the environment, read when the template renders."""
+
+    def __getitem__(self, key: str) -> str:
+        return os.environ[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
+class LazyMapping(Mapping):
+    """A mapping whose values are computed on first access (``run.started_at`` needs a query)."""
+
+    def __init__(self, values: Mapping[str, Any], lazy: Mapping[str, Callable[[], Any]]):
+        self._values = dict(values)
+        self._lazy = dict(lazy)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values and key in self._lazy:
+            self._values[key] = self._lazy.pop(key)()
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._values) + list(self._lazy))
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._lazy)
+
+
+_ENV = EnvMapping()
+
+
+def build_scope(
+    params: Mapping[str, Any],
+    results: Mapping[str, Any],
+    run: Mapping[str, Any],
+    *,
+    trigger: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The names in scope for a template (spec §5, "Names in scope").
+
+    Args:
+        params: parameter values by name.
+        results: results of the steps this template reads, by step id.
+        run: ``run.*`` fields.
+        trigger: ``trigger.*`` fields, if the run was started by a trigger.
+        secrets: ``secrets.*`` values.
+        extra: more names (``item``/``index``, ``failed_step``/``error``).
+    """
+    scope: dict[str, Any] = dict(params)
+    scope["params"] = params
+    scope.update(results)
+    scope["steps"] = results
+    scope["env"] = _ENV
+    scope["run"] = run
+    scope["trigger"] = trigger or {}
+    scope["secrets"] = secrets or {}
+    if extra:
+        scope.update(extra)
+    return scope
+
+
+def render_parameters(parameters: Mapping[str, Any], scope: Mapping[str, Any], action: Action) -> dict:
+    """Render a step's parameters; shell command strings get quoted values (spec §5).
+
+    Raises:
+        TemplateError: a template failed; the message names the parameter.
+    """
+    out: dict[str, Any] = {}
+    for key, value in parameters.items():
+        try:
+            out[key] = render_value({key: value}, scope, shell_keys=action.shell_parameters)[key]
+        except TemplateError as exc:
+            raise TemplateError(f"parameters.{key}: {exc}") from None
+    return out
+
+
+class _AsyncStop(BaseException):
+    """Raised inside a timed-out helper thread to stop Python code at its next instruction."""
+
+
+def _interrupt_thread(thread: threading.Thread) -> None:
+    if thread.ident is None:
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_AsyncStop))
+
+
+def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | None) -> ToolResult:
+    """Run ``action`` with ``params``, stopping it after ``timeout`` seconds.
+
+    Actions that declare ``handles_timeout`` (the shell tool) run in the calling thread and
+    honour ``ctx.deadline`` themselves. Others, when a timeout is set, run in a helper thread:
+    when time is up the tool's cancel callbacks run, the helper thread is interrupted at its
+    next Python instruction, and the step fails at once with :class:`StepTimeoutError`.
+
+    Raises:
+        ToolError: the action failed (StepTimeoutError when it ran out of time).
+    """
+    if not timeout or action.handles_timeout:
+        return _call(action, ctx, params)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = _call(action, ctx, params)
+        except BaseException as exc:  # noqa: BLE001 - handed to the step thread
+            box["error"] = exc
+
+    helper = threading.Thread(target=target, name=f"yaml2dag-{ctx.step_id}", daemon=True)
+    helper.start()
+    helper.join(timeout)
+    if helper.is_alive():
+        ctx.cancel()
+        helper.join(0.5)
+        if helper.is_alive():
+            _interrupt_thread(helper)
+        raise StepTimeoutError(f"step timed out after {timeout:g}s and was stopped")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _call(action: Action, ctx: ToolContext, params: dict) -> ToolResult:
+    value = action.run(ctx, params)
+    if not isinstance(value, ToolResult):
+        value = ToolResult(output=value)
+    return value
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message a user sees for a failed attempt."""
+    if isinstance(exc, (ToolError, TemplateError)):
+        return str(exc)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Template errors and tool configuration errors fail at once: a retry cannot fix them."""
+    if isinstance(exc, TemplateError):
+        return False
+    if isinstance(exc, ToolError):
+        return exc.retryable
+    return True
+
+
+def to_jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-compatible copy of a step output (DataFrames become lists of records).
+
+    Used for run-storage metadata and ``yaml2dag run --format json``.
+    """
+    if depth > 20:
+        return str(value)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, depth + 1) for v in value]
+    module = type(value).__module__
+    if module.startswith("pandas"):
+        if hasattr(value, "to_dict") and hasattr(value, "columns"):
+            import json
+
+            return json.loads(value.to_json(orient="records", date_format="iso"))
+        if hasattr(value, "to_dict"):
+            import json
+
+            return json.loads(value.to_json(date_format="iso"))
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+    if module.startswith("numpy"):
+        try:
+            return to_jsonable(value.tolist(), depth + 1)
+        except AttributeError:
+            pass
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def preview(value: Any, limit: int = 2000) -> str:
+    """A short text preview of a value for the Dagster UI."""
+    if isinstance(value, str):
+        text = value
+    elif hasattr(value, "to_markdown") and hasattr(value, "head"):
+        try:
+            text = value.head(20).to_string()
+        except Exception:  # noqa: BLE001
+            text = repr(value)
+    else:
+        import json
+
+        try:
+            text = json.dumps(to_jsonable(value), ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Stopwatch:
+    """Seconds since creation (monotonic)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+# Tool contexts of steps in flight, by run id, so a terminated run can stop its tools.
+_active: dict[str, set[ToolContext]] = {}
+_active_lock = threading.Lock()
+
+
+def register_context(run_id: str, ctx: ToolContext) -> None:
+    with _active_lock:
+        _active.setdefault(run_id, set()).add(ctx)
+
+
+def unregister_context(run_id: str, ctx: ToolContext) -> None:
+    with _active_lock:
+        contexts = _active.get(run_id)
+        if contexts is not None:
+            contexts.discard(ctx)
+            if not contexts:
+                _active.pop(run_id, None)
+
+
+def cancel_run(run_id: str) -> int:
+    """Cancel every tool running for ``run_id`` in this process; returns how many."""
+    with _active_lock:
+        contexts = list(_active.get(run_id, ()))
+    for ctx in contexts:
+        ctx.cancel()
+    return len(contexts)

@@ -1,0 +1,240 @@
+"""Cron expressions of schedule triggers (spec §7): parsing, checking, words, next times.
+
+Accepted: the standard 5 fields ``minute hour day-of-month month day-of-week`` with ``*``,
+numbers, ranges ``a-b``, steps ``*/n`` and ``a-b/n``, lists ``a,b``, month names ``JAN``–``DEC``
+and weekday names ``SUN``–``SAT`` (0 and 7 are both Sunday), as in cron(5) and Dagster's
+``ScheduleDefinition``; and the shorthands ``@yearly``, ``@annually``, ``@monthly``,
+``@weekly``, ``@daily``, ``@midnight``, ``@hourly``. As in cron(5), when both day fields are
+restricted a day matches if either matches.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+SHORTHANDS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+_FIELDS = (
+    ("minute", 0, 59, None),
+    ("hour", 0, 23, None),
+    ("day of month", 1, 31, None),
+    ("month", 1, 12, ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]),
+    ("day of week", 0, 7, ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]),
+)
+
+_DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+_MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December"]
+
+
+class CronError(ValueError):
+    """A cron expression that cron(5) and Dagster would not accept; the message says why."""
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A parsed cron expression.
+
+    Attributes:
+        expression: the 5-field form (shorthands expanded).
+        minutes, hours, days, months, weekdays: the values each field allows
+            (weekdays 0–6, Sunday 0).
+        day_star, weekday_star: whether the day fields were ``*`` (for cron's OR rule).
+    """
+
+    expression: str
+    minutes: frozenset
+    hours: frozenset
+    days: frozenset
+    months: frozenset
+    weekdays: frozenset
+    day_star: bool
+    weekday_star: bool
+
+    def matches_day(self, day: _dt.date) -> bool:
+        if day.month not in self.months:
+            return False
+        dom = day.day in self.days
+        dow = ((day.weekday() + 1) % 7) in self.weekdays
+        if self.day_star and self.weekday_star:
+            return True
+        if self.day_star:
+            return dow
+        if self.weekday_star:
+            return dom
+        return dom or dow
+
+
+def _value(token: str, lo: int, hi: int, names, field: str) -> int:
+    upper = token.upper()
+    if names and upper in names:
+        return names.index(upper) + (1 if field == "month" else 0)
+    if not token.isdigit():
+        raise CronError(f"{field}: `{token}` is not a number" + (f" or a name ({names[0]}…{names[-1]})" if names else ""))
+    value = int(token)
+    if not lo <= value <= hi:
+        raise CronError(f"{field}: {value} is out of range {lo}-{hi}")
+    return value
+
+
+def _parse_field(text: str, lo: int, hi: int, names, field: str) -> set[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise CronError(f"{field}: empty list item in `{text}`")
+        base, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise CronError(f"{field}: step `{step_text}` must be a positive number")
+            step = int(step_text)
+        if base == "*":
+            start, end = lo, hi
+        elif "-" in base:
+            a, _, b = base.partition("-")
+            start, end = _value(a, lo, hi, names, field), _value(b, lo, hi, names, field)
+            if start > end:
+                raise CronError(f"{field}: range `{base}` goes backwards")
+        else:
+            start = _value(base, lo, hi, names, field)
+            end = hi if slash else start
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def parse(expression: str) -> Cron:
+    """Parse a cron expression.
+
+    Raises:
+        CronError: with the field and the reason, e.g. ``hour: 25 is out of range 0-23``.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise CronError("empty cron expression")
+    text = expression.strip()
+    if text.startswith("@"):
+        if text.lower() not in SHORTHANDS:
+            raise CronError(f"unknown shorthand `{text}`; use one of {', '.join(SHORTHANDS)}")
+        text = SHORTHANDS[text.lower()]
+    parts = text.split()
+    if len(parts) != 5:
+        raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
+    sets = [
+        _parse_field(part, lo, hi, names, name)
+        for part, (name, lo, hi, names) in zip(parts, _FIELDS)
+    ]
+    weekdays = frozenset(d % 7 for d in sets[4])
+    return Cron(
+        expression=text,
+        minutes=frozenset(sets[0]),
+        hours=frozenset(sets[1]),
+        days=frozenset(sets[2]),
+        months=frozenset(sets[3]),
+        weekdays=weekdays,
+        # like Vixie cron, a field that starts with `*` counts as unrestricted for the OR rule
+        day_star=parts[2].startswith("*"),
+        weekday_star=parts[4].startswith("*"),
+    )
+
+
+def normalize(expression: str) -> str:
+    """The 5-field form of an expression (shorthands expanded)."""
+    return parse(expression).expression
+
+
+def next_times(expression: str, start: _dt.datetime, count: int = 1) -> list[_dt.datetime]:
+    """The next ``count`` times strictly after ``start`` (an aware datetime, in its zone).
+
+    Wall-clock times are generated in ``start``'s time zone; a time that does not exist on a
+    DST change day is skipped, as Dagster does.
+    """
+    cron = parse(expression)
+    tz = start.tzinfo
+    out: list[_dt.datetime] = []
+    day = start.date()
+    for _ in range(366 * 8):  # enough for any valid expression (Feb 29 on a given weekday)
+        if cron.matches_day(day):
+            for hour in sorted(cron.hours):
+                for minute in sorted(cron.minutes):
+                    naive = _dt.datetime(day.year, day.month, day.day, hour, minute)
+                    when = naive.replace(tzinfo=tz)
+                    if tz is not None:
+                        # drop non-existent local times (spring-forward gap)
+                        roundtrip = when.astimezone(_dt.timezone.utc).astimezone(tz)
+                        if roundtrip.replace(tzinfo=None) != naive:
+                            continue
+                    if when > start:
+                        out.append(when)
+                        if len(out) == count:
+                            return out
+        day += _dt.timedelta(days=1)
+    return out
+
+
+def _list_words(values: list[str]) -> str:
+    if len(values) == 1:
+        return values[0]
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
+
+
+def describe(expression: str, timezone: str | None = None) -> str:
+    """The schedule in words: ``"At 06:30, Monday through Friday (Europe/Berlin)"``.
+
+    Raises:
+        CronError: the expression is invalid.
+    """
+    cron = parse(expression)
+    minute_f, hour_f, dom_f, month_f, dow_f = cron.expression.split()
+    all_minutes = len(cron.minutes) == 60
+    all_hours = len(cron.hours) == 24
+    if all_minutes and all_hours:
+        time = "Every minute"
+    elif all_hours and len(cron.minutes) == 1:
+        time = f"At minute {next(iter(cron.minutes))} past every hour"
+    elif all_minutes:
+        time = "Every minute during hour " + _list_words([f"{h:02d}" for h in sorted(cron.hours)])
+    elif minute_f.startswith("*/") and all_hours:
+        time = f"Every {minute_f[2:]} minutes"
+    elif len(cron.hours) * len(cron.minutes) <= 6:
+        times = [f"{h:02d}:{m:02d}" for h in sorted(cron.hours) for m in sorted(cron.minutes)]
+        time = "At " + _list_words(times)
+    elif hour_f.startswith("*/") and len(cron.minutes) == 1:
+        time = f"At minute {next(iter(cron.minutes))} past every {hour_f[2:]} hours"
+    else:
+        minutes = _list_words([str(m) for m in sorted(cron.minutes)])
+        hours = _list_words([f"{h:02d}" for h in sorted(cron.hours)])
+        time = f"At minute {minutes} past hour {hours}"
+    parts = [time]
+    if not cron.weekday_star:
+        words = []
+        for a, b in _runs(list(cron.weekdays)):
+            words.append(_DAY_NAMES[a] if a == b else f"{_DAY_NAMES[a]} through {_DAY_NAMES[b]}")
+        parts.append("only on " + _list_words(words) if cron.day_star else "on " + _list_words(words))
+    if not cron.day_star:
+        days = [str(d) for d in sorted(cron.days)]
+        parts.append(("on day " if len(days) == 1 else "on days ") + _list_words(days) + " of the month")
+    if len(cron.months) != 12:
+        parts.append("in " + _list_words([_MONTH_NAMES[m - 1] for m in sorted(cron.months)]))
+    text = ", ".join(parts)
+    text = text.replace(", only on ", ", ")
+    if timezone:
+        text += f" ({timezone})"
+    return text

@@ -1,0 +1,252 @@
+"""Loading workflow files: safe YAML (or JSON) with the position of every node.
+
+Files are read with PyYAML's safe loader only (the libyaml C loader when PyYAML was built with
+it), so no Python tags or arbitrary objects can be constructed (spec, introduction). Unlike
+``yaml.safe_load`` this loader keeps the line and column of every key and value, reports
+duplicate keys (YAML would silently keep the last one), and recognises the most common YAML
+trap in template-heavy files: an unquoted ``{{ ... }}`` that YAML reads as a nested mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Problem
+
+try:  # libyaml is ~10x faster; fall back to the pure-Python loader when it is missing
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+#: Path inside a document: mapping keys (str) and sequence indices (int).
+DocPath = tuple
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def format_path(path: DocPath) -> str:
+    """``('steps', 2, 'retry')`` → ``steps[2].retry``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class Document:
+    """A parsed workflow file.
+
+    Attributes:
+        file: the file name as the user gave it.
+        text: the file's text.
+        data: the document as plain Python values (dict, list, str, int, float, bool, None);
+            ``None`` when the file could not be parsed.
+        problems: syntax problems found while loading (duplicate keys, unquoted templates, ...).
+        content_hash: SHA-256 of the file's bytes (hex), recorded on every run.
+    """
+
+    file: str
+    text: str
+    data: Any = None
+    problems: list[Problem] = field(default_factory=list)
+    content_hash: str = ""
+    _values: dict = field(default_factory=dict, repr=False)
+    _keys: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file parsed (it may still be an invalid workflow)."""
+        return self.data is not None and not any(p.rule == "syntax" for p in self.problems)
+
+    def position(self, path: DocPath, key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the value at ``path`` (of its key when ``key``).
+
+        Falls back to the nearest ancestor that has a position, then to (1, 1).
+        """
+        path = tuple(path)
+        if key and path in self._keys:
+            return self._keys[path]
+        while path:
+            if path in self._values:
+                return self._values[path]
+            path = path[:-1]
+        return self._values.get((), (1, 1))
+
+    def problem(
+        self, path: DocPath, message: str, rule: str = "schema", *, key: bool = False, severity="error"
+    ) -> Problem:
+        """A :class:`Problem` located at ``path`` in this document."""
+        line, column = self.position(path, key=key)
+        return Problem(self.file, line, column, format_path(path), message, rule, severity)
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain values while recording positions."""
+
+    def __init__(self, loader, doc: Document):
+        self.loader = loader
+        self.doc = doc
+
+    def source(self, node: Node) -> str:
+        return self.doc.text[node.start_mark.index : node.end_mark.index]
+
+    def build(self, node: Node, path: DocPath) -> Any:
+        self.doc._values[path] = _mark(node)
+        if isinstance(node, ScalarNode):
+            if node.tag == _TIMESTAMP_TAG:
+                return node.value  # dates stay strings: templates and JSON both expect text
+            return self.loader.construct_object(node, deep=True)
+        if isinstance(node, SequenceNode):
+            if _looks_like_unquoted_template(node):
+                return self._unquoted_template(node, path)
+            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if _looks_like_unquoted_template(node):
+                return self._unquoted_template(node, path)
+            self.loader.flatten_mapping(node)  # YAML merge keys (<<)
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    line, col = _mark(key_node)
+                    self.doc.problems.append(
+                        Problem(self.doc.file, line, col, format_path(path),
+                                "a mapping key must be a plain value, not a mapping or a list",
+                                "syntax")
+                    )
+                    continue
+                key = key_node.value if key_node.tag != "tag:yaml.org,2002:null" else ""
+                child_path = path + (key,)
+                if key in result:
+                    line, col = _mark(key_node)
+                    first = self.doc._keys.get(child_path, (0, 0))[0]
+                    self.doc.problems.append(
+                        Problem(self.doc.file, line, col, format_path(child_path),
+                                f"duplicate key `{key}` (first defined on line {first})",
+                                "syntax")
+                    )
+                    continue
+                self.doc._keys[child_path] = _mark(key_node)
+                result[key] = self.build(value_node, child_path)
+            return result
+        raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
+
+    def _unquoted_template(self, node: Node, path: DocPath) -> str:
+        text = self.source(node)
+        line, col = _mark(node)
+        self.doc.problems.append(
+            Problem(self.doc.file, line, col, format_path(path),
+                    f"YAML read the unquoted template {text} as a mapping; quote it: \"{text}\"",
+                    "syntax")
+        )
+        return text
+
+
+def _looks_like_unquoted_template(node: Node) -> bool:
+    """``{{ x }}`` unquoted is a flow mapping whose only key is itself a flow mapping."""
+    if not getattr(node, "flow_style", False):
+        return False
+    if isinstance(node, MappingNode):
+        return len(node.value) == 1 and isinstance(node.value[0][0], MappingNode)
+    return False
+
+
+def load_text(text: str, file: str = "<string>") -> Document:
+    """Parse workflow text (YAML or JSON) into a :class:`Document`.
+
+    Never raises for bad input: syntax errors become problems with rule ``syntax``.
+    """
+    doc = Document(file=file, text=text, content_hash=hashlib.sha256(text.encode()).hexdigest())
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            doc.problems.append(Problem(file, 1, 1, "", "the file is empty", "syntax"))
+            return doc
+        doc.data = _Builder(loader, doc).build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        if file.endswith(".json"):
+            return _load_json_fallback(text, doc, message, line, col)
+        doc.problems.append(Problem(file, line, col, "", f"invalid YAML: {message}", "syntax"))
+    except yaml.YAMLError as exc:  # pragma: no cover - errors without marks are rare
+        doc.problems.append(Problem(file, 1, 1, "", f"invalid YAML: {exc}", "syntax"))
+    finally:
+        loader.dispose()
+    return doc
+
+
+def _load_json_fallback(text: str, doc: Document, yaml_message: str, line: int, col: int) -> Document:
+    """A few valid JSON documents are not valid YAML 1.1 (tabs in odd places); retry as JSON."""
+    try:
+        doc.data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        doc.problems.append(Problem(doc.file, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}", "syntax"))
+    return doc
+
+
+def load_file(path: str | Path, display: str | None = None) -> Document:
+    """Read and parse one workflow file.
+
+    Args:
+        path: the file.
+        display: the name to use in problems (default: ``str(path)``).
+
+    Returns:
+        A :class:`Document`; unreadable files give one ``syntax`` problem instead of raising.
+    """
+    name = display if display is not None else str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        doc = Document(file=name, text="")
+        doc.problems.append(Problem(name, 0, 0, "", f"cannot read file: {exc.strerror or exc}", "syntax"))
+        return doc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        doc = Document(file=name, text="")
+        doc.problems.append(Problem(name, 1, 1, "", f"the file is not UTF-8 text ({exc.reason})", "syntax"))
+        return doc
+    doc = load_text(text, name)
+    doc.content_hash = hashlib.sha256(raw).hexdigest()
+    return doc
+
+
+WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def iter_workflow_files(folder: str | Path) -> Iterator[Path]:
+    """Workflow files under ``folder``, recursively, in a stable (sorted) order.
+
+    Files and folders whose names start with ``.`` or ``_`` are skipped (issue #2, code
+    location): that keeps version archives (``.versions/``) and helper folders out.
+    """
+    root = Path(folder)
+    if root.is_file():
+        yield root
+        return
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith((".", "_")) for part in rel):
+            continue
+        if path.suffix.lower() in WORKFLOW_SUFFIXES and path.is_file():
+            yield path

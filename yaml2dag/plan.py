@@ -1,0 +1,387 @@
+"""The dependency plan of a workflow: which node waits for which (spec §4 and §5).
+
+The plan is shared by the validator (cycles, "not upstream" references), ``yaml2dag run
+--dry-run`` (the printed plan) and the compiler (the Dagster graph). Nodes are steps,
+sub-workflow steps and the decision points of branches and switches; parallel groups are not
+nodes, only sets of nodes.
+
+Edges come from four places, as the spec says:
+
+* list order: each entry waits for the entry before it, as a whole;
+* ``depends_on`` / ``needs``: replaces the list-order edge;
+* ``parallel``: members wait for the entry before the group, not for each other;
+* templates: a node that reads ``<step>.…`` waits for that step (a "data" edge). A read that
+  would close a cycle is an error instead.
+
+Steps inside a branch or switch also wait for its decision. A node "may skip" when it has a
+condition, sits inside a branch/switch, or reads a step that may skip; such steps get a
+condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .errors import Problem, TemplateError
+from .model import Branch, DocPath, Entry, ParallelGroup, Step, StepBody, SubWorkflow, Switch, Workflow
+from .templates import Reference, analyze, is_template, iter_strings
+
+
+@dataclass(frozen=True)
+class TemplateField:
+    """One templated value of an entry: where it is, its text, and how it is parsed."""
+
+    path: DocPath
+    value: str
+    bare: bool = False  # conditions and for_each accept expressions without braces
+    scope: str = "step"  # "step", "loop" (for_each parameters) or "failure" (fallback, compensate)
+
+
+def template_fields(entry: Entry) -> Iterator[TemplateField]:
+    """Every string of ``entry`` that is rendered as a template, with its document path.
+
+    Nested entries of groups, branches and switches are not included.
+    """
+    if isinstance(entry, Step):
+        loop = entry.for_each is not None
+        scope = "loop" if loop else "step"
+        if isinstance(entry.when, str):
+            yield TemplateField(entry.path + (entry.when_key,), entry.when, bare=True)
+        if isinstance(entry.for_each, str):
+            yield TemplateField(entry.path + ("for_each",), entry.for_each, bare=True)
+        elif isinstance(entry.for_each, list):
+            for sub, value in iter_strings(entry.for_each):
+                if is_template(value):
+                    yield TemplateField(entry.path + ("for_each",) + sub, value)
+        yield from _strings(entry.parameters, entry.path + ("parameters",), scope)
+        for body in (entry.fallback, entry.compensate):
+            if body is not None:
+                yield from _strings(body.parameters, body.path + ("parameters",), "failure")
+    elif isinstance(entry, SubWorkflow):
+        if isinstance(entry.when, str):
+            yield TemplateField(entry.path + (entry.when_key,), entry.when, bare=True)
+        yield from _strings(entry.parameters, entry.path + ("parameters",), "step")
+    elif isinstance(entry, Branch):
+        if isinstance(entry.condition, str):
+            yield TemplateField(entry.path + (entry.when_key,), entry.condition, bare=True)
+    elif isinstance(entry, Switch):
+        if isinstance(entry.expression, str):
+            yield TemplateField(entry.path + ("switch",), entry.expression, bare=True)
+
+
+def body_template_fields(body: StepBody) -> Iterator[TemplateField]:
+    yield from _strings(body.parameters, body.path + ("parameters",), "failure")
+
+
+def _strings(value: Any, path: DocPath, scope: str) -> Iterator[TemplateField]:
+    for sub, text in iter_strings(value):
+        if is_template(text):
+            yield TemplateField(path + sub, text, scope=scope)
+
+
+def step_references(refs: tuple[Reference, ...], step_ids: set[str]) -> list[str]:
+    """Step ids a template reads: ``build.output`` and ``steps.build.output`` both read build."""
+    out = []
+    for ref in refs:
+        if ref.name in step_ids:
+            out.append(ref.name)
+        elif ref.name == "steps" and ref.attr in step_ids:
+            out.append(ref.attr)
+    return out
+
+
+@dataclass
+class Node:
+    """A node of the plan: a step, a sub-workflow step, or a branch/switch decision.
+
+    Attributes:
+        id: the node's name in the Dagster graph (the step, branch or switch id).
+        kind: ``step``, ``workflow``, ``branch`` or ``switch``.
+        entry: the model entry.
+        after: nodes this one waits for because of list order or ``depends_on``.
+        reads: steps whose results this node's templates read (data edges).
+        context: (decision node, side) of the innermost branch/switch around it, if any.
+        may_skip: whether the node can end SKIPPED (see the module docstring).
+        group: id of the parallel group it belongs to (for ``max_parallel``), if any.
+    """
+
+    id: str
+    kind: str
+    entry: Entry
+    after: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    context: tuple[str, str] | None = None
+    may_skip: bool = False
+    group: str | None = None
+    _explicit: tuple[str, ...] | None = None
+
+    @property
+    def is_decision(self) -> bool:
+        return self.kind in ("branch", "switch")
+
+    @property
+    def gated(self) -> bool:
+        """True when the compiler puts a condition op in front of this node."""
+        return not self.is_decision and self.may_skip
+
+    def upstream(self) -> list[str]:
+        """Every node this one directly waits for (ordering, data and decision)."""
+        out = list(self.after)
+        out += [r for r in self.reads if r not in out]
+        if self.context and self.context[0] not in out:
+            out.append(self.context[0])
+        return out
+
+
+@dataclass
+class Plan:
+    """The plan of one step list (the workflow's ``steps`` or its ``on_failure``).
+
+    Attributes:
+        nodes: every node, in file order.
+        groups: id of each parallel group, branch and switch → the nodes that complete it.
+        sinks: the nodes that complete the whole list (what workflow outputs wait for).
+        order: the nodes in a topological order that follows the file where it can.
+        problems: unknown ``depends_on`` targets, cycles, reads of steps that run later.
+        parallel_limits: parallel group key → its ``max_parallel``.
+    """
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    sinks: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    parallel_limits: dict[str, int] = field(default_factory=dict)
+
+    def completion(self, target: str) -> list[str]:
+        """Nodes whose end means ``target`` (a node or a group id) has ended."""
+        if target in self.groups:
+            return self.groups[target]
+        return [target]
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node ``node_id`` waits for, directly or not."""
+        seen: set[str] = set()
+        stack = list(self.nodes[node_id].upstream()) if node_id in self.nodes else []
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.nodes:
+                continue
+            seen.add(current)
+            stack.extend(self.nodes[current].upstream())
+        return seen
+
+
+class _Builder:
+    def __init__(self, workflow: Workflow, doc=None, step_ids: set[str] | None = None):
+        self.workflow = workflow
+        self.doc = doc
+        self.plan = Plan()
+        self.step_ids = step_ids if step_ids is not None else {s.id for s in workflow.iter_steps()}
+        self._group_seq = 0
+        self._raw_groups: dict[str, list[str]] = {}
+
+    def problem(self, path: DocPath, message: str, rule: str) -> None:
+        if self.doc is not None:
+            self.plan.problems.append(self.doc.problem(path, message, rule))
+        else:
+            from .loader import format_path
+
+            self.plan.problems.append(Problem(self.workflow.source.file, 0, 0, format_path(path), message, rule))
+
+    # -- laying out entries
+    def lay_list(self, entries: tuple[Entry, ...], prev: list[str], context, group) -> list[str]:
+        completion: list[str] = []
+        for entry in entries:
+            comp = self.lay_entry(entry, prev, context, group, entry.depends_on)
+            completion += comp
+            prev = comp
+        return completion
+
+    def lay_entry(self, entry: Entry, prev: list[str], context, group, explicit) -> list[str]:
+        if isinstance(entry, (Step, SubWorkflow)):
+            node = Node(entry.id, "step" if isinstance(entry, Step) else "workflow", entry,
+                        after=list(prev) if explicit is None else [], context=context, group=group,
+                        _explicit=explicit)
+            self._add(node)
+            return [entry.id]
+        if isinstance(entry, ParallelGroup):
+            self._group_seq += 1
+            key = entry.id or f"parallel_{self._group_seq}"
+            if entry.max_parallel:
+                self.plan.parallel_limits[key] = entry.max_parallel
+            comp: list[str] = []
+            for member in entry.entries:
+                own = member.depends_on if member.depends_on is not None else explicit
+                comp += self.lay_entry(member, prev, context, key, own)
+            if entry.id:
+                self._raw_groups[entry.id] = comp
+            return comp
+        if isinstance(entry, (Branch, Switch)):
+            node = Node(entry.id, entry.kind, entry, after=list(prev) if explicit is None else [],
+                        context=context, group=group, _explicit=explicit)
+            self._add(node)
+            comp = [entry.id]
+            for side_key, side_entries, _path in entry.sides:
+                comp += self.lay_list(side_entries, [entry.id], (entry.id, side_key), None)
+            self._raw_groups[entry.id] = comp
+            return comp
+        return []  # pragma: no cover
+
+    def _add(self, node: Node) -> None:
+        if node.id and node.id not in self.plan.nodes:
+            self.plan.nodes[node.id] = node
+
+    # -- edges
+    def resolve_explicit(self) -> None:
+        for node in self.plan.nodes.values():
+            if node._explicit is None:
+                continue
+            field_name = node.entry.depends_key
+            entry_data_path = node.entry.path
+            for i, target in enumerate(node._explicit):
+                path = entry_data_path + (field_name, i)
+                if target == node.id:
+                    self.problem(path, f"`{node.id}` cannot depend on itself", "dependency")
+                    continue
+                if target in self._raw_groups:
+                    members = self._raw_groups[target]
+                    if node.id in members:
+                        self.problem(path, f"`{node.id}` cannot depend on `{target}`, which contains it", "cycle")
+                        continue
+                    for member in members:
+                        if member not in node.after:
+                            node.after.append(member)
+                elif target in self.plan.nodes:
+                    if target not in node.after:
+                        node.after.append(target)
+                else:
+                    from .schema import did_you_mean
+
+                    known = list(self.plan.nodes) + list(self._raw_groups)
+                    self.problem(path, f"`{target}` is not a step or group of this workflow"
+                                 + did_you_mean(target, known), "dependency")
+
+    def add_reads(self) -> None:
+        """Add data edges in file order; a read that would close a cycle is an error."""
+        # ordering cycles first: they make "runs after" meaningless
+        if self.find_cycle():
+            return
+        for node in self.plan.nodes.values():
+            for tf in template_fields(node.entry):
+                try:
+                    refs = analyze(tf.value, tf.bare).references
+                except TemplateError:
+                    continue
+                for step_id in step_references(refs, self.step_ids):
+                    if step_id == node.id:
+                        self.problem(tf.path, f"`{node.id}` cannot read its own result", "reference")
+                        continue
+                    if step_id not in self.plan.nodes:
+                        continue  # a step of another list (on_failure): checked by the validator
+                    if node.id in self.plan.ancestors(step_id) or node.id in self._raw_groups.get(step_id, ()):
+                        self.problem(tf.path, f"`{node.id}` reads step `{step_id}`, which runs after it "
+                                     f"(a dependency cycle); move `{step_id}` earlier or drop the reference",
+                                     "reference")
+                        continue
+                    if step_id not in node.reads:
+                        node.reads.append(step_id)
+
+    def find_cycle(self) -> list[str] | None:
+        color: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(n: str) -> list[str] | None:
+            color[n] = 1
+            stack.append(n)
+            for up in self.plan.nodes[n].upstream():
+                if up not in self.plan.nodes:
+                    continue
+                if color.get(up) == 1:
+                    return stack[stack.index(up):] + [up]
+                if up not in color:
+                    found = visit(up)
+                    if found:
+                        return found
+            stack.pop()
+            color[n] = 2
+            return None
+
+        for n in self.plan.nodes:
+            if n not in color:
+                cycle = visit(n)
+                if cycle:
+                    chain = " → ".join(reversed(cycle))
+                    first = self.plan.nodes[cycle[0]]
+                    self.problem(first.entry.path + (first.entry.depends_key,) if first._explicit is not None else first.entry.path,
+                                 f"dependency cycle: {chain}", "cycle")
+                    return cycle
+        return None
+
+    def finish(self, outputs: Any = None) -> Plan:
+        plan = self.plan
+        # topological order, preferring file order
+        indeg = {n: 0 for n in plan.nodes}
+        down: dict[str, list[str]] = {n: [] for n in plan.nodes}
+        for n, node in plan.nodes.items():
+            for up in node.upstream():
+                if up in plan.nodes:
+                    indeg[n] += 1
+                    down[up].append(n)
+        position = {n: i for i, n in enumerate(plan.nodes)}
+        ready = sorted((n for n, d in indeg.items() if d == 0), key=position.get)
+        order: list[str] = []
+        while ready:
+            n = ready.pop(0)
+            order.append(n)
+            for d in down[n]:
+                indeg[d] -= 1
+                if indeg[d] == 0:
+                    ready.append(d)
+                    ready.sort(key=position.get)
+        plan.order = order if len(order) == len(plan.nodes) else list(plan.nodes)
+        # may_skip, in topological order
+        for n in plan.order:
+            node = plan.nodes[n]
+            cond = getattr(node.entry, "when", None) if not node.is_decision else None
+            node.may_skip = (
+                (not node.is_decision and cond is not None and cond is not True)
+                or node.context is not None
+                or any(plan.nodes[r].may_skip for r in node.reads if r in plan.nodes)
+            )
+            if node.is_decision:
+                node.may_skip = False  # a decision always ends; its decision may be "no side"
+        # groups and sinks, pruned to the nodes not waited for by another member
+        for gid, members in self._raw_groups.items():
+            plan.groups[gid] = self.prune(members)
+        plan.sinks = self.prune(list(plan.nodes))
+        return plan
+
+    def prune(self, members: list[str]) -> list[str]:
+        members = [m for m in dict.fromkeys(members) if m in self.plan.nodes]
+        covered: set[str] = set()
+        for m in members:
+            covered |= self.plan.ancestors(m)
+        return [m for m in members if m not in covered]
+
+
+def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None = None,
+               step_ids: set[str] | None = None) -> Plan:
+    """Lay out the dependency plan of ``workflow.steps`` (or of ``entries``).
+
+    Args:
+        workflow: the workflow.
+        doc: its :class:`~yaml2dag.loader.Document`, for problem positions (optional).
+        entries: another step list of the workflow (``on_failure``) to plan instead.
+        step_ids: ids that count as steps in templates (default: every step of the workflow).
+
+    Returns:
+        The :class:`Plan`; its ``problems`` list unknown ``depends_on`` targets, cycles and
+        reads of steps that run later.
+    """
+    builder = _Builder(workflow, doc, step_ids)
+    builder.lay_list(workflow.steps if entries is None else entries, [], None, None)
+    builder.resolve_explicit()
+    builder.add_reads()
+    return builder.finish()

@@ -1,0 +1,393 @@
+"""Templates and expressions: Jinja2 in a sandbox (spec §5).
+
+* Templates render in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment`: no access to Python
+  internals, no mutation of values, no imports, no file or network access.
+* A value that is exactly one ``{{ ... }}`` keeps its native type; a value mixing text and
+  templates renders to a string in which ``null`` is empty, booleans are ``true``/``false`` and
+  lists and maps are JSON.
+* ``when``, ``if``, ``switch`` and ``for_each`` also accept a bare expression without braces.
+* In a shell command, every ``{{ ... }}`` is inserted as one quoted shell word, whatever quotes
+  surround it in the command; ``| raw`` opts out (spec §5, "Shell safety").
+
+Reference extraction walks the Jinja AST (:func:`references`) so the validator can check every
+name a template uses without rendering it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2.exceptions import TemplateError as JinjaTemplateError
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .errors import TemplateError
+
+_WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
+
+
+class Raw(str):
+    """A string that the shell renderer inserts unquoted (the ``raw`` filter's result)."""
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def _raw(value: Any) -> Raw:
+    return Raw(_to_text(value))
+
+
+def _fromjson(value: Any) -> Any:
+    return json.loads(value)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, indent=indent)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """Sandboxed environment where ``a.b`` on a mapping prefers the key ``b``.
+
+    Jinja's default tries the attribute first, so ``result.items`` would return the dict method
+    ``items`` instead of a tool field named ``items``.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
+
+def _make_env(finalize=None) -> _Environment:
+    env = _Environment(undefined=StrictUndefined, autoescape=False, finalize=finalize,
+                       keep_trailing_newline=True)
+    env.filters["raw"] = _raw
+    env.filters["fromjson"] = _fromjson
+    env.filters["tojson"] = _tojson
+    env.filters["_shell_word"] = _shell_word
+    return env
+
+
+def _shell_word(value: Any, state: str) -> str:
+    """One value as one shell word, given the quote state of the text around it."""
+    if isinstance(value, Raw):
+        return str(value)
+    word = shlex.quote(_to_text(value))
+    if state == '"':
+        return f'"{word}"'  # close the double quote, insert the word, reopen it
+    if state == "'":
+        return f"'{word}'"
+    return word
+
+
+ENV = _make_env(finalize=_to_text)
+
+#: Names that every template may use besides parameters and step ids (spec §5).
+NAMESPACES = ("params", "steps", "env", "secrets", "run", "trigger")
+#: Names that only exist in some places.
+LOOP_NAMES = ("item", "index")
+FAILURE_NAMES = ("failed_step", "error")
+#: Jinja's own globals and constants.
+JINJA_GLOBALS = tuple(ENV.globals) + ("true", "false", "none", "True", "False", "None")
+
+
+def is_template(value: Any) -> bool:
+    """True for strings that contain ``{{`` or ``{%``."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def whole_expression(value: str) -> str | None:
+    """The expression of a value that is exactly one ``{{ ... }}``, else None."""
+    match = _WHOLE.match(value)
+    if not match:
+        return None
+    expr = match.group("expr")
+    if "{{" in expr or "}}" in expr or "{%" in expr:
+        return None
+    return expr
+
+
+# --------------------------------------------------------------------------- parsing / analysis
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One name used by a template.
+
+    Attributes:
+        name: the root name (``build`` in ``build.output``, ``steps`` in ``steps.build.output``).
+        attr: the first attribute or constant subscript after it, if any.
+        attr2: the second one (``output`` in ``steps.build.output``), if any.
+        lineno: 1-based line inside the template text.
+    """
+
+    name: str
+    attr: str | None = None
+    attr2: str | None = None
+    lineno: int = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a template uses: references, and whether it splices raw text."""
+
+    references: tuple[Reference, ...]
+    uses_raw: bool
+
+
+def _source_for(value: str, bare: bool) -> str:
+    if bare and not is_template(value):
+        return "{{ " + value + " }}"
+    return value
+
+
+@lru_cache(maxsize=4096)
+def analyze(value: str, bare: bool = False) -> Analysis:
+    """Parse a template (or a bare expression when ``bare``) and list what it references.
+
+    Raises:
+        TemplateError: the template has a syntax error (message gives the Jinja reason).
+    """
+    source = _source_for(value, bare)
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+    declared: set[str] = set()
+    for node in tree.find_all(nodes.Name):
+        if node.ctx in ("store", "param"):
+            declared.add(node.name)
+    refs: list[Reference] = []
+    seen: set[int] = set()
+
+    def chain(node) -> tuple[str | None, list[str]]:
+        parts: list[str] = []
+        while True:
+            if isinstance(node, nodes.Getattr):
+                parts.append(node.attr)
+                node = node.node
+            elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                parts.append(node.arg.value)
+                node = node.node
+            elif isinstance(node, (nodes.Getitem, nodes.Getattr)):
+                parts.clear()
+                node = node.node
+            else:
+                break
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            return node.name, list(reversed(parts))
+        return None, []
+
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if id(node) in seen:
+            continue
+        name, parts = chain(node)
+        # mark the inner nodes of this chain so they are not reported again
+        inner = node
+        while isinstance(inner, (nodes.Getattr, nodes.Getitem)):
+            seen.add(id(inner))
+            inner = inner.node
+        if name is None or name in declared:
+            continue
+        seen.add(id(inner))
+        refs.append(Reference(name, parts[0] if parts else None, parts[1] if len(parts) > 1 else None, node.lineno))
+    for node in tree.find_all(nodes.Name):
+        if node.ctx != "load" or node.name in declared or id(node) in seen:
+            continue
+        refs.append(Reference(node.name, None, None, node.lineno))
+    uses_raw = any(f.name == "raw" for f in tree.find_all(nodes.Filter))
+    refs.sort(key=lambda r: (r.lineno, r.name, r.attr or "", r.attr2 or ""))
+    return Analysis(tuple(refs), uses_raw)
+
+
+def iter_strings(value: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:
+    """Every string inside a nested value, with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from iter_strings(item, path + (key,))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from iter_strings(item, path + (i,))
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@lru_cache(maxsize=4096)
+def _compiled_expression(expr: str):
+    try:
+        return ENV.compile_expression(expr, undefined_to_none=False)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+
+
+@lru_cache(maxsize=4096)
+def _compiled_template(source: str):
+    try:
+        return ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+
+
+@lru_cache(maxsize=1024)
+def _compiled_shell_template(source: str):
+    return _compiled_template(shell_source(source))
+
+
+def shell_source(source: str) -> str:
+    """Rewrite a command template so each ``{{ expr }}`` becomes one quoted shell word.
+
+    The quote state (outside quotes, inside ``'...'`` or ``"..."``) is tracked through the
+    literal text, so ``echo "hello {{ name }}"`` prints ``hello bob`` and a value such as
+    ``x; touch pwned`` stays one literal word.
+    """
+    out: list[str] = []
+    state: str | None = None  # None, "'" or '"'
+    in_var = False
+    var_state: str | None = None
+    try:
+        tokens = list(ENV.lexer.tokeniter(source, None))
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+    for _lineno, token, value in tokens:
+        if token == "variable_begin":
+            in_var = True
+            var_state = state
+            out.append(value + " (")
+            continue
+        if token == "variable_end":
+            in_var = False
+            out.append(f") | _shell_word({var_state!r}) " + value)
+            continue
+        if token == "data" and not in_var:
+            state = _advance_quote_state(state, value)
+        out.append(value)
+    return "".join(out)
+
+
+def _advance_quote_state(state: str | None, text: str) -> str | None:
+    escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\" and state != "'":
+            escaped = True
+        elif ch == "'" and state is None:
+            state = "'"
+        elif ch == "'" and state == "'":
+            state = None
+        elif ch == '"' and state is None:
+            state = '"'
+        elif ch == '"' and state == '"':
+            state = None
+    return state
+
+
+def render_string(value: str, scope: Mapping[str, Any], *, shell: bool = False) -> Any:
+    """Render one string: native value for a whole ``{{ expr }}``, else text.
+
+    Args:
+        value: the template text.
+        scope: the names in scope (spec §5).
+        shell: quote every expression as one shell word (for shell command strings).
+
+    Raises:
+        TemplateError: syntax error, unknown name or attribute, or a sandbox violation.
+    """
+    if not is_template(value):
+        return value
+    try:
+        if not shell:
+            expr = whole_expression(value)
+            if expr is not None:
+                return _defined(_compiled_expression(expr)(**scope))
+            return _compiled_template(value).render(scope)
+        return _compiled_shell_template(value).render(scope)
+    except TemplateError:
+        raise
+    except JinjaTemplateError as exc:
+        raise TemplateError(_explain(exc)) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+
+
+def evaluate(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Evaluate a condition-like value: a bare expression, a template or a constant."""
+    if not isinstance(value, str):
+        return value
+    if is_template(value):
+        return render_string(value, scope)
+    try:
+        return _defined(_compiled_expression(value)(**scope))
+    except TemplateError:
+        raise
+    except JinjaTemplateError as exc:
+        raise TemplateError(_explain(exc)) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _defined(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError with Jinja's message
+    return value
+
+
+_FALSE_STRINGS = {"", "false", "0", "no", "off", "none", "null"}
+
+
+def truthy(value: Any) -> bool:
+    """Truth of a rendered condition; the strings false/0/no/off/none/null/"" are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_STRINGS
+    return bool(value)
+
+
+def render_value(value: Any, scope: Mapping[str, Any], *, shell_keys: Iterable[str] = ()) -> Any:
+    """Render every string inside ``value`` (dicts and lists recursively).
+
+    ``shell_keys`` names top-level keys of a mapping whose string values are shell commands.
+    """
+    shell_keys = frozenset(shell_keys)
+    if isinstance(value, Mapping):
+        return {
+            k: (render_string(v, scope, shell=True) if k in shell_keys and isinstance(v, str)
+                else render_value(v, scope))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [render_value(v, scope) for v in value]
+    if isinstance(value, str):
+        return render_string(value, scope)
+    return value
+
+
+def _explain(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    if "is undefined" in message or "has no attribute" in message:
+        return f"undefined value: {message}"
+    if "unsafe" in message or "access to attribute" in message:
+        return f"blocked by the template sandbox: {message}"
+    return message

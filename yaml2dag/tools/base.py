@@ -1,0 +1,230 @@
+"""The tool interface: what a tool declares and what it receives when a step runs (spec §6).
+
+A :class:`Tool` has a name and an ordered set of :class:`Action` s (the first is the default).
+Each action declares a JSON Schema for its parameters, the result fields it produces, and the
+function that runs it. The validator reads the declarations (without importing Dagster); the
+compiler calls ``run`` inside the step's Dagster op with a :class:`ToolContext`.
+
+Third-party tools are :class:`Tool` objects registered under the ``yaml2dag.tools`` entry-point
+group (see ``docs/manual/workflow_guide_en.md``, "Custom tools").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+#: Fields every step result has, whatever the tool (spec §5, "Names in scope").
+COMMON_RESULT_FIELDS = ("output", "status", "succeeded", "error", "duration", "attempts")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of a tool.
+
+    Args:
+        name: the action's name (``execute``, ``call``, ``request``, ...).
+        description: one line for ``yaml2dag show`` and the docs.
+        parameters: JSON Schema (draft 2020-12) of the action's ``parameters`` mapping.
+        run: ``run(ctx: ToolContext, params: dict) -> ToolResult``; raises :class:`ToolError`
+            for failures a user can act on.
+        result_fields: tool-specific fields of the step result, besides ``output``.
+        shell_parameters: top-level parameters whose string value is a shell command: every
+            template in them is inserted as one quoted shell word (spec §5).
+        output: what ``output`` holds, for the docs.
+        handles_timeout: the action honours ``ToolContext.deadline`` itself (and stops its
+            own work); otherwise the step's timeout interrupts it from outside.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    run: Callable[["ToolContext", dict], "ToolResult"]
+    result_fields: tuple[str, ...] = ()
+    shell_parameters: tuple[str, ...] = ()
+    output: str = ""
+    handles_timeout: bool = False
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A named set of actions. ``actions[0]`` is the default action."""
+
+    name: str
+    description: str
+    actions: tuple[Action, ...]
+
+    def action(self, name: str | None) -> Action | None:
+        """The action called ``name`` (the default action for None), or None if unknown."""
+        if name is None:
+            return self.actions[0]
+        for action in self.actions:
+            if action.name == name:
+                return action
+        return None
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.actions)
+
+
+@dataclass
+class ToolResult:
+    """What an action returns.
+
+    Attributes:
+        output: the step's main result (``<step>.output``).
+        fields: tool-specific result fields (``exit_code``, ``status_code``, ``rows``, ...).
+        metadata: extra Dagster output metadata for the UI (str, int, float, bool, list or
+            dict values; a value wrapped in :class:`Markdown` shows as markdown).
+    """
+
+    output: Any = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Markdown(str):
+    """Marks a metadata value as markdown for the Dagster UI."""
+
+
+class ToolError(Exception):
+    """A failure the user can act on: the message says what failed and why.
+
+    Args:
+        message: e.g. ``command exited with code 2: No such file or directory``.
+        fields: result fields known despite the failure (``exit_code``, ``stderr``, ...);
+            they are kept on the step result when ``on_error: continue`` lets the run go on.
+        retryable: False for failures that no retry can fix (bad configuration).
+    """
+
+    def __init__(self, message: str, fields: Mapping[str, Any] | None = None, *, retryable: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+        self.retryable = retryable
+
+
+class StepTimeoutError(ToolError):
+    """The step ran longer than its ``timeout`` and was stopped."""
+
+
+class ToolLog:
+    """Where a tool writes log lines; the compiler binds it to the Dagster event log."""
+
+    def info(self, message: str) -> None:  # pragma: no cover - interface
+        print(message)
+
+    def warning(self, message: str) -> None:  # pragma: no cover - interface
+        print(message)
+
+    def error(self, message: str) -> None:  # pragma: no cover - interface
+        print(message)
+
+    def debug(self, message: str) -> None:  # pragma: no cover - interface
+        pass
+
+
+class ToolContext:
+    """Everything an action may use while it runs.
+
+    Attributes:
+        step_id: the step's id.
+        run_id: the Dagster run id ("" outside a run).
+        workflow: the workflow's name.
+        workflow_dir: folder of the workflow file (python callables may be imported from it).
+        log: a :class:`ToolLog`; lines pass through :meth:`mask` first.
+        timeout: the step's timeout in seconds, or None.
+        metadata: extra output metadata the action wants shown in the UI.
+        secrets: secret values to replace with ``***`` in anything logged or returned.
+    """
+
+    def __init__(
+        self,
+        step_id: str = "",
+        *,
+        run_id: str = "",
+        workflow: str = "",
+        workflow_dir: str | None = None,
+        log: ToolLog | None = None,
+        timeout: float | None = None,
+        secrets: Sequence[str] = (),
+        resources: Mapping[str, Any] | None = None,
+    ):
+        self.step_id = step_id
+        self.run_id = run_id
+        self.workflow = workflow
+        self.workflow_dir = workflow_dir
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.metadata: dict[str, Any] = {}
+        self.secrets = tuple(s for s in secrets if s)
+        self.resources = dict(resources or {})
+        self._log = log or ToolLog()
+        self._cancel_callbacks: list[Callable[[], None]] = []
+        self._cancelled = threading.Event()
+        self.log = _MaskedLog(self._log, self.mask)
+
+    # -- secrets
+    def mask(self, value: Any) -> Any:
+        """``value`` with every secret replaced by ``***`` (strings, lists and dicts)."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    value = value.replace(secret, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: self.mask(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.mask(v) for v in value)
+        return value
+
+    # -- time and cancellation
+    def time_left(self) -> float | None:
+        """Seconds until the step's timeout, or None when it has none."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` to run when the step times out or the run is terminated."""
+        self._cancel_callbacks.append(callback)
+        if self._cancelled.is_set():
+            callback()
+
+    def cancel(self) -> None:
+        """Stop the action: run every registered cancel callback (idempotent)."""
+        if self._cancelled.is_set():
+            return
+        self._cancelled.set()
+        for callback in list(self._cancel_callbacks):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - cancellation is best effort
+                pass
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+class _MaskedLog(ToolLog):
+    def __init__(self, inner: ToolLog, mask: Callable[[Any], Any]):
+        self._inner = inner
+        self._mask = mask
+
+    def info(self, message: str) -> None:
+        self._inner.info(self._mask(message))
+
+    def warning(self, message: str) -> None:
+        self._inner.warning(self._mask(message))
+
+    def error(self, message: str) -> None:
+        self._inner.error(self._mask(message))
+
+    def debug(self, message: str) -> None:
+        self._inner.debug(self._mask(message))

@@ -1,0 +1,574 @@
+"""The validator: every problem in every workflow file, at once (spec §8, issue #2).
+
+Checks, in the order a file goes through them:
+
+1. YAML syntax (duplicate keys, unquoted ``{{ ... }}`` read as a mapping) — :mod:`.loader`;
+2. the JSON Schema, unknown keys with "did you mean" — :mod:`.schema`;
+3. ids: duplicates, clashes with parameter names or with the names yaml2dag generates;
+4. parameters: defaults of the declared type and within ``enum``/``minimum``/``maximum``/
+   ``pattern``, reserved names;
+5. tools: unknown tools or actions, each step's ``parameters`` against its action's schema;
+6. templates: syntax, unknown names (walking the Jinja AST), unknown result fields, ``| raw``
+   (a warning), reads of steps that are not upstream;
+7. dependencies: unknown ``depends_on`` targets and cycles — :mod:`.plan`;
+8. triggers: cron expressions, IANA time zones, trigger parameters;
+9. across a folder: duplicate workflow names (case-insensitive) and job ids, unknown
+   sub-workflows and upstream workflows.
+
+Nothing here imports Dagster: validating is a pre-commit / CI check and must feel instant.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import cron
+from .errors import ERROR, WARNING, ParameterError, Problem, TemplateError, sort_problems
+from .loader import Document, DocPath, iter_workflow_files, load_file, load_text
+from .model import (
+    PARAMETER_NAME,
+    Branch,
+    Entry,
+    ParallelGroup,
+    Step,
+    StepBody,
+    SubWorkflow,
+    Switch,
+    Workflow,
+    build_workflow,
+    iter_entries,
+    slugify,
+)
+from .parameters import check_value
+from .plan import TemplateField, build_plan, template_fields
+from .schema import did_you_mean, errors_to_problems, structural_problems, validator_for
+from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings
+from .tools.base import COMMON_RESULT_FIELDS
+from .tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
+
+#: Names a parameter may not have: they are taken in templates (spec §5).
+RESERVED_NAMES = frozenset(
+    ("params", "steps", "env", "secrets", "run", "trigger", "item", "index", "failed_step", "error",
+     "loop", "self", "true", "false", "none", "True", "False", "None", "and", "or", "not", "in",
+     "is", "if", "else")
+)
+#: Fields of ``run`` in templates.
+RUN_FIELDS = ("id", "workflow", "job", "version", "started_at", "trigger")
+#: Suffix of the condition op yaml2dag puts in front of a step that may be skipped.
+CONDITION_SUFFIX = "__when"
+#: Name of the node that renders the workflow outputs.
+OUTPUTS_NODE = "workflow_outputs"
+
+#: Format features this release does not run yet: key → message. The model and schema carry
+#: them; the validator reports them until the feature lands.
+UNSUPPORTED: dict[str, str] = {
+    "for_each": "`for_each` is not supported yet",
+    "workflow": "sub-workflow steps (`workflow:`) are not supported yet",
+    "secret": "`secret` parameters are not supported yet",
+    "on_failure": "`on_failure` is not supported yet",
+    "compensate": "`compensate` is not supported yet",
+    "pool": "`pool` is not supported yet",
+    "concurrency": "`concurrency` is not supported yet",
+    "timeout": "a workflow `timeout` is not supported yet",
+    "priority": "`priority` is not supported yet",
+    "approval": "the `approval` tool is not supported yet",
+    "trigger:file": "`file` triggers are not supported yet",
+    "trigger:workflow": "`workflow` triggers are not supported yet",
+}
+
+
+@dataclass
+class FileReport:
+    """The result of validating one file.
+
+    Attributes:
+        file: the file as given.
+        document: the parsed document (positions, content hash).
+        workflow: the model, or None when the file is not a mapping.
+        problems: every problem found, errors and warnings, in file order.
+    """
+
+    file: str
+    document: Document
+    workflow: Workflow | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors and self.workflow is not None
+
+
+@dataclass
+class ValidationReport:
+    """The result of validating several files (``yaml2dag validate``)."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return sort_problems(p for f in self.files for p in f.problems)
+
+    @property
+    def valid(self) -> bool:
+        return all(f.valid for f in self.files)
+
+    def to_json(self) -> dict:
+        """``{"valid", "workflows", "errors", "warnings"}`` as documented for ``--format json``."""
+        workflows = []
+        for f in self.files:
+            wf = f.workflow
+            workflows.append({
+                "file": f.file,
+                "name": wf.name if wf else None,
+                "id": wf.id if wf else None,
+                "valid": f.valid,
+                "errors": len(f.errors),
+                "warnings": len(f.warnings),
+            })
+        problems = self.problems
+        return {
+            "valid": self.valid,
+            "workflows": workflows,
+            "errors": [p.to_dict() for p in problems if p.severity == ERROR],
+            "warnings": [p.to_dict() for p in problems if p.severity == WARNING],
+        }
+
+
+# --------------------------------------------------------------------------- one document
+
+
+class _Checker:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.workflow: Workflow | None = None
+
+    def add(self, path: DocPath, message: str, rule: str, *, key: bool = False, warning: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, rule, key=key, severity=WARNING if warning else ERROR))
+
+    def run(self) -> FileReport:
+        doc = self.doc
+        self.problems += doc.problems
+        if doc.data is None:
+            return FileReport(doc.file, doc, None, self.problems)
+        self.problems += structural_problems(doc)
+        if not isinstance(doc.data, dict):
+            return FileReport(doc.file, doc, None, self.problems)
+        wf = build_workflow(doc.data, doc.file, doc.content_hash)
+        self.workflow = wf
+        self.check_parameters(wf)
+        ids = self.check_ids(wf)
+        self.check_steps(wf)
+        self.check_templates(wf, ids)
+        plan = build_plan(wf, doc)
+        self.problems += plan.problems
+        if wf.on_failure:
+            self.problems += build_plan(wf, doc, entries=wf.on_failure).problems
+        self.check_triggers(wf)
+        self.check_unsupported(wf)
+        return FileReport(doc.file, doc, wf, _dedupe(self.problems))
+
+    # -- parameters
+    def check_parameters(self, wf: Workflow) -> None:
+        for param in wf.parameters:
+            if param.name in RESERVED_NAMES:
+                self.add(param.path, f"`{param.name}` is a reserved name in templates; rename the parameter",
+                         "parameter", key=True)
+            if param.is_secret and not param.required:
+                self.add(param.path + ("default",), "a secret parameter cannot have a default: its value "
+                         f"comes from the environment variable {param.env_var}", "parameter")
+                continue
+            if param.required:
+                continue
+            path = param.path + ("default",) if isinstance(self.doc.data["parameters"].get(param.name), dict) else param.path
+            if is_template(param.default):
+                self.add(path, "a parameter default cannot be a template", "parameter")
+                continue
+            try:
+                check_value(param, param.default)
+            except ParameterError as exc:
+                self.add(path, f"default {exc.detail}", "parameter")
+            if param.enum is not None and param.type not in ("secret",):
+                for i, option in enumerate(param.enum):
+                    try:
+                        check_value(
+                            type(param)(param.name, param.type, items_type=param.items_type), option)
+                    except ParameterError as exc:
+                        self.add(param.path + ("enum", i), f"enum value {exc.detail}", "parameter")
+
+    # -- ids
+    def check_ids(self, wf: Workflow) -> dict[str, Entry]:
+        seen: dict[str, Entry] = {}
+        params = {p.name for p in wf.parameters}
+        for entry in list(iter_entries(wf.steps)) + list(iter_entries(wf.on_failure)):
+            eid = getattr(entry, "id", None)
+            if not eid:
+                continue
+            if eid in seen:
+                line = self.doc.position(seen[eid].path + ("id",))[0]
+                self.add(entry.path + ("id",), f"duplicate id `{eid}` (first used on line {line})", "id")
+                continue
+            seen[eid] = entry
+            if eid in params:
+                self.add(entry.path + ("id",), f"step id `{eid}` is also a parameter name; rename one of them "
+                         "(templates could not tell them apart)", "id")
+            if eid in RESERVED_NAMES:
+                self.add(entry.path + ("id",), f"`{eid}` is a reserved name in templates; choose another id", "id")
+        for eid, entry in seen.items():
+            if eid.endswith(CONDITION_SUFFIX) and eid[: -len(CONDITION_SUFFIX)] in seen:
+                self.add(entry.path + ("id",), f"`{eid}` is the name yaml2dag gives to the condition of step "
+                         f"`{eid[: -len(CONDITION_SUFFIX)]}`; choose another id", "id")
+            if eid == OUTPUTS_NODE and wf.outputs:
+                self.add(entry.path + ("id",), f"`{OUTPUTS_NODE}` is the name of the node that renders the "
+                         "workflow outputs; choose another id", "id")
+        return seen
+
+    # -- steps and tools
+    def check_steps(self, wf: Workflow) -> None:
+        for entry in list(iter_entries(wf.steps)) + list(iter_entries(wf.on_failure)):
+            if not isinstance(entry, Step):
+                continue
+            data = self._data(entry.path)
+            if not entry.tool:
+                if isinstance(data, dict) and "tool" not in data:
+                    self.add(entry.path, "missing required key `tool`", "schema")
+                continue
+            self.check_tool(entry.tool, entry.action, entry.parameters, entry.path,
+                            tool_from_defaults=isinstance(data, dict) and "tool" not in data)
+            if entry.on_error == "fallback" and entry.fallback is None:
+                self.add(entry.path + ("on_error",), "`on_error: fallback` needs a `fallback` step body", "error-handling")
+            if entry.fallback is not None and entry.on_error != "fallback" and isinstance(data, dict) and "fallback" in data:
+                self.add(entry.path + ("fallback",), f"`fallback` never runs with `on_error: {entry.on_error}`; "
+                         "set `on_error: fallback`", "error-handling", warning=True)
+            if entry.max_parallel is not None and entry.for_each is None:
+                self.add(entry.path + ("max_parallel",), "`max_parallel` only applies with `for_each`",
+                         "schema", warning=True)
+            for body in (entry.fallback, entry.compensate):
+                if body is not None and body.tool:
+                    self.check_tool(body.tool, body.action, body.parameters, body.path)
+
+    def _data(self, path: DocPath) -> Any:
+        value: Any = self.doc.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
+
+    def check_tool(self, name: str, action_name: str | None, params: Mapping[str, Any], path: DocPath,
+                   tool_from_defaults: bool = False) -> None:
+        tool_path = path + ("tool",) if not tool_from_defaults else ("defaults", "tool")
+        if name in UNSUPPORTED_TOOLS():
+            self.add(tool_path, UNSUPPORTED[name], "unsupported")
+            return
+        try:
+            tool = get_tool(name)
+        except ToolRegistrationError as exc:
+            self.add(tool_path, str(exc), "tool")
+            return
+        if tool is None:
+            if name in PLANNED_TOOLS:
+                self.add(tool_path, f"the `{name}` tool is not supported yet", "unsupported")
+            else:
+                self.add(tool_path, f"unknown tool `{name}`" + did_you_mean(name, tool_names())
+                         + f" (tools: {', '.join(tool_names())})", "tool")
+            return
+        action = tool.action(action_name)
+        if action is None:
+            self.add(path + ("action",), f"unknown action `{action_name}` of tool `{name}`"
+                     + did_you_mean(action_name or "", tool.action_names)
+                     + f" (actions: {', '.join(tool.action_names)})", "tool")
+            return
+        validator = validator_for(json.dumps(action.parameters, sort_keys=True))
+        self.problems += errors_to_problems(
+            self.doc, path + ("parameters",), validator.iter_errors(dict(params)),
+            rule="parameters", skip_instance=is_template)
+
+    # -- templates
+    def check_templates(self, wf: Workflow, ids: dict[str, Entry]) -> None:
+        params = {p.name: p for p in wf.parameters}
+        main_steps = {e.id: e for e in iter_entries(wf.steps) if isinstance(e, (Step, SubWorkflow)) and e.id}
+        failure_steps = {e.id: e for e in iter_entries(wf.on_failure) if isinstance(e, (Step, SubWorkflow)) and e.id}
+        for entry in iter_entries(wf.steps):
+            for tf in template_fields(entry):
+                self.check_template(tf, params, {**main_steps, **failure_steps}, failure=False)
+        for entry in iter_entries(wf.on_failure):
+            for tf in template_fields(entry):
+                self.check_template(tf, params, {**main_steps, **failure_steps}, failure=True)
+        for name in wf.outputs:
+            for sub, text in iter_strings(wf.outputs[name]):
+                if is_template(text):
+                    self.check_template(TemplateField(("outputs", name) + sub, text), params, main_steps,
+                                        failure=False, outputs=True)
+        if failure_steps:
+            for entry in iter_entries(wf.steps):
+                for tf in template_fields(entry):
+                    try:
+                        refs = analyze(tf.value, tf.bare).references
+                    except TemplateError:
+                        continue
+                    for ref in refs:
+                        target = ref.attr if ref.name == "steps" else ref.name
+                        if target in failure_steps and target not in main_steps:
+                            self.add(tf.path, f"`{target}` is an `on_failure` step; only `on_failure` steps "
+                                     "can read it", "reference")
+
+    def check_template(self, tf: TemplateField, params: Mapping[str, Any], steps: Mapping[str, Entry],
+                       *, failure: bool, outputs: bool = False) -> None:
+        try:
+            analysis = analyze(tf.value, tf.bare)
+        except TemplateError as exc:
+            self.add(tf.path, str(exc), "template")
+            return
+        if analysis.uses_raw:
+            self.add(tf.path, "`| raw` inserts text without quoting: make sure it cannot come from an "
+                     "untrusted value", "raw", warning=True)
+        available = sorted(set(params) | set(steps) | {"params", "steps", "env", "secrets", "run", "trigger"})
+        for ref in analysis.references:
+            name = ref.name
+            where = self._template_path(tf)
+            if name in params:
+                continue
+            if name in steps:
+                self._check_field(where, steps[name], ref.attr, name)
+            elif name == "params":
+                if ref.attr is not None and ref.attr not in params:
+                    self.add(where, f"unknown parameter `{ref.attr}`" + did_you_mean(ref.attr, params), "reference")
+            elif name == "steps":
+                if ref.attr is not None:
+                    if ref.attr not in steps:
+                        self.add(where, f"unknown step `{ref.attr}`" + did_you_mean(ref.attr, steps), "reference")
+                    else:
+                        self._check_field(where, steps[ref.attr], ref.attr2, ref.attr)
+            elif name in ("env", "secrets", "trigger"):
+                continue
+            elif name == "run":
+                if ref.attr is not None and ref.attr not in RUN_FIELDS:
+                    self.add(where, f"`run` has no field `{ref.attr}`" + did_you_mean(ref.attr, RUN_FIELDS)
+                             + f" (fields: {', '.join(RUN_FIELDS)})", "reference")
+            elif name in LOOP_NAMES:
+                if tf.scope != "loop":
+                    self.add(where, f"`{name}` is only defined in the parameters of a step with `for_each`",
+                             "reference")
+            elif name in FAILURE_NAMES:
+                if tf.scope != "failure" and not failure:
+                    self.add(where, f"`{name}` is only defined in `fallback`, `compensate` and `on_failure` steps",
+                             "reference")
+            elif name in JINJA_GLOBALS:
+                continue
+            else:
+                self.add(where, f"unknown name `{name}`" + did_you_mean(name, available), "reference")
+
+    def _template_path(self, tf: TemplateField) -> DocPath:
+        return tf.path
+
+    def _check_field(self, path: DocPath, entry: Entry, attr: str | None, step_id: str) -> None:
+        if attr is None:
+            return
+        fields = set(COMMON_RESULT_FIELDS)
+        if isinstance(entry, Step):
+            try:
+                tool = get_tool(entry.tool) if entry.tool else None
+            except ToolRegistrationError:
+                return
+            if tool is None:
+                return
+            action = tool.action(entry.action)
+            if action is None:
+                return
+            fields |= set(action.result_fields)
+        if attr not in fields:
+            self.add(path, f"step `{step_id}` has no result field `{attr}`" + did_you_mean(attr, fields)
+                     + f" (fields: {', '.join(sorted(fields))})", "reference")
+
+    # -- triggers
+    def check_triggers(self, wf: Workflow) -> None:
+        params = {p.name: p for p in wf.parameters}
+        names: dict[str, DocPath] = {}
+        for trig in wf.triggers:
+            if trig.name:
+                if trig.name in names:
+                    self.add(trig.path + ("name",), f"duplicate trigger name `{trig.name}`", "trigger")
+                names[trig.name] = trig.path
+            if trig.type == "schedule":
+                expr = trig.options.get("cron")
+                if isinstance(expr, str):
+                    try:
+                        cron.parse(expr)
+                    except cron.CronError as exc:
+                        self.add(trig.path + ("cron",), f"invalid cron expression {expr!r}: {exc}", "cron")
+                tz = trig.options.get("timezone")
+                if isinstance(tz, str):
+                    problem = timezone_problem(tz)
+                    if problem:
+                        self.add(trig.path + ("timezone",), problem, "timezone")
+            for pname, value in trig.parameters.items():
+                ppath = trig.path + ("parameters", pname)
+                if pname not in params:
+                    self.add(ppath, f"unknown parameter `{pname}`" + did_you_mean(pname, params), "trigger", key=True)
+                    continue
+                if params[pname].is_secret:
+                    self.add(ppath, f"`{pname}` is a secret: it comes from the environment, not from a trigger",
+                             "trigger")
+                    continue
+                if any(is_template(text) for _, text in iter_strings(value)):
+                    continue
+                try:
+                    check_value(params[pname], value)
+                except ParameterError as exc:
+                    self.add(ppath, exc.detail, "trigger")
+
+    # -- features not supported yet
+    def check_unsupported(self, wf: Workflow) -> None:
+        data = self.doc.data
+        for key in ("on_failure", "concurrency", "timeout", "priority"):
+            if key in data and key in UNSUPPORTED:
+                self.add((key,), UNSUPPORTED[key], "unsupported", key=True)
+        for param in wf.parameters:
+            if param.is_secret and "secret" in UNSUPPORTED:
+                self.add(param.path, UNSUPPORTED["secret"], "unsupported", key=True)
+        for entry in iter_entries(wf.steps):
+            if isinstance(entry, SubWorkflow) and "workflow" in UNSUPPORTED:
+                self.add(entry.path + ("workflow",), UNSUPPORTED["workflow"], "unsupported", key=True)
+            if isinstance(entry, Step):
+                entry_data = self._data(entry.path) or {}
+                for key in ("for_each", "compensate", "pool"):
+                    if key in entry_data and key in UNSUPPORTED:
+                        self.add(entry.path + (key,), UNSUPPORTED[key], "unsupported", key=True)
+        defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+        if "pool" in defaults and "pool" in UNSUPPORTED:
+            self.add(("defaults", "pool"), UNSUPPORTED["pool"], "unsupported", key=True)
+        for trig in wf.triggers:
+            key = f"trigger:{trig.type}"
+            if key in UNSUPPORTED:
+                self.add(trig.path + ("type",), UNSUPPORTED[key], "unsupported")
+
+
+def UNSUPPORTED_TOOLS() -> set[str]:  # noqa: N802 - reads like a constant at call sites
+    return {name for name in UNSUPPORTED if name in PLANNED_TOOLS}
+
+
+_ZONES: frozenset | None = None
+
+
+def timezone_problem(name: str) -> str | None:
+    """None when ``name`` is an IANA time zone, else a message with a "did you mean"."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+        return None
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    global _ZONES
+    if _ZONES is None:
+        from zoneinfo import available_timezones
+
+        _ZONES = frozenset(available_timezones())
+    return f"unknown time zone `{name}`" + did_you_mean(name, _ZONES) + " (use an IANA name such as Europe/Berlin)"
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen = set()
+    out = []
+    for p in sort_problems(problems):
+        key = (p.line, p.column, p.path, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def check_document(doc: Document) -> FileReport:
+    """Validate one parsed document (without folder-level checks)."""
+    return _Checker(doc).run()
+
+
+def validate_text(text: str, file: str = "<string>") -> FileReport:
+    """Validate workflow text. Never raises for bad input."""
+    return check_document(load_text(text, file))
+
+
+def validate_file(path: str | Path, display: str | None = None) -> FileReport:
+    """Validate one file (without folder-level checks). Never raises for bad input."""
+    return check_document(load_file(path, display))
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """Files named by ``paths`` (folders expanded recursively), with their display names."""
+    out: list[tuple[Path, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for file in iter_workflow_files(path):
+                out.append((file, str(file)))
+        else:
+            out.append((path, str(raw)))
+    return out
+
+
+def validate_paths(paths: Sequence[str | Path]) -> ValidationReport:
+    """Validate files and folders together, including checks across files.
+
+    Returns:
+        A :class:`ValidationReport`; a missing path is reported as a problem of that path.
+    """
+    reports = [validate_file(path, display) for path, display in expand_paths(paths)]
+    folder_problems(reports)
+    return ValidationReport(reports)
+
+
+def folder_problems(reports: list[FileReport]) -> None:
+    """Add cross-file problems (duplicate names and job ids) to the reports, in place."""
+    by_name: dict[str, FileReport] = {}
+    by_id: dict[str, FileReport] = {}
+    for report in reports:
+        wf = report.workflow
+        if wf is None or not wf.name:
+            continue
+        key = wf.name.casefold()
+        doc = report.document
+        if key in by_name:
+            other = by_name[key]
+            report.problems.append(doc.problem(("name",), f"workflow name {wf.name!r} is also used by "
+                                               f"{other.file} (names are unique, ignoring case)", "duplicate"))
+        else:
+            by_name[key] = report
+        if wf.id and wf.id in by_id and by_id[wf.id] is not by_name.get(key, report):
+            other = by_id[wf.id]
+            where = ("id",) if isinstance(doc.data, dict) and "id" in doc.data else ("name",)
+            report.problems.append(doc.problem(where, f"job id `{wf.id}` is also used by {other.file}; "
+                                               "set a distinct `id`", "duplicate"))
+        else:
+            by_id.setdefault(wf.id, report)
+    for report in reports:
+        report.problems[:] = _dedupe(report.problems)
+
+
+def job_id_for_file(path: str | Path) -> str:
+    """The job name used for a file that could not be read as a workflow."""
+    return slugify(Path(path).stem)
+
+
+def is_identifier(name: str) -> bool:
+    return bool(PARAMETER_NAME.match(name))
+
+
+def iter_problems(reports: Iterable[FileReport]) -> Iterable[Problem]:
+    for report in reports:
+        yield from report.problems
