@@ -193,7 +193,7 @@ def run_workflow(
     plan = build_plan(workflow)
     titles = {n.id: getattr(n.entry, "title", n.id) for n in plan.nodes.values() if not n.is_decision}
     total = len(titles)
-    run_tags = {TAG_TRIGGER: "cli", **(tags or {})}
+    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **(tags or {})}
     run = instance.create_run_for_job(job_def=job_def, run_config=values, tags=run_tags)
     statuses: dict[str, str] = {}
     durations: dict[str, float] = {}

@@ -21,6 +21,7 @@ Nothing here imports Dagster: validating is a pre-commit / CI check and must fee
 from __future__ import annotations
 
 import json
+import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -54,6 +55,12 @@ RESERVED_NAMES = frozenset(
     ("params", "steps", "env", "secrets", "run", "trigger", "item", "index", "failed_step", "error",
      "loop", "self", "true", "false", "none", "True", "False", "None", "and", "or", "not", "in",
      "is", "if", "else")
+)
+#: Names Dagster refuses for jobs, ops and inputs (dagster._core.definitions.utils
+#: DISALLOWED_NAMES: its reserved words plus every Python keyword).
+DAGSTER_RESERVED = frozenset(
+    ("context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict",
+     "int", "str", "float", "bool", "input", "output", "type") + tuple(keyword.kwlist)
 )
 #: Fields of ``run`` in templates.
 RUN_FIELDS = ("id", "workflow", "job", "version", "started_at", "trigger")
@@ -209,6 +216,11 @@ class _Checker:
 
     # -- ids
     def check_ids(self, wf: Workflow) -> dict[str, Entry]:
+        if wf.id in DAGSTER_RESERVED:
+            explicit = "id" in self.doc.data
+            self.add(("id",) if explicit else ("name",),
+                     f"the job id `{wf.id}` is reserved by Dagster; "
+                     + ("choose another id" if explicit else "set an `id:` (the default id comes from the name)"), "id")
         seen: dict[str, Entry] = {}
         params = {p.name for p in wf.parameters}
         for entry in list(iter_entries(wf.steps)) + list(iter_entries(wf.on_failure)):
@@ -225,6 +237,9 @@ class _Checker:
                          "(templates could not tell them apart)", "id")
             if eid in RESERVED_NAMES:
                 self.add(entry.path + ("id",), f"`{eid}` is a reserved name in templates; choose another id", "id")
+            elif eid in DAGSTER_RESERVED:
+                self.add(entry.path + ("id",), f"`{eid}` is reserved by Dagster (a Python keyword or one of its "
+                         "own names); choose another id", "id")
         for eid, entry in seen.items():
             if eid.endswith(CONDITION_SUFFIX) and eid[: -len(CONDITION_SUFFIX)] in seen:
                 self.add(entry.path + ("id",), f"`{eid}` is the name yaml2dag gives to the condition of step "

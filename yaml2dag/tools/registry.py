@@ -19,13 +19,24 @@ from .base import Tool
 
 ENTRY_POINT_GROUP = "yaml2dag.tools"
 
-#: Built-in tools: name → "module:attribute" of their Tool object.
+#: Built-in tools: name → "module:attribute" of their Tool object (spec §6). A module that is
+#: not part of this installation makes its tool "not supported yet" instead of an error.
 BUILTIN_TOOLS: dict[str, str] = {
     "shell": "yaml2dag.tools.shell:TOOL",
     "python": "yaml2dag.tools.python:TOOL",
+    "http": "yaml2dag.tools.http:TOOL",
+    "data": "yaml2dag.tools.data:TOOL",
+    "files": "yaml2dag.tools.files:TOOL",
+    "git": "yaml2dag.tools.git:TOOL",
+    "system": "yaml2dag.tools.system:TOOL",
+    "notify": "yaml2dag.tools.notify:TOOL",
+    "email": "yaml2dag.tools.email:TOOL",
+    "llm": "yaml2dag.tools.llm:TOOL",
+    "approval": "yaml2dag.tools.approval:TOOL",
 }
 
-#: Tools named by the format (spec §6) that this release does not provide yet.
+#: Tools named by the format (spec §6): reported as "not supported yet" when their module is
+#: missing, never as unknown.
 PLANNED_TOOLS = ("http", "data", "files", "git", "system", "notify", "email", "llm", "approval")
 
 _lock = threading.Lock()
@@ -38,10 +49,15 @@ class ToolRegistrationError(Yaml2DagError):
     """A tool entry point is broken or clashes with a built-in tool."""
 
 
-def _load_target(target: str) -> Tool:
+def _load_target(target: str) -> Tool | None:
     module_name, _, attr = target.partition(":")
-    obj = getattr(importlib.import_module(module_name), attr)
-    return _as_tool(obj, target)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None  # a planned built-in tool this installation does not have yet
+        raise
+    return _as_tool(getattr(module, attr), target)
 
 
 def _as_tool(obj: object, origin: str) -> Tool:
@@ -111,9 +127,16 @@ def get_tool(name: str) -> Tool | None:
 
 def tool_names() -> list[str]:
     """Every available tool name: built-in first, then registered ones, sorted."""
-    names = list(BUILTIN_TOOLS)
-    extra = sorted((set(_extra) | set(_discover_entry_points())) - set(names))
+    names = [name for name in BUILTIN_TOOLS if _builtin_available(name)]
+    extra = sorted((set(_extra) | set(_discover_entry_points())) - set(BUILTIN_TOOLS))
     return names + extra
+
+
+def _builtin_available(name: str) -> bool:
+    import importlib.util
+
+    module_name = BUILTIN_TOOLS[name].partition(":")[0]
+    return importlib.util.find_spec(module_name) is not None
 
 
 def all_tools() -> list[Tool]:

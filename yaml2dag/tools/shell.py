@@ -92,9 +92,11 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
         for key, value in params["env"].items():
             env[str(key)] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
     timeout = ctx.time_left()
+    limit = ctx.timeout  # what the user configured, for the message
     if params.get("timeout") is not None:
         own = parse_duration(params["timeout"])
-        timeout = own if timeout is None else min(own, timeout)
+        if timeout is None or own < timeout:
+            timeout, limit = own, own
     cwd = params.get("cwd") or None
     if cwd and not os.path.isdir(cwd):
         raise ToolError(f"working directory {cwd!r} does not exist", retryable=False)
@@ -146,7 +148,7 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
     fields = {"stdout": stdout, "stderr": stderr, "exit_code": proc.returncode}
     if timed_out:
         raise StepTimeoutError(
-            f"command timed out after {timeout:g}s and was killed (its whole process group)", fields
+            f"command timed out after {limit:g}s and was killed (its whole process group)", fields
         )
     if stopped.is_set():
         raise ToolError("command was stopped (the step timed out or the run was terminated)", fields)
