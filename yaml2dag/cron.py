@@ -153,30 +153,55 @@ def normalize(expression: str) -> str:
 def next_times(expression: str, start: _dt.datetime, count: int = 1) -> list[_dt.datetime]:
     """The next ``count`` times strictly after ``start`` (an aware datetime, in its zone).
 
-    Wall-clock times are generated in ``start``'s time zone; a time that does not exist on a
-    DST change day is skipped, as Dagster does.
+    Wall-clock times are generated in ``start``'s time zone and handled on DST change days as
+    Dagster's schedules handle them: a time that does not exist (spring forward) runs at the
+    first time after the gap, a time that exists twice (fall back) runs once, at its second
+    occurrence; a schedule that runs every hour skips the missing hour and runs in both
+    repeated ones.
     """
     cron = parse(expression)
     tz = start.tzinfo
+    every_hour = len(cron.hours) == 24
+    # compare instants, not wall clocks (datetimes sharing a tzinfo ignore `fold`)
+    key = (lambda t: t) if tz is None else (lambda t: t.timestamp())
     out: list[_dt.datetime] = []
     day = start.date()
     for _ in range(366 * 8):  # enough for any valid expression (Feb 29 on a given weekday)
         if cron.matches_day(day):
+            times: list[_dt.datetime] = []
             for hour in sorted(cron.hours):
                 for minute in sorted(cron.minutes):
                     naive = _dt.datetime(day.year, day.month, day.day, hour, minute)
-                    when = naive.replace(tzinfo=tz)
-                    if tz is not None:
-                        # drop non-existent local times (spring-forward gap)
-                        roundtrip = when.astimezone(_dt.timezone.utc).astimezone(tz)
-                        if roundtrip.replace(tzinfo=None) != naive:
-                            continue
-                    if when > start:
-                        out.append(when)
-                        if len(out) == count:
-                            return out
+                    times += _local_times(naive, tz, every_hour)
+            for when in sorted(times, key=key):
+                if key(when) > key(start) and (not out or key(when) > key(out[-1])):
+                    out.append(when)
+                    if len(out) == count:
+                        return out
         day += _dt.timedelta(days=1)
     return out
+
+
+def _exists(naive: _dt.datetime, tz) -> bool:
+    back = naive.replace(tzinfo=tz).astimezone(_dt.timezone.utc).astimezone(tz)
+    return back.replace(tzinfo=None) == naive
+
+
+def _local_times(naive: _dt.datetime, tz, every_hour: bool) -> list[_dt.datetime]:
+    """The instants a wall-clock time of a schedule stands for (see :func:`next_times`)."""
+    if tz is None:
+        return [naive]
+    first, second = naive.replace(tzinfo=tz), naive.replace(tzinfo=tz, fold=1)
+    if not _exists(naive, tz):  # in a spring-forward gap
+        if every_hour:
+            return []
+        moved = naive
+        while not _exists(moved, tz):
+            moved += _dt.timedelta(minutes=1)
+        return [moved.replace(tzinfo=tz)]
+    if first.utcoffset() != second.utcoffset():  # repeated by a fall-back
+        return [first, second] if every_hour else [second]
+    return [first]
 
 
 def _list_words(values: list[str]) -> str:
@@ -230,7 +255,11 @@ def describe(expression: str, timezone: str | None = None) -> str:
         parts.append("only on " + _list_words(words) if cron.day_star else "on " + _list_words(words))
     if not cron.day_star:
         days = [str(d) for d in sorted(cron.days)]
-        parts.append(("on day " if len(days) == 1 else "on days ") + _list_words(days) + " of the month")
+        on_days = ("on day " if len(days) == 1 else "on days ") + _list_words(days) + " of the month"
+        if cron.weekday_star:
+            parts.append(on_days)
+        else:  # cron(5): with both day fields restricted, a day matches if either matches
+            parts[-1] = f"{on_days} or {parts[-1]}"
     if len(cron.months) != 12:
         parts.append("in " + _list_words([_MONTH_NAMES[m - 1] for m in sorted(cron.months)]))
     text = ", ".join(parts)

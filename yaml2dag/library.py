@@ -24,6 +24,16 @@ def definitions_dir() -> Path:
     return Path(os.environ.get(DEFINITIONS_ENV) or "definitions")
 
 
+def library_root(folder: str | Path) -> Path:
+    """The definitions folder that contains ``folder``: ``$YAML2DAG_DEFINITIONS`` when
+    ``folder`` is inside it, else ``folder`` itself."""
+    path = Path(folder).resolve()
+    configured = definitions_dir().resolve()
+    if path == configured or configured in path.parents:
+        return configured
+    return path
+
+
 class Library:
     """The workflows of one definitions folder.
 

@@ -30,6 +30,9 @@ DocPath = tuple
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_BINARY_TAG = "tag:yaml.org,2002:binary"
 
 
 def format_path(path: DocPath) -> str:
@@ -95,18 +98,43 @@ def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+#: Values that YAML aliases may copy in one document; beyond this the file is rejected, so
+#: a few lines of nested aliases cannot make loading (and validation) run for hours.
+MAX_ALIAS_VALUES = 100_000
+
+
 class _Builder:
     """Turns a composed YAML node tree into plain values while recording positions."""
 
     def __init__(self, loader, doc: Document):
         self.loader = loader
         self.doc = doc
+        self._built: set[int] = set()
+        self._repeats = 0
 
     def source(self, node: Node) -> str:
         return self.doc.text[node.start_mark.index : node.end_mark.index]
 
     def build(self, node: Node, path: DocPath) -> Any:
+        if id(node) in self._built:  # reached again through an alias: its values are copied
+            self._repeats += 1
+            if self._repeats > MAX_ALIAS_VALUES:
+                raise yaml.MarkedYAMLError(
+                    problem=f"aliases expand to more than {MAX_ALIAS_VALUES} values (a \"billion laughs\" "
+                    "document?); use fewer aliases", problem_mark=node.start_mark)
+        self._built.add(id(node))
         self.doc._values[path] = _mark(node)
+        if node.tag == _BINARY_TAG or (not isinstance(node, ScalarNode) and node.tag not in (_SEQ_TAG, _MAP_TAG)):
+            # e.g. `!!python/object/apply:os.system [...]`: never constructed, and never silently dropped
+            line, col = _mark(node)
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.doc.problems.append(
+                Problem(self.doc.file, line, col, format_path(path),
+                        f"the YAML tag `{tag}` is not allowed: a workflow holds plain mappings, lists, "
+                        "strings, numbers, booleans and null", "syntax")
+            )
+            if isinstance(node, ScalarNode):
+                return node.value
         if isinstance(node, ScalarNode):
             if node.tag == _TIMESTAMP_TAG:
                 return node.value  # dates stay strings: templates and JSON both expect text
@@ -182,6 +210,9 @@ def load_text(text: str, file: str = "<string>") -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        lines = text.splitlines()
+        if mark and line <= len(lines) and lines[line - 1][col - 1 : col] == "\t":
+            message += " (a tab: YAML is indented with spaces only)"
         if file.endswith(".json"):
             return _load_json_fallback(text, doc, message, line, col)
         doc.problems.append(Problem(file, line, col, "", f"invalid YAML: {message}", "syntax"))

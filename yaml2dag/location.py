@@ -113,7 +113,7 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
         WorkflowInvalidError: in strict mode, when a file does not validate (all problems of
             all files are in the message).
     """
-    from .compiler.job import compile_workflow
+    from .compiler.job import compile_workflow, folder_resolver
 
     library = Library(path)
     if strict is None:
@@ -129,7 +129,7 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
     for report in reports:
         if report.valid and report.workflow is not None:
             try:
-                job = compile_workflow(report.workflow)
+                job = compile_workflow(report.workflow, resolver=folder_resolver(None, library))
                 jobs.append(job)
                 schedules += schedules_for(report.workflow, job)
                 continue

@@ -55,6 +55,8 @@ def check_value(param: Parameter, value: Any) -> Any:
         value = int(value)
     if not _is_type(value, param.type):
         raise ParameterError(param.name, f"expected {type_name(param.type)}, got {_show(value)}")
+    if param.type == "number" and value != value:  # NaN would slip past minimum and maximum
+        raise ParameterError(param.name, "expected a number, got NaN")
     if param.enum is not None and value not in param.enum:
         options = ", ".join(json.dumps(v) for v in param.enum)
         raise ParameterError(param.name, f"{_show(value)} is not one of {options}")

@@ -35,7 +35,7 @@ class TemplateField:
     path: DocPath
     value: str
     bare: bool = False  # conditions and for_each accept expressions without braces
-    scope: str = "step"  # "step", "loop" (for_each parameters) or "failure" (fallback, compensate)
+    scope: str = "step"  # "step", "loop" (for_each parameters), "failure" (fallback), "compensate"
 
 
 def template_fields(entry: Entry) -> Iterator[TemplateField]:
@@ -55,9 +55,11 @@ def template_fields(entry: Entry) -> Iterator[TemplateField]:
                 if is_template(value):
                     yield TemplateField(entry.path + ("for_each",) + sub, value)
         yield from _strings(entry.parameters, entry.path + ("parameters",), scope)
-        for body in (entry.fallback, entry.compensate):
-            if body is not None:
-                yield from _strings(body.parameters, body.path + ("parameters",), "failure")
+        if entry.fallback is not None:
+            yield from _strings(entry.fallback.parameters, entry.fallback.path + ("parameters",), "failure")
+        if entry.compensate is not None:
+            # compensate runs after a later failure: it reads results but adds no edges
+            yield from _strings(entry.compensate.parameters, entry.compensate.path + ("parameters",), "compensate")
     elif isinstance(entry, SubWorkflow):
         if isinstance(entry.when, str):
             yield TemplateField(entry.path + (entry.when_key,), entry.when, bare=True)
@@ -270,6 +272,8 @@ class _Builder:
             return
         for node in self.plan.nodes.values():
             for tf in template_fields(node.entry):
+                if tf.scope == "compensate":
+                    continue
                 try:
                     refs = analyze(tf.value, tf.bare).references
                 except TemplateError:

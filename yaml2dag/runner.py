@@ -4,29 +4,40 @@ Every run lands in Dagster's run storage (``$DAGSTER_HOME``, else ``./dagster_ho
 shows in the Dagster UI next to runs launched there, by schedules and sensors or by
 ``dagster job execute``. Events are consumed as Dagster produces them
 (``execute_run_iterator``) and turned into :class:`StepProgress` callbacks.
+
+Before anything runs: parameters are checked, secrets must be set in the environment, and the
+workflow's ``concurrency`` limit is honoured (wait for a slot, or fail with ``wait=False``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .errors import WorkflowInvalidError
+from .errors import ParameterError, WorkflowInvalidError, Yaml2DagError
+from .model import Workflow
 from .parameters import resolve
-from .plan import build_plan
-from .validation import CONDITION_SUFFIX, OUTPUTS_NODE, FileReport
+from .secrets import SecretStore, mask
+from .tracking import STEP_STATUSES, StepTracker, step_catalog
+from .validation import FileReport
 
 DEFAULT_HOME = "dagster_home"
 #: Written when the CLI creates a Dagster home that did not exist.
-DEFAULT_DAGSTER_YAML = "# Created by yaml2dag: a local instance with SQLite storage in this folder.\ntelemetry:\n  enabled: false\n"
+DEFAULT_DAGSTER_YAML = ("# Created by yaml2dag: a local instance with SQLite storage in this folder.\n"
+                        "telemetry:\n  enabled: false\n")
 
-#: Values of ``steps`` in :class:`RunResult` (issue #2, CLI JSON contract).
-STEP_STATUSES = ("succeeded", "failed", "continued", "skipped", "not_run")
+TAG_CLI_PID = "yaml2dag/cli_pid"
+TAG_CLI_HOST = "yaml2dag/cli_host"
+
+
+class ConcurrencyLimitError(Yaml2DagError):
+    """The workflow's ``concurrency`` limit is reached and the caller chose not to wait."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,15 @@ class StepProgress:
     """One thing that happened to a step, for live progress.
 
     Attributes:
-        kind: ``started``, ``succeeded``, ``continued``, ``failed``, ``skipped`` or ``retry``.
-        step_id: the step.
+        kind: ``started``, ``succeeded``, ``continued``, ``failed``, ``skipped``, ``retry``,
+            ``waiting`` (an approval gate or a concurrency slot) or ``handler`` (a compensation
+            or ``on_failure`` step ran).
+        step_id: the step (``sub.step`` inside a sub-workflow).
         title: its name (or id).
-        index: how many steps have ended, this one included (0 for started/retry).
+        index: how many steps have ended, this one included (0 for started/retry/waiting).
         total: how many steps the workflow has.
         duration: seconds the step took (ended kinds), else None.
-        message: the error, the skip reason or the retry reason, if any.
+        message: the error, skip reason, retry reason or what it waits for.
     """
 
     kind: str
@@ -61,7 +74,8 @@ class RunResult:
         workflow: the workflow's name.
         job: its Dagster job name.
         status: ``SUCCESS``, ``FAILURE`` or ``CANCELED``.
-        steps: each step's end: one of :data:`STEP_STATUSES`.
+        steps: each step's end: one of :data:`STEP_STATUSES` (``sub.step`` for the steps of a
+            sub-workflow).
         outputs: the workflow outputs, as JSON-compatible values.
         duration_s: wall time of the run, seconds.
         error: the first failure message, if the run failed.
@@ -122,31 +136,74 @@ def _quiet_stderr(enabled: bool) -> Iterator[None]:
             sys.stderr = saved
 
 
-def _failure_message(event: Any) -> str:
-    data = event.step_failure_data
-    if data is None:
-        return event.message or "failed"
-    if data.user_failure_data is not None and data.user_failure_data.description:
-        return data.user_failure_data.description
-    if data.error is not None:
-        return data.error.message.strip().splitlines()[-1] if data.error.message else data.error.cls_name or "error"
-    return "failed"
+# --------------------------------------------------------------------------- concurrency
 
 
-def _retry_message(event: Any) -> str:
-    data = event.event_specific_data
-    error = getattr(data, "error", None)
-    message = ""
-    if error is not None:
-        cause = error
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause
-        message = (cause.message or error.message or "").strip()
-        if message.startswith("dagster._core.definitions.events.Failure:"):
-            message = message.split(":", 1)[1].strip()
-    wait = getattr(data, "seconds_to_wait", None)
-    suffix = f"; retrying in {wait:g}s" if wait else "; retrying"
-    return (message.splitlines()[0] if message else "attempt failed") + suffix
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holders(instance: Any, tag: tuple[str, str], own_run_id: str) -> list[str]:
+    """Runs ahead of ours in the concurrency bucket: started ones, and not-yet-started ones of
+    live ``yaml2dag run`` processes created before ours."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    started = instance.get_runs(RunsFilter(tags={tag[0]: tag[1]},
+                                           statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING,
+                                                     DagsterRunStatus.CANCELING]))
+    holders = [r.run_id for r in started if r.run_id != own_run_id]
+    pending = instance.get_run_records(RunsFilter(tags={tag[0]: tag[1]}, statuses=[DagsterRunStatus.NOT_STARTED]))
+    own = next((r for r in pending if r.dagster_run.run_id == own_run_id), None)
+    host = socket.gethostname()
+    for record in pending:
+        run = record.dagster_run
+        if run.run_id == own_run_id or own is None or record.storage_id >= own.storage_id:
+            continue
+        pid = run.tags.get(TAG_CLI_PID)
+        if pid and run.tags.get(TAG_CLI_HOST) == host and _pid_alive(int(pid)):
+            holders.append(run.run_id)
+    return holders
+
+
+def wait_for_slot(instance: Any, workflow: Workflow, tag: tuple[str, str], run_id: str, *, wait: bool,
+                  on_progress: Callable[[StepProgress], None] | None, poll: float = 1.0) -> None:
+    """Block until fewer than ``concurrency.limit`` runs of the bucket are ahead of ``run_id``.
+
+    Raises:
+        ConcurrencyLimitError: the limit is reached and ``wait`` is False.
+    """
+    limit = workflow.concurrency.limit if workflow.concurrency else 0
+    announced = False
+    while True:
+        holders = _holders(instance, tag, run_id)
+        if len(holders) < limit:
+            return
+        bucket = tag[1]
+        message = (f"{len(holders)} run(s) of {workflow.name!r} already hold the concurrency limit of {limit} "
+                   f"(bucket {bucket}): {', '.join(holders[:5])}")
+        if not wait:
+            raise ConcurrencyLimitError(message)
+        if not announced and on_progress is not None:
+            on_progress(StepProgress("waiting", "", workflow.name, 0, 0, None, message + "; waiting for a slot"))
+            announced = True
+        time.sleep(poll)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def check_secrets(workflow: Workflow) -> None:
+    """Raise ParameterError for each ``secret`` parameter whose environment variable is unset."""
+    missing = SecretStore(workflow).missing()
+    if missing:
+        name, var = missing[0]
+        raise ParameterError(name, f"is a secret: set the environment variable {var} before running")
 
 
 def run_workflow(
@@ -158,6 +215,8 @@ def run_workflow(
     on_progress: Callable[[StepProgress], None] | None = None,
     tags: Mapping[str, str] | None = None,
     quiet: bool = True,
+    wait_for_concurrency: bool = True,
+    root: str | None = None,
 ) -> RunResult:
     """Run a validated workflow through a real Dagster instance.
 
@@ -169,116 +228,90 @@ def run_workflow(
         on_progress: called with each :class:`StepProgress`, as steps start and end.
         tags: extra run tags.
         quiet: keep Dagster's console logs off stderr while the run executes.
+        wait_for_concurrency: when the workflow's ``concurrency`` limit is reached, wait for a
+            slot (True) or raise :class:`ConcurrencyLimitError` (False).
+        root: the definitions folder sub-workflows are found in (default: the file's folder).
 
     Returns:
         The :class:`RunResult`.
 
     Raises:
         WorkflowInvalidError: the workflow does not validate (nothing ran).
-        ParameterError: a parameter value is wrong (nothing ran).
+        ParameterError: a parameter value is wrong or a secret is unset (nothing ran).
+        ConcurrencyLimitError: see ``wait_for_concurrency`` (nothing ran).
     """
     if not report.valid or report.workflow is None:
         raise WorkflowInvalidError(report.file, report.errors)
     workflow = report.workflow
     values = resolve(workflow, params or {}, strings=strings)
+    check_secrets(workflow)
 
     from dagster._core.execution.api import execute_run_iterator
 
     from .compiler import reconstructable_job
-    from .compiler.ops import TAG_TRIGGER
+    from .compiler import runtime as _runtime
+    from .compiler.job import concurrency_tag, folder_resolver, render_concurrency_key
+    from .compiler.scope import TAG_TRIGGER
 
     instance = instance or get_instance()
-    recon = reconstructable_job(report.file)
+    recon = reconstructable_job(report.file, root)
     job_def = recon.get_definition()
-    plan = build_plan(workflow)
-    titles = {n.id: getattr(n.entry, "title", n.id) for n in plan.nodes.values() if not n.is_decision}
-    total = len(titles)
-    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **(tags or {})}
+    catalog = step_catalog(workflow, folder_resolver(root or str(Path(report.file).resolve().parent)))
+    total = len(catalog)
+    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", TAG_CLI_PID: str(os.getpid()),
+                TAG_CLI_HOST: socket.gethostname(), **(tags or {})}
+    conc = concurrency_tag(workflow, render_concurrency_key(workflow, values))
+    if conc is not None:
+        run_tags[conc[0]] = conc[1]
     run = instance.create_run_for_job(job_def=job_def, run_config=values, tags=run_tags)
-    statuses: dict[str, str] = {}
-    durations: dict[str, float] = {}
-    started: dict[str, float] = {}
-    reasons: dict[str, str] = {}
-    outputs: dict[str, Any] = {}
-    first_error: tuple[str, str] | None = None
-    ended = 0
+    if conc is not None:
+        try:
+            wait_for_slot(instance, workflow, conc, run.run_id, wait=wait_for_concurrency, on_progress=on_progress)
+        except BaseException:
+            instance.delete_run(run.run_id)
+            raise
 
-    def emit(kind: str, step_id: str, duration: float | None = None, message: str | None = None) -> None:
-        if on_progress is not None:
-            on_progress(StepProgress(kind, step_id, titles.get(step_id, step_id), ended if kind not in ("started", "retry") else 0,
-                                     total, duration, message))
-
+    secrets = SecretStore(workflow).values()
+    tracker = StepTracker(catalog)
+    ended = {"n": 0}
     clock = time.monotonic()
-    run_error: str | None = None
     with _quiet_stderr(quiet):
         try:
             for event in execute_run_iterator(recon, run, instance):
-                etype = event.event_type_value
-                key = event.step_key
-                if key is None:
-                    if etype == "RUN_FAILURE" and event.message and run_error is None:
-                        run_error = event.message
-                    continue
-                if key.endswith(CONDITION_SUFFIX) and etype == "STEP_OUTPUT":
-                    data = event.event_specific_data
-                    if data.step_output_handle.output_name == "skipped":
-                        reason = data.metadata.get("reason")
-                        reasons[key[: -len(CONDITION_SUFFIX)]] = getattr(reason, "value", None) or ""
-                    continue
-                if key == OUTPUTS_NODE:
-                    if etype == "STEP_OUTPUT":
-                        meta = event.event_specific_data.metadata.get("outputs")
-                        if meta is not None:
-                            outputs = dict(meta.value)
-                    elif etype == "STEP_FAILURE" and first_error is None:
-                        first_error = (OUTPUTS_NODE, _failure_message(event))
-                    continue
-                if key not in titles:
-                    continue
-                if etype == "STEP_START":
-                    started.setdefault(key, time.monotonic())
-                    emit("started", key)
-                elif etype == "STEP_OUTPUT":
-                    meta = event.event_specific_data.metadata
-                    status = getattr(meta.get("status"), "value", "succeeded")
-                    if status in ("continued", "fallback"):
-                        statuses[key] = "continued"
-                        err = meta.get("error")
-                        reasons[key] = getattr(err, "value", "") if err is not None else ""
-                elif etype == "STEP_UP_FOR_RETRY":
-                    emit("retry", key, message=_retry_message(event))
-                elif etype in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-                    ended += 1
-                    duration = time.monotonic() - started[key] if key in started else 0.0
-                    durations[key] = duration
-                    if etype == "STEP_SUCCESS":
-                        statuses.setdefault(key, "succeeded")
-                        emit(statuses[key], key, duration, reasons.get(key) if statuses[key] == "continued" else None)
-                    elif etype == "STEP_FAILURE":
-                        statuses[key] = "failed"
-                        message = _failure_message(event)
-                        if first_error is None:
-                            first_error = (key, message)
-                        emit("failed", key, duration, message)
-                    else:
-                        statuses[key] = "skipped"
-                        emit("skipped", key, None, reasons.get(key))
+                now = time.monotonic()
+                for change in tracker.feed(event, now):
+                    if change.kind in ("succeeded", "continued", "failed", "skipped"):
+                        ended["n"] += 1
+                    if on_progress is None:
+                        continue
+                    entry = tracker.catalog.get(change.key)
+                    title = entry.title if entry else workflow.name
+                    duration = None
+                    if change.kind in ("succeeded", "continued", "failed") and change.key in tracker.started:
+                        duration = now - tracker.started[change.key]
+                    index = ended["n"] if change.kind in ("succeeded", "continued", "failed", "skipped") else 0
+                    message = mask(change.message, secrets) if change.message else change.message
+                    on_progress(StepProgress(change.kind, change.key, title, index, total, duration, message))
         except KeyboardInterrupt:
             pass
+    _runtime.forget_run(run.run_id)
     final = instance.get_run_by_id(run.run_id)
     status = final.status.value if final is not None else "FAILURE"
     if status not in ("SUCCESS", "FAILURE", "CANCELED"):
-        status = "CANCELED" if status in ("CANCELING",) else "FAILURE"
-    steps = {sid: statuses.get(sid, "not_run") for sid in titles}
+        status = "CANCELED" if status == "CANCELING" else "FAILURE"
+    first_error = tracker.first_error
+    run_error = tracker.run_error
     error = first_error[1] if first_error else run_error if status != "SUCCESS" else None
+    if status != "SUCCESS" and run_error and "exceeded its timeout" in run_error:
+        error = run_error
     return RunResult(
         run_id=run.run_id,
         workflow=workflow.name,
         job=workflow.id,
         status=status,
-        steps=steps,
-        outputs=outputs,
+        steps=tracker.step_statuses(),
+        outputs=tracker.outputs,
         duration_s=time.monotonic() - clock,
-        error=error,
+        error=mask(error, secrets) if error else error,
         failed_step=first_error[0] if first_error else None,
     )

@@ -91,11 +91,16 @@ def _shell_word(value: Any, state: str) -> str:
     """One value as one shell word, given the quote state of the text around it."""
     if isinstance(value, Raw):
         return str(value)
+    if state == "#":
+        # inside a shell comment a newline in the value would end the comment and run the rest
+        return shlex.quote(" ".join(_to_text(value).splitlines()))
     word = shlex.quote(_to_text(value))
     if state == '"':
         return f'"{word}"'  # close the double quote, insert the word, reopen it
     if state == "'":
         return f"'{word}'"
+    if state == "$'":
+        return f"'{word}$'"  # close the $'...' string, insert the word, reopen it
     return word
 
 
@@ -258,20 +263,28 @@ def _compiled_shell_template(source: str):
 def shell_source(source: str) -> str:
     """Rewrite a command template so each ``{{ expr }}`` becomes one quoted shell word.
 
-    The quote state (outside quotes, inside ``'...'`` or ``"..."``) is tracked through the
-    literal text, so ``echo "hello {{ name }}"`` prints ``hello bob`` and a value such as
-    ``x; touch pwned`` stays one literal word.
+    The quote state (outside quotes, inside ``'...'``, ``$'...'`` or ``"..."``, or inside a
+    ``# comment``) is tracked through the literal text, so ``echo "hello {{ name }}"`` prints
+    ``hello bob`` and a value such as ``x; touch pwned`` stays one literal word.
+
+    Raises:
+        TemplateError: a backslash escapes the start of an inserted value (``\\{{ x }}``).
     """
     out: list[str] = []
-    state: str | None = None  # None, "'" or '"'
+    state: str | None = None  # None, "'", "$'", '"' or "#"
+    prev = ""  # the last literal character (or "x" after an inserted word)
+    escaped = False  # the literal text so far ends with an escaping backslash
     in_var = False
     var_state: str | None = None
     try:
         tokens = list(ENV.lexer.tokeniter(source, None))
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
-    for _lineno, token, value in tokens:
+    for lineno, token, value in tokens:
         if token == "variable_begin":
+            if escaped:  # `\{{ x }}` would escape the opening quote of the inserted word
+                raise TemplateError(f"template syntax error: a backslash right before {value} would escape "
+                                    f"the inserted value; remove it (line {lineno})")
             in_var = True
             var_state = state
             out.append(value + " (")
@@ -279,30 +292,43 @@ def shell_source(source: str) -> str:
         if token == "variable_end":
             in_var = False
             out.append(f") | _shell_word({var_state!r}) " + value)
+            prev = "x"
             continue
         if token == "data" and not in_var:
-            state = _advance_quote_state(state, value)
+            state, escaped = _advance_quote_state(state, value, prev, escaped)
+            prev = value[-1:] or prev
         out.append(value)
     return "".join(out)
 
 
-def _advance_quote_state(state: str | None, text: str) -> str | None:
-    escaped = False
+#: An unquoted ``#`` after one of these (or at the start) begins a shell comment.
+_COMMENT_AFTER = " \t\n;&|()<>"
+
+
+def _advance_quote_state(state: str | None, text: str, prev: str = "",
+                         escaped: bool = False) -> tuple[str | None, bool]:
     for ch in text:
+        last, prev = prev, ch
+        if state == "#":
+            if ch == "\n":
+                state = None  # quotes inside a comment (``# don't``) are not quotes
+            continue
         if escaped:
-            escaped = False
+            escaped, prev = False, "\0"  # an escaped `$` does not start a $'...' string
             continue
         if ch == "\\" and state != "'":
-            escaped = True
+            escaped = True  # also inside $'...', where \' does not end the string
+        elif ch == "#" and state is None and (last == "" or last in _COMMENT_AFTER):
+            state = "#"
         elif ch == "'" and state is None:
-            state = "'"
-        elif ch == "'" and state == "'":
+            state = "$'" if last == "$" else "'"
+        elif ch == "'" and state in ("'", "$'"):
             state = None
         elif ch == '"' and state is None:
             state = '"'
         elif ch == '"' and state == '"':
             state = None
-    return state
+    return state, escaped
 
 
 def render_string(value: str, scope: Mapping[str, Any], *, shell: bool = False) -> Any:

@@ -66,25 +66,20 @@ DAGSTER_RESERVED = frozenset(
 RUN_FIELDS = ("id", "workflow", "job", "version", "started_at", "trigger")
 #: Suffix of the condition op yaml2dag puts in front of a step that may be skipped.
 CONDITION_SUFFIX = "__when"
+#: Nodes yaml2dag generates next to a step: suffix → what it is.
+GENERATED_SUFFIXES = {CONDITION_SUFFIX: "condition", "__items": "for_each elements",
+                      "__results": "for_each results", "__parameters": "sub-workflow parameters"}
 #: Name of the node that renders the workflow outputs.
 OUTPUTS_NODE = "workflow_outputs"
 
 #: Format features this release does not run yet: key → message. The model and schema carry
 #: them; the validator reports them until the feature lands.
 UNSUPPORTED: dict[str, str] = {
-    "for_each": "`for_each` is not supported yet",
-    "workflow": "sub-workflow steps (`workflow:`) are not supported yet",
-    "secret": "`secret` parameters are not supported yet",
-    "on_failure": "`on_failure` is not supported yet",
-    "compensate": "`compensate` is not supported yet",
-    "pool": "`pool` is not supported yet",
-    "concurrency": "`concurrency` is not supported yet",
-    "timeout": "a workflow `timeout` is not supported yet",
-    "priority": "`priority` is not supported yet",
-    "approval": "the `approval` tool is not supported yet",
     "trigger:file": "`file` triggers are not supported yet",
     "trigger:workflow": "`workflow` triggers are not supported yet",
 }
+#: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
+MAX_CONCURRENCY_LIMIT = 20
 
 
 @dataclass
@@ -241,9 +236,10 @@ class _Checker:
                 self.add(entry.path + ("id",), f"`{eid}` is reserved by Dagster (a Python keyword or one of its "
                          "own names); choose another id", "id")
         for eid, entry in seen.items():
-            if eid.endswith(CONDITION_SUFFIX) and eid[: -len(CONDITION_SUFFIX)] in seen:
-                self.add(entry.path + ("id",), f"`{eid}` is the name yaml2dag gives to the condition of step "
-                         f"`{eid[: -len(CONDITION_SUFFIX)]}`; choose another id", "id")
+            for suffix, what in GENERATED_SUFFIXES.items():
+                if eid.endswith(suffix) and eid[: -len(suffix)] in seen:
+                    self.add(entry.path + ("id",), f"`{eid}` is the name yaml2dag gives to the {what} of step "
+                             f"`{eid[: -len(suffix)]}`; choose another id", "id")
             if eid == OUTPUTS_NODE and wf.outputs:
                 self.add(entry.path + ("id",), f"`{OUTPUTS_NODE}` is the name of the node that renders the "
                          "workflow outputs; choose another id", "id")
@@ -378,7 +374,7 @@ class _Checker:
                     self.add(where, f"`{name}` is only defined in the parameters of a step with `for_each`",
                              "reference")
             elif name in FAILURE_NAMES:
-                if tf.scope != "failure" and not failure:
+                if tf.scope not in ("failure", "compensate") and not failure:
                     self.add(where, f"`{name}` is only defined in `fallback`, `compensate` and `on_failure` steps",
                              "reference")
             elif name in JINJA_GLOBALS:
@@ -393,6 +389,8 @@ class _Checker:
         if attr is None:
             return
         fields = set(COMMON_RESULT_FIELDS)
+        if isinstance(entry, Step) and entry.for_each is not None:
+            fields |= set(FOR_EACH_RESULT_FIELDS)
         if isinstance(entry, Step):
             try:
                 tool = get_tool(entry.tool) if entry.tool else None
@@ -445,34 +443,48 @@ class _Checker:
                 except ParameterError as exc:
                     self.add(ppath, exc.detail, "trigger")
 
-    # -- features not supported yet
+    # -- run limits, failure handlers and features not supported yet
     def check_unsupported(self, wf: Workflow) -> None:
-        data = self.doc.data
-        for key in ("on_failure", "concurrency", "timeout", "priority"):
-            if key in data and key in UNSUPPORTED:
-                self.add((key,), UNSUPPORTED[key], "unsupported", key=True)
-        for param in wf.parameters:
-            if param.is_secret and "secret" in UNSUPPORTED:
-                self.add(param.path, UNSUPPORTED["secret"], "unsupported", key=True)
-        for entry in iter_entries(wf.steps):
-            if isinstance(entry, SubWorkflow) and "workflow" in UNSUPPORTED:
-                self.add(entry.path + ("workflow",), UNSUPPORTED["workflow"], "unsupported", key=True)
-            if isinstance(entry, Step):
-                entry_data = self._data(entry.path) or {}
-                for key in ("for_each", "compensate", "pool"):
-                    if key in entry_data and key in UNSUPPORTED:
-                        self.add(entry.path + (key,), UNSUPPORTED[key], "unsupported", key=True)
-        defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
-        if "pool" in defaults and "pool" in UNSUPPORTED:
-            self.add(("defaults", "pool"), UNSUPPORTED["pool"], "unsupported", key=True)
         for trig in wf.triggers:
             key = f"trigger:{trig.type}"
             if key in UNSUPPORTED:
                 self.add(trig.path + ("type",), UNSUPPORTED[key], "unsupported")
+        if wf.concurrency is not None:
+            if wf.concurrency.limit > MAX_CONCURRENCY_LIMIT:
+                self.add(("concurrency", "limit"), f"limits above {MAX_CONCURRENCY_LIMIT} are not supported: the "
+                         "run-queue rules in dagster.yaml cover 1 to 20", "concurrency")
+            if wf.concurrency.key:
+                params = {p.name: p for p in wf.parameters if not p.is_secret}
+                try:
+                    refs = analyze(wf.concurrency.key).references
+                except TemplateError as exc:
+                    self.add(("concurrency", "key"), str(exc), "template")
+                    refs = ()
+                for ref in refs:
+                    name = ref.attr if ref.name == "params" else ref.name
+                    if ref.name == "params" and ref.attr is None:
+                        continue
+                    if name not in params:
+                        self.add(("concurrency", "key"), f"the concurrency key can only use parameters; `{name}` "
+                                 "is not one" + did_you_mean(name or "", params), "reference")
+        for entry in iter_entries(wf.on_failure):
+            kind = None
+            if isinstance(entry, SubWorkflow):
+                kind = "sub-workflow steps"
+            elif isinstance(entry, Step) and entry.for_each is not None:
+                kind = "`for_each`"
+            elif isinstance(entry, Step) and entry.tool == "approval":
+                kind = "approval gates"
+            if kind:
+                self.add(entry.path, f"{kind} cannot run in `on_failure` (failure handlers run inline, one "
+                         "after another)", "on_failure")
 
 
 def UNSUPPORTED_TOOLS() -> set[str]:  # noqa: N802 - reads like a constant at call sites
     return {name for name in UNSUPPORTED if name in PLANNED_TOOLS}
+
+
+FOR_EACH_RESULT_FIELDS = ("results", "count")
 
 
 _ZONES: frozenset | None = None
@@ -549,7 +561,8 @@ def validate_paths(paths: Sequence[str | Path]) -> ValidationReport:
 
 
 def folder_problems(reports: list[FileReport]) -> None:
-    """Add cross-file problems (duplicate names and job ids) to the reports, in place."""
+    """Add cross-file problems (duplicate names and job ids, sub-workflows) to the reports,
+    in place."""
     by_name: dict[str, FileReport] = {}
     by_id: dict[str, FileReport] = {}
     for report in reports:
@@ -571,8 +584,111 @@ def folder_problems(reports: list[FileReport]) -> None:
                                                "set a distinct `id`", "duplicate"))
         else:
             by_id.setdefault(wf.id, report)
+    subworkflow_problems(reports)
     for report in reports:
         report.problems[:] = _dedupe(report.problems)
+
+
+def _lookup(reports: list[FileReport]):
+    """name (case-insensitive), job id or file stem → report."""
+    index: dict[str, FileReport] = {}
+    for report in reports:
+        wf = report.workflow
+        if wf is None:
+            continue
+        for key in (wf.name.casefold() if wf.name else None, wf.id, Path(report.file).stem):
+            if key and key not in index:
+                index[key] = report
+    return lambda name: index.get(name.casefold()) or index.get(name)
+
+
+def subworkflow_problems(reports: list[FileReport]) -> None:
+    """Check sub-workflow steps across files: unknown names, recursive inclusion, and the
+    parameters passed against the child's declarations (issue #3, feature 2)."""
+    find = _lookup(reports)
+    extra: dict[str, list[FileReport]] = {}
+
+    def resolve(report: FileReport, name: str) -> FileReport | None:
+        found = find(name)
+        if found is not None:
+            return found
+        from .library import library_root
+
+        root = str(library_root(Path(report.file).parent))
+        if root not in extra:
+            files = [p for p in iter_workflow_files(root)]
+            known = {str(Path(r.file).resolve()) for r in reports}
+            extra[root] = [validate_file(p) for p in files if str(p.resolve()) not in known]
+        return _lookup(extra[root])(name)
+
+    for report in reports:
+        wf = report.workflow
+        if wf is None:
+            continue
+        doc = report.document
+        for entry in iter_entries(wf.steps):
+            if not isinstance(entry, SubWorkflow) or not entry.workflow:
+                continue
+            child = resolve(report, entry.workflow)
+            if child is None or child.workflow is None:
+                report.problems.append(doc.problem(entry.path + ("workflow",), f"unknown workflow {entry.workflow!r}: "
+                                                   "no workflow of the definitions folder has that name, job id or file name",
+                                                   "subworkflow"))
+                continue
+            if child is report:
+                report.problems.append(doc.problem(entry.path + ("workflow",), "a workflow cannot include itself",
+                                                   "subworkflow"))
+                continue
+            cycle = _inclusion_cycle(child, report, resolve)
+            if cycle:
+                report.problems.append(doc.problem(entry.path + ("workflow",), "recursive sub-workflows: "
+                                                   + " → ".join([wf.name] + cycle), "subworkflow"))
+                continue
+            _check_child_parameters(report, entry, child.workflow)
+
+
+def _inclusion_cycle(start: FileReport, target: FileReport, resolve, seen=None) -> list[str] | None:
+    seen = seen or set()
+    if id(start) in seen or start.workflow is None:
+        return None
+    seen.add(id(start))
+    for entry in iter_entries(start.workflow.steps):
+        if isinstance(entry, SubWorkflow) and entry.workflow:
+            child = resolve(start, entry.workflow)
+            if child is None:
+                continue
+            if child is target:
+                return [start.workflow.name, target.workflow.name]
+            deeper = _inclusion_cycle(child, target, resolve, seen)
+            if deeper:
+                return [start.workflow.name] + deeper
+    return None
+
+
+def _check_child_parameters(report: FileReport, entry: SubWorkflow, child: Workflow) -> None:
+    doc = report.document
+    declared = {p.name: p for p in child.parameters}
+    for name, value in entry.parameters.items():
+        path = entry.path + ("parameters", name)
+        param = declared.get(name)
+        if param is None:
+            report.problems.append(doc.problem(path, f"{child.name!r} has no parameter `{name}`"
+                                               + did_you_mean(name, declared), "subworkflow", key=True))
+            continue
+        if param.is_secret:
+            report.problems.append(doc.problem(path, f"`{name}` is a secret of {child.name!r}: it is read from the "
+                                               f"environment variable {param.env_var}, not passed", "subworkflow"))
+            continue
+        if any(is_template(text) for _p, text in iter_strings(value)):
+            continue
+        try:
+            check_value(param, value)
+        except ParameterError as exc:
+            report.problems.append(doc.problem(path, exc.detail, "subworkflow"))
+    for name, param in declared.items():
+        if param.required and not param.is_secret and name not in entry.parameters:
+            report.problems.append(doc.problem(entry.path, f"{child.name!r} requires the parameter `{name}` "
+                                               f"({param.type})", "subworkflow"))
 
 
 def job_id_for_file(path: str | Path) -> str:

@@ -20,6 +20,9 @@ COMMANDS = {
     "show": ("yaml2dag.cli.catalog", "show"),
     "run": ("yaml2dag.cli.run", "run"),
     "dev": ("yaml2dag.cli.dev", "dev"),
+    "status": ("yaml2dag.cli.status", "status"),
+    "approve": ("yaml2dag.cli.approve", "approve"),
+    "reject": ("yaml2dag.cli.approve", "reject"),
 }
 
 HELP = {
@@ -29,6 +32,9 @@ HELP = {
     "show": "Show one workflow: parameters, steps, triggers, outputs.",
     "run": "Run a workflow through the Dagster instance, with live progress.",
     "dev": "Start the Dagster UI and daemon on the definitions folder.",
+    "status": "Show the status of a run (running, paused at an approval, completed...).",
+    "approve": "Approve the approval gate a run is waiting at.",
+    "reject": "Reject the approval gate a run is waiting at.",
 }
 
 

@@ -89,7 +89,9 @@ def list_(tags: tuple[str, ...], search: str | None, fmt: str) -> None:
     if fmt == "json":
         print_json({"definitions": str(library.folder), "workflows": rows})
         return
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     out = console()
     if not rows:
@@ -99,17 +101,34 @@ def list_(tags: tuple[str, ...], search: str | None, fmt: str) -> None:
     table.add_column("Name", no_wrap=True)
     table.add_column("Job", no_wrap=True, style="cyan")
     table.add_column("Steps", justify="right")
-    table.add_column("Tags", overflow="fold")
-    table.add_column("Schedule", overflow="fold")
-    table.add_column("Description", overflow="ellipsis", no_wrap=True, ratio=1)
+    # wrappable columns whose cells do not wrap: rich shrinks them first, so names and job ids
+    # are never cut (a no_wrap column would starve every other column instead); one line a row
+    table.add_column("Tags", overflow="ellipsis")
+    table.add_column("Schedule", overflow="ellipsis")
+    table.add_column("Description", overflow="ellipsis", ratio=1)
     for info in rows:
-        name = info["name"] or info["file"]
+        name = escape(info["name"] or info["file"])  # user text is not rich markup
         if not info["valid"]:
             name = f"[red]✗ {name}[/] ({info['errors']} error(s))"
         schedule = "; ".join(s["description"] for s in info["schedules"]) or "-"
-        table.add_row(name, info["id"] or "-", str(info["steps"]), ", ".join(info["tags"]) or "-",
-                      schedule, info["description"] or "")
+        table.add_row(name, escape(info["id"] or "-"), str(info["steps"]),
+                      *(Text(text, no_wrap=True, overflow="ellipsis")
+                        for text in (", ".join(info["tags"]) or "-", schedule, info["description"] or "")))
     out.print(table)
+
+
+def _parameter_json(param) -> dict[str, Any]:
+    """A parameter declaration as JSON: native default (None when required) and constraints."""
+    item: dict[str, Any] = {"name": param.name, "type": param.type, "required": param.required,
+                            "default": None if param.required else param.default,
+                            "description": param.description}
+    for key in ("enum", "minimum", "maximum", "pattern", "items_type"):
+        value = getattr(param, key)
+        if value is not None:
+            item[key] = list(value) if key == "enum" else value
+    if param.is_secret:
+        item["env"] = param.env_var
+    return item
 
 
 @click.command()
@@ -130,10 +149,7 @@ def show(name: str, fmt: str) -> None:
     if fmt == "json":
         data = _summary(report)
         if wf is not None:
-            data["parameters"] = [
-                {"name": n, "type": t, "default": d, "description": desc}
-                for n, t, d, desc in parameter_rows(wf)
-            ]
+            data["parameters"] = [_parameter_json(p) for p in wf.parameters]
             data["plan"] = plan_json(wf, build_plan(wf))
             data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters)} for t in wf.triggers]
         data["problems"] = [p.to_dict() for p in report.problems]
@@ -144,7 +160,9 @@ def show(name: str, fmt: str) -> None:
         for problem in report.problems:
             out.print(problem.format(), style="red", markup=False)
         raise SystemExit(1)
-    out.print(f"[bold]{wf.name}[/]  [dim]{report.file}[/]")
+    from rich.markup import escape
+
+    out.print(f"[bold]{escape(wf.name)}[/]  [dim]{escape(report.file)}[/]")
     if wf.description:
         out.print(wf.description, markup=False)
     meta = [f"job {wf.id}", f"version {wf.version}"]
@@ -160,7 +178,7 @@ def show(name: str, fmt: str) -> None:
         for col in ("Name", "Type", "Default", "Description"):
             table.add_column(col, overflow="fold")
         for row in parameter_rows(wf):
-            table.add_row(*row)
+            table.add_row(*(escape(cell) for cell in row))
         out.print(table)
     out.print("[bold]Triggers[/]")
     for trig in wf.triggers:

@@ -71,8 +71,10 @@ def plan_json(workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None =
 
 def print_plan(out, workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None = None) -> None:
     """Human-readable plan (rich console ``out``)."""
+    from rich.markup import escape
+
     count = sum(1 for n in plan.nodes.values() if not n.is_decision)
-    out.print(f"[bold]{workflow.name}[/] (job [cyan]{workflow.id}[/], version {workflow.version}): "
+    out.print(f"[bold]{escape(workflow.name)}[/] (job [cyan]{workflow.id}[/], version {escape(workflow.version)}): "
               f"{count} step(s), executor {workflow.executor.type}")
     if params is not None:
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "none"

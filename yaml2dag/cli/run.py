@@ -49,8 +49,11 @@ def _load_param_file(path: str) -> dict[str, Any]:
 @click.option("--param-file", "param_file", type=click.Path(exists=True, dir_okay=False),
               help="YAML or JSON mapping of parameter values (key=value arguments win).")
 @click.option("--dry-run", is_flag=True, help="Validate, resolve parameters and print the plan; run nothing.")
+@click.option("--no-wait", is_flag=True,
+              help="Fail at once (exit 1) when the workflow's concurrency limit is reached, instead of waiting.")
 @FORMAT_OPTION
-def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry_run: bool, fmt: str) -> None:
+def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry_run: bool, no_wait: bool,
+        fmt: str) -> None:
     """Run WORKFLOW (a name, job id or file) with parameters given as key=value.
 
     Values are converted to the declared types (retries=5, dry_run=true, arrays and mappings
@@ -82,30 +85,39 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
 
     if dry_run:
         from ..plan import build_plan
+        from ..secrets import SecretStore
         from .planview import plan_json, print_plan
 
         plan = build_plan(wf)
+        secrets = {name: {"variable": var, "set": var not in dict(SecretStore(wf).missing()).values()}
+                   for name, var in SecretStore(wf).parameters.items()}
         if fmt == "json":
             data = plan_json(wf, plan, values)
             data["dry_run"] = True
+            data["secrets"] = secrets
             print_json(data)
         else:
             out = console()
             out.print("[bold]Dry run[/]: nothing will run.")
             print_plan(out, wf, plan, values)
+            for name, info in secrets.items():
+                state = "set" if info["set"] else "NOT SET"
+                out.print(f"Secret {name}: from ${info['variable']} ({state})", markup=False)
         raise SystemExit(0)
 
-    from ..runner import run_workflow
+    from ..runner import ConcurrencyLimitError, run_workflow
 
     stream = _terminal_stream() if fmt == "text" else None
     out = console(file=stream) if stream is not None else None
     progress = _Progress(out) if out is not None else None
     if out is not None:
-        out.print(f"[bold]▶ {wf.name}[/] [dim]({report.file})[/]")
+        out.print(f"[bold]▶ {_esc(wf.name)}[/] [dim]({_esc(report.file)})[/]")
     try:
-        result = run_workflow(report, values, on_progress=progress)
+        result = run_workflow(report, values, on_progress=progress, wait_for_concurrency=not no_wait)
     except ParameterError as exc:
         _error(fmt, str(exc))
+    except ConcurrencyLimitError as exc:
+        _error(fmt, f"not started: {exc}", code=1)
     if fmt == "json":
         print_json(result.to_json())
     else:
@@ -135,6 +147,10 @@ class _Progress:
             self.out.print(f"[dim]⊘ {_esc(label)} skipped{_esc(reason)}[/]")
         elif event.kind == "retry":
             self.out.print(f"[yellow]↻[/] {_esc(event.title)}: {_esc(event.message or 'retrying')}")
+        elif event.kind == "waiting":
+            self.out.print(f"[yellow]⏸[/] {_esc(event.message or 'waiting')}")
+        elif event.kind == "handler":
+            self.out.print(f"[magenta]↩[/] {_esc(event.message or '')}")
 
 
 def _esc(text: str) -> str:

@@ -22,37 +22,47 @@ _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def job_from_file(path: str):
+def job_from_file(path: str, root: str | None = None):
     """Validate and compile one workflow file (cached per path, size and mtime in a process).
 
     This is the function Dagster calls to rebuild a job in another process (see
     :func:`reconstructable_job`).
 
+    Args:
+        path: the workflow file.
+        root: the definitions folder its sub-workflows are found in (default: the folder that
+            contains the file).
+
     Raises:
         WorkflowInvalidError: the file does not validate.
     """
+    from .job import folder_resolver
+
     resolved = str(Path(path).resolve())
     stat = os.stat(resolved)
-    key = (resolved, stat.st_size, stat.st_mtime_ns)
+    key = (resolved, stat.st_size, stat.st_mtime_ns, root)
     with _lock:
         if key in _cache:
             return _cache[key]
     report = validate_file(resolved)
     if not report.valid:
         raise WorkflowInvalidError(resolved, report.errors)
-    job = compile_workflow(report.workflow)
+    job = compile_workflow(report.workflow, resolver=folder_resolver(root or str(Path(resolved).parent)))
     with _lock:
         _cache[key] = job
     return job
 
 
-def reconstructable_job(path: str):
+def reconstructable_job(path: str, root: str | None = None):
     """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
-    the multiprocess executor)."""
+    the multiprocess executor); ``root`` as in :func:`job_from_file`."""
     from dagster._core.definitions.reconstruct import build_reconstructable_job
 
+    from ..library import library_root
+
+    base = str(library_root(root or Path(path).resolve().parent))
     return build_reconstructable_job(
-        "yaml2dag.compiler", "job_from_file", reconstructable_args=(str(Path(path).resolve()),)
+        "yaml2dag.compiler", "job_from_file", reconstructable_args=(str(Path(path).resolve()), base)
     )
 
 

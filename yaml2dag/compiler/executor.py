@@ -49,6 +49,22 @@ STOP_GRACE_SECONDS = 15.0
 
 _DONE = object()
 
+#: Dagster's run tag for a run's time limit, in seconds (set from the workflow's ``timeout``).
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+
+
+class RunTimeoutError(Exception):
+    """The run ran longer than its ``dagster/max_runtime`` tag allows."""
+
+
+def _max_runtime(tags) -> float | None:
+    raw = tags.get(MAX_RUNTIME_TAG) or tags.get("dagster/max_runtime_seconds")
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        return None
+    return value if value and value > 0 else None
+
 
 class ThreadsExecutor(Executor):
     """Executes ready steps concurrently on up to ``max_parallel`` threads of this process."""
@@ -98,6 +114,9 @@ class ThreadsExecutor(Executor):
         in_flight: dict[str, tuple[Any, list[DagsterEvent]]] = {}
         stopping = False
         worker_error: BaseException | None = None
+        timed_out: str | None = None
+        max_runtime = _max_runtime(job_context.dagster_run.tags)
+        started = time.monotonic()
         with ExitStack() as stack:
             active = stack.enter_context(execution_plan.start(
                 retry_mode=job_context.retry_mode,
@@ -120,6 +139,14 @@ class ThreadsExecutor(Executor):
             stack.callback(lambda: pool.shutdown(wait=not stopping, cancel_futures=True))
             stop_deadline = None
             while (not stopping and not active.is_complete) or in_flight:
+                if max_runtime is not None and not stopping and time.monotonic() - started > max_runtime:
+                    timed_out = f"the run exceeded its timeout of {max_runtime:g}s"
+                    stopping = True
+                    active.mark_interrupted()
+                    cancel_run(job_context.run_id, timed_out)
+                    stop_deadline = time.monotonic() + STOP_GRACE_SECONDS
+                    yield DagsterEvent.engine_event(job_context, f"{timed_out} (tag {MAX_RUNTIME_TAG}): stopping "
+                                                    "the running steps", EngineEventData.interrupted(list(in_flight)))
                 if active.check_for_interrupts() and not stopping:
                     stopping = True
                     active.mark_interrupted()
@@ -179,6 +206,8 @@ class ThreadsExecutor(Executor):
                     active.handle_event(item)
         if worker_error is not None:
             raise worker_error
+        if timed_out is not None:
+            raise RunTimeoutError(timed_out)
         if stopping:
             raise DagsterExecutionInterruptedError()
 

@@ -1,77 +1,53 @@
-"""Workflow → Dagster job: the graph of ops, run config, tags and executor (issue #2, part 3).
+"""Workflow → Dagster job: the graph, run config, tags, executor and failure handling.
 
-Each workflow becomes one :class:`dagster.JobDefinition` built from a
-:class:`dagster.GraphDefinition`. Op definitions are named ``<job>__<step>`` (unique in a code
-location) while node names stay the step ids, so the UI and step keys show step ids.
+Each workflow becomes one :class:`dagster.JobDefinition` built from the
+:class:`dagster.GraphDefinition` of :mod:`.graph`, with:
 
-Wiring, from the plan (:mod:`yaml2dag.plan`):
-
-* an ordering edge is a ``Nothing`` input fanned in from every "completion" output of the
-  nodes waited for: a step's ``result``, its condition op's ``skipped``, a decision's
-  ``decision``. Dagster skips a fanned-in input only when all sources are missing, so ordering
-  survives a skip (spec §4);
-* a data edge (a template reading ``<step>.…``) is a plain input from the step's ``result``: when
-  that step was skipped the reader has nothing to read and Dagster skips it too (spec §4);
-* condition, decision and outputs ops read steps through fan-ins of ``result`` and ``skipped``,
-  so they always run and see a skipped step as ``status: skipped``.
+* the parameters as typed run config (:mod:`.config`);
+* run tags ``yaml2dag/workflow``, ``yaml2dag/version``, ``yaml2dag/hash`` (the file's SHA-256),
+  the workflow's tags and labels, ``dagster/priority`` (``priority``), ``dagster/max_runtime``
+  (``timeout``) and the concurrency tag of ``concurrency`` (see :func:`concurrency_tag`);
+* the thread-pool executor (default) or Dagster's in-process/multiprocess executor;
+* a failure hook that runs ``compensate`` bodies and ``on_failure`` steps inside the failed
+  run (:mod:`.failure`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Callable
 
 import dagster as dg
 
-from ..errors import WorkflowInvalidError
 from ..model import Workflow
-from ..plan import Plan, build_plan
-from ..validation import CONDITION_SUFFIX, OUTPUTS_NODE
+from ..plan import Plan
 from .config import RESOURCE_KEY, config_mapping, parameters_resource
 from .executor import DEFAULT_MAX_PARALLEL, threads_executor
-from .ops import (
-    TAG_HASH,
-    TAG_PARALLEL_GROUP,
-    TAG_VERSION,
-    TAG_WORKFLOW,
-    CompiledWorkflow,
-    condition_op,
-    decision_op,
-    outputs_op,
-    step_op,
-)
+from .graph import GraphBuilder, workflow_dir_of
+from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
+
+#: Tag key prefix of the run-queue concurrency limits; the suffix is the limit
+#: (``yaml2dag/concurrency_2``), matched by a rule in the shipped dagster.yaml.
+CONCURRENCY_TAG_PREFIX = "yaml2dag/concurrency_"
+#: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
+MAX_CONCURRENCY_LIMIT = 20
 
 
-def completion_handles(plan: Plan, node_id: str) -> list[tuple[str, str]]:
-    """(node, output) pairs of which exactly one appears once ``node_id`` has ended."""
-    node = plan.nodes[node_id]
-    if node.is_decision:
-        return [(node_id, "decision")]
-    if node.gated:
-        return [(node_id, "result"), (node_id + CONDITION_SUFFIX, "skipped")]
-    return [(node_id, "result")]
+def concurrency_tag(workflow: Workflow, key: str | None = None) -> tuple[str, str] | None:
+    """The run tag that puts a run in its workflow's concurrency bucket, or None.
+
+    The tag key carries the limit (``yaml2dag/concurrency_<limit>``); the value is
+    ``<job id>`` or ``<job id>:<rendered key>``, so Dagster's run queue
+    (``tag_concurrency_limits`` with ``applyLimitPerUniqueValue``) limits each bucket.
+    """
+    if workflow.concurrency is None:
+        return None
+    value = workflow.id if not key else f"{workflow.id}:{key}"
+    return f"{CONCURRENCY_TAG_PREFIX}{workflow.concurrency.limit}", value
 
 
-def _fan_in(handles: list[tuple[str, str]]):
-    deps = [dg.DependencyDefinition(node, output) for node, output in handles]
-    if len(deps) == 1:
-        return deps[0]
-    return dg.MultiDependencyDefinition(deps)
-
-
-def _after_handles(plan: Plan, node_ids: list[str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for node_id in node_ids:
-        for handle in completion_handles(plan, node_id):
-            if handle not in out:
-                out.append(handle)
-    return out
-
-
-def executor_for(workflow: Workflow, plan: Plan) -> dg.ExecutorDefinition:
+def executor_for(workflow: Workflow, limits: list[dict]) -> dg.ExecutorDefinition:
     """The job's executor: threads by default, or Dagster's in-process/multiprocess."""
     kind = workflow.executor.type
-    limits = [{"key": TAG_PARALLEL_GROUP, "value": key, "limit": limit}
-              for key, limit in plan.parallel_limits.items()]
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "multiprocess":
@@ -88,7 +64,7 @@ def executor_for(workflow: Workflow, plan: Plan) -> dg.ExecutorDefinition:
 
 
 def job_tags(workflow: Workflow) -> dict[str, str]:
-    """Run tags of every run of the workflow (spec §2 tags and labels; issue #2)."""
+    """Run tags of every run of the workflow (spec §2; issue #2 and #3)."""
     tags = {tag: "" for tag in workflow.tags}
     tags.update(workflow.labels)
     tags[TAG_WORKFLOW] = workflow.name
@@ -96,10 +72,44 @@ def job_tags(workflow: Workflow) -> dict[str, str]:
     tags[TAG_HASH] = workflow.source.content_hash
     if workflow.priority is not None:
         tags["dagster/priority"] = str(workflow.priority)
+    if workflow.timeout:
+        tags["dagster/max_runtime"] = str(int(workflow.timeout) if float(workflow.timeout).is_integer() else workflow.timeout)
+    conc = concurrency_tag(workflow, default_concurrency_key(workflow))
+    if conc is not None:
+        tags[conc[0]] = conc[1]
     return tags
 
 
-def compile_workflow(workflow: Workflow, *, workflow_dir: str | None = None, plan: Plan | None = None) -> dg.JobDefinition:
+def default_concurrency_key(workflow: Workflow) -> str | None:
+    """The concurrency key rendered with the parameter defaults (runs launched from the UI)."""
+    if workflow.concurrency is None or not workflow.concurrency.key:
+        return None
+    from ..parameters import resolve
+
+    return render_concurrency_key(workflow, resolve(workflow, {}, allow_missing=True))
+
+
+def render_concurrency_key(workflow: Workflow, params: dict) -> str | None:
+    """The ``concurrency.key`` template rendered with ``params`` (None without a key)."""
+    if workflow.concurrency is None or not workflow.concurrency.key:
+        return None
+    from ..templates import render_string
+
+    scope = dict(params)
+    scope["params"] = params
+    try:
+        return str(render_string(workflow.concurrency.key, scope))
+    except Exception:  # noqa: BLE001 - a key that cannot render falls back to the workflow bucket
+        return None
+
+
+def compile_workflow(
+    workflow: Workflow,
+    *,
+    workflow_dir: str | None = None,
+    plan: Plan | None = None,
+    resolver: Callable[[str], tuple[Workflow, str | None]] | None = None,
+) -> dg.JobDefinition:
     """Build the Dagster job of a validated workflow.
 
     Args:
@@ -107,6 +117,8 @@ def compile_workflow(workflow: Workflow, *, workflow_dir: str | None = None, pla
         workflow_dir: folder of the workflow file (python callables may be imported from it).
             Default: the folder of ``workflow.source.file``.
         plan: its plan, if already built.
+        resolver: finds the workflows its sub-workflow steps name (``name -> (Workflow,
+            folder)``); default: the other workflows of the same folder.
 
     Returns:
         The job, named ``workflow.id``.
@@ -115,70 +127,16 @@ def compile_workflow(workflow: Workflow, *, workflow_dir: str | None = None, pla
         WorkflowInvalidError: the plan has problems (the workflow was not validated).
         dagster.DagsterInvalidDefinitionError: Dagster rejected the graph (a bug: please report).
     """
-    plan = plan or build_plan(workflow)
-    if plan.problems:
-        raise WorkflowInvalidError(workflow.source.file, list(plan.problems))
-    if workflow_dir is None and workflow.source.file not in ("", "<string>"):
-        workflow_dir = str(Path(workflow.source.file).resolve().parent)
-    cw = CompiledWorkflow(workflow, workflow_dir)
-    node_defs: list[dg.OpDefinition] = []
-    deps: dict[dg.NodeInvocation, dict] = {}
+    from .failure import failure_hook, needs_failure_handling
 
-    def add(op: dg.OpDefinition, alias: str, dep_map: dict) -> None:
-        node_defs.append(op)
-        deps[dg.NodeInvocation(op.name, alias=alias)] = dep_map
-
-    for node_id in plan.order:
-        node = plan.nodes[node_id]
-        after = _after_handles(plan, [a for a in node.after if a not in node.reads])
-        gate_ins: dict[str, dg.In] = {}
-        gate_deps: dict = {}
-        if after:
-            gate_ins["after"] = dg.In(dg.Nothing)
-            gate_deps["after"] = _fan_in(after)
-        for r in node.reads:
-            gate_ins[r] = dg.In(description=f"result of step `{r}` (or its skip)")
-            gate_deps[r] = dg.MultiDependencyDefinition(
-                [dg.DependencyDefinition(n, o) for n, o in completion_handles(plan, r)])
-        if node.context is not None:
-            gate_ins["decision"] = dg.In(description=f"decision of `{node.context[0]}`")
-            gate_deps["decision"] = dg.DependencyDefinition(node.context[0], "decision")
-
-        if node.is_decision:
-            add(decision_op(cw, node, gate_ins), node_id, gate_deps)
-            continue
-        if node.kind != "step":
-            raise WorkflowInvalidError(workflow.source.file, [])  # sub-workflows: not supported yet
-        step_ins: dict[str, dg.In] = {}
-        step_deps: dict = {}
-        if node.gated:
-            add(condition_op(cw, node, gate_ins), node_id + CONDITION_SUFFIX, gate_deps)
-            step_ins["go"] = dg.In(dg.Nothing)
-            step_deps["go"] = dg.DependencyDefinition(node_id + CONDITION_SUFFIX, "go")
-        elif after:
-            step_ins["after"] = dg.In(dg.Nothing)
-            step_deps["after"] = gate_deps["after"]
-        for r in node.reads:
-            step_ins[r] = dg.In(description=f"result of step `{r}`")
-            step_deps[r] = dg.DependencyDefinition(r, "result")
-        add(step_op(cw, node, step_ins), node_id, step_deps)
-
-    if workflow.outputs:
-        reads = _outputs_reads(workflow, plan)
-        ins = {"after": dg.In(dg.Nothing)} if plan.sinks else {}
-        dep_map: dict = {"after": _fan_in(_after_handles(plan, plan.sinks))} if plan.sinks else {}
-        for r in reads:
-            ins[r] = dg.In()
-            dep_map[r] = dg.MultiDependencyDefinition(
-                [dg.DependencyDefinition(n, o) for n, o in completion_handles(plan, r)])
-        add(outputs_op(cw, OUTPUTS_NODE, reads, ins), OUTPUTS_NODE, dep_map)
-
-    graph = dg.GraphDefinition(
-        name=workflow.id,
-        node_defs=node_defs,
-        dependencies=deps,
-        description=workflow.description or workflow.name,
-    )
+    if workflow_dir is None:
+        workflow_dir = workflow_dir_of(workflow)
+    if resolver is None:
+        resolver = folder_resolver(workflow_dir)
+    cw = CompiledWorkflow(workflow, workflow_dir, resolver=resolver)
+    builder = GraphBuilder(cw, plan)
+    graph = builder.build()
+    hooks = {failure_hook(cw)} if needs_failure_handling(workflow) else set()
     return graph.to_job(
         name=workflow.id,
         description=_job_description(workflow),
@@ -186,23 +144,30 @@ def compile_workflow(workflow: Workflow, *, workflow_dir: str | None = None, pla
         config=config_mapping(workflow),
         tags=job_tags(workflow),
         metadata=_job_metadata(workflow),
-        executor_def=executor_for(workflow, plan),
+        executor_def=executor_for(workflow, builder.limits),
+        hooks=hooks,
     )
 
 
-def _outputs_reads(workflow: Workflow, plan: Plan) -> list[str]:
-    from ..plan import step_references
-    from ..templates import analyze, is_template, iter_strings
+def folder_resolver(folder: str | None, library=None) -> Callable[[str], tuple[Workflow, str | None]]:
+    """A resolver that finds sub-workflows among the workflow files of the definitions folder
+    that contains ``folder`` (or of ``library``)."""
+    state: dict = {"library": library}
 
-    reads: list[str] = []
-    for value in workflow.outputs.values():
-        for _path, text in iter_strings(value):
-            if not is_template(text):
-                continue
-            for step_id in step_references(analyze(text).references, set(plan.nodes)):
-                if step_id not in reads and not plan.nodes[step_id].is_decision:
-                    reads.append(step_id)
-    return reads
+    def resolve_name(name: str) -> tuple[Workflow, str | None]:
+        from ..errors import WorkflowInvalidError
+        from ..library import Library, library_root
+
+        if state["library"] is None:
+            if folder is None:
+                raise WorkflowInvalidError(name, [])
+            state["library"] = Library(library_root(folder))
+        report = state["library"].find(name)
+        if not report.valid or report.workflow is None:
+            raise WorkflowInvalidError(report.file, report.errors)
+        return report.workflow, workflow_dir_of(report.workflow)
+
+    return resolve_name
 
 
 def _job_description(workflow: Workflow) -> str:

@@ -1,120 +1,59 @@
 """The Dagster ops of a compiled workflow.
 
-Four kinds of ops, each built as an :class:`dagster.OpDefinition` whose compute function
-receives ``(context, inputs)``:
+Each op is an :class:`dagster.OpDefinition` whose compute function receives
+``(context, inputs)``:
 
 * **step op** (node name = the step id): renders the step's parameters, runs the tool action,
   and applies ``retry`` / ``on_error`` / ``fallback`` / ``timeout`` (spec §4). Its ``result``
-  output is the step result dict (see :mod:`.runtime`).
+  output is the step result dict (see :mod:`.runtime`). A ``for_each`` step's op is *mapped*
+  over the elements: one Dagster step per element (``step[0]``, ``step[1]``, ...).
+* **items op** (``<step>__items``) of a ``for_each`` step: renders the list and yields one
+  dynamic output per element; **results op** (``<step>__results``) collects the element
+  results back in element order into the step's result.
 * **condition op** (``<step>__when``), in front of a step that may be skipped: decides from the
-  enclosing branch's decision, the skipped-ness of the steps it reads and its ``when``
+  enclosing branch's decision, the skipped-ness of the steps it reads and the ``when``
   condition. It yields either ``go`` (the step runs) or ``skipped`` (a skipped-result, so steps
-  ordered after it still run); the step itself then ends as a real ``STEP_SKIPPED``, as Dagster's
+  ordered after it still run); the step then ends as a real ``STEP_SKIPPED``, as Dagster's
   conditional outputs (``Out(is_required=False)``) prescribe.
 * **decision op** (node name = the branch/switch id): evaluates ``if``/``switch`` and yields
   ``decision``: the side to run (``then``, ``else``, a case key, ``default``) or None.
-* **outputs op** (``workflow_outputs``): renders the workflow ``outputs`` at the end and records
-  them as output metadata, so they are stored with the run and shown in the UI.
+* **parameters op** (``<step>__parameters``) of a sub-workflow step: renders the values passed
+  to the inlined workflow and checks them against its declarations.
+* **outputs op** (``workflow_outputs``): renders the workflow ``outputs`` at the end and
+  records them as output metadata (stored with the run, shown in the UI). Inside a
+  sub-workflow it yields the sub-workflow step's result.
+
+Every value that leaves an op (results, metadata, log lines, error messages) has the
+workflow's secrets masked (spec §3).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import traceback
 from typing import Any, Mapping
 
 import dagster as dg
 
-from ..errors import TemplateError
+from ..errors import ParameterError, TemplateError
 from ..model import Branch, Step, StepBody, Switch, Workflow
+from ..parameters import resolve
 from ..plan import Node
 from ..templates import evaluate, render_value, truthy
-from ..tools.base import Action, Markdown, ToolContext, ToolError, ToolLog, ToolResult
+from ..tools.base import Action, Markdown, ToolError, ToolResult
 from ..tools.registry import get_tool
 from . import runtime
 from .config import RESOURCE_KEY
+from .scope import (
+    PARAMS_INPUT,
+    TAG_FOR_EACH,
+    TAG_PARALLEL_GROUP,
+    TAG_STEP_KIND,
+    CompiledWorkflow,
+)
 
-TAG_WORKFLOW = "yaml2dag/workflow"
-TAG_VERSION = "yaml2dag/version"
-TAG_HASH = "yaml2dag/hash"
-TAG_TRIGGER = "yaml2dag/trigger"
-TAG_TRIGGER_INFO = "yaml2dag/trigger_info"
-TAG_STEP_KIND = "yaml2dag/kind"
-TAG_PARALLEL_GROUP = "yaml2dag/parallel_group"
-
-
-class DagsterToolLog(ToolLog):
-    """A :class:`ToolLog` that writes to the Dagster event log of the step."""
-
-    def __init__(self, log: Any):
-        self._log = log
-
-    def info(self, message: str) -> None:
-        self._log.info(message)
-
-    def warning(self, message: str) -> None:
-        self._log.warning(message)
-
-    def error(self, message: str) -> None:
-        self._log.error(message)
-
-    def debug(self, message: str) -> None:
-        self._log.debug(message)
-
-
-class CompiledWorkflow:
-    """What every op of one job shares: the workflow and where it lives."""
-
-    def __init__(self, workflow: Workflow, workflow_dir: str | None):
-        self.workflow = workflow
-        self.workflow_dir = workflow_dir
-
-    def run_info(self, context: Any) -> Mapping[str, Any]:
-        """``run.*`` for templates; ``started_at`` is looked up only when used."""
-        tags = context.run.tags
-        values = {
-            "id": context.run_id,
-            "workflow": self.workflow.name,
-            "job": self.workflow.id,
-            "version": self.workflow.version,
-            "trigger": trigger_kind(tags),
-        }
-        return runtime.LazyMapping(values, {"started_at": lambda: _started_at(context)})
-
-    def trigger_info(self, context: Any) -> Mapping[str, Any]:
-        raw = context.run.tags.get(TAG_TRIGGER_INFO)
-        if not raw:
-            return {}
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
-
-    def scope(self, context: Any, results: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict:
-        params = context.resources.yaml2dag["parameters"]
-        return runtime.build_scope(params, results, self.run_info(context),
-                                   trigger=self.trigger_info(context), extra=extra)
-
-
-def trigger_kind(tags: Mapping[str, str]) -> str:
-    """What started a run: ``schedule``, ``sensor``, ``cli``, ``backfill`` or ``manual``."""
-    if TAG_TRIGGER in tags:
-        return tags[TAG_TRIGGER]
-    if "dagster/schedule_name" in tags:
-        return "schedule"
-    if "dagster/sensor_name" in tags:
-        return "sensor"
-    if "dagster/backfill" in tags:
-        return "backfill"
-    return "manual"
-
-
-def _started_at(context: Any) -> str:
-    record = context.instance.get_run_record_by_id(context.run_id)
-    stamp = record.start_time if record is not None and record.start_time else None
-    moment = _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc) if stamp else _dt.datetime.now(_dt.timezone.utc)
-    return moment.isoformat()
+#: Largest JSON copy of a step result kept in the event log (bytes); larger ones get a preview.
+MAX_RESULT_METADATA = 8192
 
 
 def _metadata_value(value: Any) -> Any:
@@ -131,8 +70,10 @@ def _metadata_value(value: Any) -> Any:
     return dg.MetadataValue.text(str(value))
 
 
-def result_metadata(res: Mapping[str, Any], status: str, tool_result: ToolResult | None = None) -> dict:
-    """Output metadata of a step result: status, attempts, duration, a preview of the output."""
+def result_metadata(res: Mapping[str, Any], status: str, tool_result: ToolResult | None = None,
+                    secrets: tuple[str, ...] = ()) -> dict:
+    """Output metadata of a step result: status, attempts, duration, the output (as JSON when
+    small, else a preview) and the tool's own metadata; secrets masked."""
     meta: dict[str, Any] = {
         "status": dg.MetadataValue.text(status),
         "attempts": dg.MetadataValue.int(int(res.get("attempts", 1))),
@@ -144,13 +85,23 @@ def result_metadata(res: Mapping[str, Any], status: str, tool_result: ToolResult
         meta["output"] = dg.MetadataValue.text(runtime.preview(res["output"]))
     if "exit_code" in res and isinstance(res["exit_code"], int):
         meta["exit_code"] = dg.MetadataValue.int(res["exit_code"])
+    try:
+        compact = runtime.to_jsonable(res)
+        text = json.dumps(compact, default=str)
+        if len(text) <= MAX_RESULT_METADATA:
+            meta["result"] = dg.MetadataValue.json(compact)
+    except (TypeError, ValueError):
+        pass
     if tool_result is not None:
+        from ..secrets import mask
+
         for key, value in tool_result.metadata.items():
-            meta[key] = _metadata_value(value)
+            meta[key] = _metadata_value(mask(value, secrets) if not isinstance(value, Markdown)
+                                        else Markdown(mask(str(value), secrets)))
     return meta
 
 
-def _action(tool_name: str, action_name: str | None) -> Action:
+def tool_action(tool_name: str, action_name: str | None) -> Action:
     tool = get_tool(tool_name)
     if tool is None:
         raise dg.DagsterInvalidDefinitionError(f"unknown tool `{tool_name}`")
@@ -164,9 +115,7 @@ def _uses_retry_policy(step: Step) -> bool:
     """RetryPolicy's formulas match ours for constant and linear backoff when the cap never
     bites; exponential (Dagster: delay*(2^n-1), ours: delay*2^(n-1)) uses RetryRequested."""
     retry = step.retry
-    if retry is None or retry.max_attempts <= 1:
-        return False
-    if retry.backoff == "exponential":
+    if retry is None or retry.max_attempts <= 1 or retry.backoff == "exponential":
         return False
     return max(retry.schedule() or [0.0]) <= retry.max_delay and retry.delay <= retry.max_delay
 
@@ -186,12 +135,11 @@ def retry_policy(step: Step) -> dg.RetryPolicy | None:
 
 
 def run_body(cw: CompiledWorkflow, context: Any, body: StepBody, scope: Mapping[str, Any],
-             step_id: str) -> ToolResult:
+             step_id: str, secrets: tuple[str, ...], step_key: str | None = None) -> ToolResult:
     """Run a ``fallback``/``compensate`` body with ``scope``; raises on failure."""
-    action = _action(body.tool, body.action)
+    action = tool_action(body.tool, body.action)
     params = runtime.render_parameters(body.parameters, scope, action)
-    tctx = ToolContext(step_id, run_id=context.run_id, workflow=cw.workflow.name,
-                       workflow_dir=cw.workflow_dir, log=DagsterToolLog(context.log), timeout=body.timeout)
+    tctx = cw.tool_context(context, step_id, body.timeout, secrets, step_key)
     runtime.register_context(context.run_id, tctx)
     try:
         return runtime.run_action(action, tctx, params, body.timeout)
@@ -199,80 +147,116 @@ def run_body(cw: CompiledWorkflow, context: Any, body: StepBody, scope: Mapping[
         runtime.unregister_context(context.run_id, tctx)
 
 
-def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDefinition:
-    """The op that runs a step (see the module docstring)."""
+def _failure(message: str, exc: BaseException | None, secrets: tuple[str, ...], *, retries: bool = False,
+             extra: Mapping[str, Any] | None = None) -> dg.Failure:
+    """A Dagster Failure whose texts have the secrets masked; a masked traceback of an
+    unexpected exception is kept as metadata (the exception itself is not chained, so its
+    unmasked text never reaches the event log)."""
+    from ..secrets import mask
+
+    meta: dict[str, Any] = dict(extra or {})
+    if exc is not None and not isinstance(exc, (ToolError, TemplateError)):
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        meta["traceback"] = dg.MetadataValue.text(mask(tb, secrets)[-6000:])
+    return dg.Failure(description=mask(message, secrets), allow_retries=retries, metadata=meta)
+
+
+def _step_tags(cw: CompiledWorkflow, node: Node, kind: str) -> dict[str, str]:
+    tags = {TAG_STEP_KIND: kind}
+    if node.group:
+        tags[TAG_PARALLEL_GROUP] = cw.step_key(node.group)
+    return tags
+
+
+def _describe_step(step: Step) -> str:
+    parts = [step.name or step.id]
+    if step.description:
+        parts.append(step.description)
+    parts.append(f"tool: {step.tool}" + (f".{step.action}" if step.action else ""))
+    if step.for_each is not None:
+        parts.append(f"for each element of: {step.for_each}")
+    return "\n\n".join(parts)
+
+
+def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element: bool = False) -> dg.OpDefinition:
+    """The op that runs a step (or, with ``element``, one element of a ``for_each`` step)."""
     step: Step = node.entry  # type: ignore[assignment]
-    action = _action(step.tool, step.action)
+    action = tool_action(step.tool, step.action)
     reads = tuple(node.reads)
     max_attempts = step.max_attempts
     policy = retry_policy(step)
-    workflow = cw.workflow
 
     def compute(context, inputs):
+        secrets = cw.secret_values()
+        params = cw.params(context, inputs)
         results = {r: inputs[r] for r in reads}
-        scope = cw.scope(context, results)
+        extra = None
+        if element:
+            el = inputs["element"]
+            extra = {"item": el["item"], "index": el["index"]}
+        scope = cw.scope(context, params, results, extra)
         attempt = context.retry_number + 1
         watch = runtime.Stopwatch()
-        tctx = ToolContext(step.id, run_id=context.run_id, workflow=workflow.name,
-                           workflow_dir=cw.workflow_dir, log=DagsterToolLog(context.log), timeout=step.timeout)
+        step_key = context.get_step_execution_context().step.key
+        tctx = cw.tool_context(context, step.id, step.timeout, secrets, step_key)
         runtime.register_context(context.run_id, tctx)
         try:
-            params = runtime.render_parameters(step.parameters, scope, action)
-            tool_result = runtime.run_action(action, tctx, params, step.timeout)
+            rendered = runtime.render_parameters(step.parameters, scope, action)
+            tool_result = runtime.run_action(action, tctx, rendered, step.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure goes through on_error
-            yield from _on_failure(cw, context, step, exc, attempt, max_attempts, policy, scope, watch)
+            yield from _on_failure(cw, context, step, exc, attempt, max_attempts, policy, scope, watch,
+                                   secrets, step_key, extra)
             return
         finally:
             runtime.unregister_context(context.run_id, tctx)
-        res = runtime.result(tool_result.output, duration=watch.elapsed, attempts=attempt,
-                             fields=tool_result.fields)
-        yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded", tool_result))
+        res = runtime.result(tool_result.output, duration=watch.elapsed, attempts=attempt, fields=tool_result.fields)
+        if extra:
+            res.update(extra)
+        res = cw.mask(res, secrets)
+        if not element:
+            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, params))
+        yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded", tool_result, secrets))
 
-    tags = {TAG_STEP_KIND: "step"}
-    if node.group:
-        tags[TAG_PARALLEL_GROUP] = node.group
+    tags = _step_tags(cw, node, "for_each_element" if element else "step")
+    if element:
+        tags[TAG_FOR_EACH] = cw.step_key(step.id)
     return dg.OpDefinition(
-        name=f"{workflow.id}__{step.id}",
+        name=cw.op_name(step.id),
         ins=ins,
         outs={"result": dg.Out(description="The step result: output, status, succeeded, error, "
                                            "duration, attempts and the tool's fields.")},
         compute_fn=compute,
         description=_describe_step(step),
-        required_resource_keys={RESOURCE_KEY},
+        required_resource_keys=set() if cw.params_input else {RESOURCE_KEY},
         retry_policy=policy,
         tags=tags,
+        pool=step.pool,
     )
-
-
-def _describe_step(step: Step) -> str:
-    head = step.name or step.id
-    parts = [head]
-    if step.description:
-        parts.append(step.description)
-    parts.append(f"tool: {step.tool}" + (f".{step.action}" if step.action else ""))
-    return "\n\n".join(parts)
 
 
 def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, attempt: int,
                 max_attempts: int, policy: dg.RetryPolicy | None, scope: Mapping[str, Any],
-                watch: runtime.Stopwatch):
-    message = runtime.error_message(exc)
-    fields = exc.fields if isinstance(exc, ToolError) else {}
-    retryable = runtime.is_retryable(exc)
-    if retryable and attempt < max_attempts:
+                watch: runtime.Stopwatch, secrets: tuple[str, ...], step_key: str,
+                extra: Mapping[str, Any] | None):
+    message = cw.mask(runtime.error_message(exc), secrets)
+    fields = cw.mask(exc.fields, secrets) if isinstance(exc, ToolError) else {}
+    if runtime.is_retryable(exc) and attempt < max_attempts:
         if policy is not None:
-            raise dg.Failure(description=f"attempt {attempt}/{max_attempts} failed: {message}",
-                             allow_retries=True) from None
+            raise _failure(f"attempt {attempt}/{max_attempts} failed: {message}", exc, secrets, retries=True) from None
         assert step.retry is not None
         wait = step.retry.delay_for(attempt)
-        raise dg.RetryRequested(max_retries=max_attempts - 1, seconds_to_wait=wait) from dg.Failure(
-            description=f"attempt {attempt}/{max_attempts} failed: {message}")
+        raise dg.RetryRequested(max_retries=max_attempts - 1, seconds_to_wait=wait) from _failure(
+            f"attempt {attempt}/{max_attempts} failed: {message}", exc, secrets)
     final = step.final_on_error
     after = f" after {attempt} attempts" if attempt > 1 else ""
     if final == "continue":
         context.log.warning(f"step `{step.id}` failed{after}; continuing (on_error: continue): {message}")
         res = runtime.result(None, status=runtime.FAILED, error=message, duration=watch.elapsed,
                              attempts=attempt, fields=fields)
+        if extra:
+            res.update(extra)
+        if not extra:
+            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, dict(scope["params"])))
         yield dg.Output(res, "result", metadata=result_metadata(res, "continued"))
         return
     if final == "fallback" and step.fallback is not None:
@@ -280,16 +264,38 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
         fb_scope = dict(scope)
         fb_scope.update(error=message, failed_step=step.id)
         try:
-            fb = run_body(cw, context, step.fallback, fb_scope, step.id)
+            fb = run_body(cw, context, step.fallback, fb_scope, step.id, secrets, step_key)
         except Exception as fb_exc:  # noqa: BLE001
-            raise dg.Failure(description=f"{message}; the fallback failed too: {runtime.error_message(fb_exc)}",
-                             allow_retries=False) from None
+            raise _failure(f"{message}; the fallback failed too: {runtime.error_message(fb_exc)}", fb_exc,
+                           secrets) from None
         res = runtime.result(fb.output, status=runtime.FAILED, error=message, duration=watch.elapsed,
                              attempts=attempt, fields={**fb.fields, "fallback": True})
-        yield dg.Output(res, "result", metadata=result_metadata(res, "fallback", fb))
+        if extra:
+            res.update(extra)
+        res = cw.mask(res, secrets)
+        if not extra:
+            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, dict(scope["params"])))
+        yield dg.Output(res, "result", metadata=result_metadata(res, "fallback", fb, secrets))
         return
-    raise dg.Failure(description=message + (f" ({attempt} attempts)" if attempt > 1 else ""),
-                     allow_retries=False, metadata={"step": step.id}) from None
+    raise _failure(message + (f" ({attempt} attempts)" if attempt > 1 else ""), exc, secrets,
+                   extra={"step": dg.MetadataValue.text(step.id)}) from None
+
+
+def _read_inputs(inputs: Mapping[str, Any], reads: tuple[str, ...]) -> tuple[dict, str | None]:
+    """Results read through fan-ins (one element each); the first skipped step, if any."""
+    results: dict[str, Any] = {}
+    skipped = None
+    for r in reads:
+        value = inputs[r]
+        value = value[0] if isinstance(value, list) else value
+        results[r] = value
+        if skipped is None and isinstance(value, dict) and value.get("status") == runtime.SKIPPED:
+            skipped = r
+    return results, skipped
+
+
+def _gate_ins(cw: CompiledWorkflow) -> set[str]:
+    return set() if cw.params_input else {RESOURCE_KEY}
 
 
 def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDefinition:
@@ -307,19 +313,14 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
             if decision != context_side[1]:
                 taken = "no side" if decision is None else f"`{decision}`"
                 reason = f"`{context_side[0]}` took {taken}, not `{context_side[1]}`"
-        results = {}
-        if reason is None:
-            for r in reads:
-                value = inputs[r][0] if isinstance(inputs[r], list) else inputs[r]
-                results[r] = value
-                if value.get("status") == runtime.SKIPPED:
-                    reason = f"it reads step `{r}`, which was skipped"
-                    break
+        results, skipped = _read_inputs(inputs, reads)
+        if reason is None and skipped is not None:
+            reason = f"it reads step `{skipped}`, which was skipped"
         if reason is None and when is not None and when is not True:
             try:
-                value = evaluate(when, cw.scope(context, results))
+                value = evaluate(when, cw.scope(context, cw.params(context, inputs), results))
             except TemplateError as exc:
-                raise dg.Failure(description=f"when: {exc}", allow_retries=False) from None
+                raise _failure(f"when: {exc}", None, cw.secret_values()) from None
             if not truthy(value):
                 reason = f"its condition is false: {when}"
         if reason is None:
@@ -330,63 +331,14 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
                             metadata={"reason": dg.MetadataValue.text(reason)})
 
     return dg.OpDefinition(
-        name=f"{cw.workflow.id}__{step_id}__when",
+        name=cw.op_name(f"{step_id}__when"),
         ins=ins,
         outs={"go": dg.Out(dg.Nothing, is_required=False, description="Emitted when the step runs."),
               "skipped": dg.Out(is_required=False, description="Emitted when the step is skipped.")},
         compute_fn=compute,
         description=f"Decides whether step `{step_id}` runs" + (f": {when}" if isinstance(when, str) else ""),
-        required_resource_keys={RESOURCE_KEY},
+        required_resource_keys=_gate_ins(cw),
         tags={TAG_STEP_KIND: "condition"},
-    )
-
-
-def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDefinition:
-    """The op of a branch or switch: yields the side to run (or None)."""
-    entry = node.entry
-    reads = tuple(node.reads)
-    context_side = node.context
-
-    def decide(scope: Mapping[str, Any]) -> str | None:
-        if isinstance(entry, Branch):
-            return "then" if truthy(evaluate(entry.condition, scope)) else "else"
-        assert isinstance(entry, Switch)
-        value = evaluate(entry.expression, scope)
-        text = _case_text(value)
-        for key, _entries in entry.cases:
-            if key == text:
-                return key
-        return "default" if entry.default is not None else None
-
-    def compute(context, inputs):
-        decision = None
-        note = ""
-        if context_side is not None and inputs["decision"] != context_side[1]:
-            note = f"not reached: `{context_side[0]}` did not take `{context_side[1]}`"
-        else:
-            results = {}
-            for r in reads:
-                value = inputs[r][0] if isinstance(inputs[r], list) else inputs[r]
-                results[r] = value
-                if value.get("status") == runtime.SKIPPED:
-                    note = f"it reads step `{r}`, which was skipped"
-            if not note:
-                try:
-                    decision = decide(cw.scope(context, results))
-                except TemplateError as exc:
-                    raise dg.Failure(description=f"{entry.kind} `{entry.id}`: {exc}", allow_retries=False) from None
-                note = f"takes `{decision}`" if decision else "no case matches and there is no default"
-        context.log.info(f"{entry.kind} `{entry.id}` {note}")
-        yield dg.Output(decision, "decision", metadata={"decision": dg.MetadataValue.text(str(decision))})
-
-    return dg.OpDefinition(
-        name=f"{cw.workflow.id}__{entry.id}",
-        ins=ins,
-        outs={"decision": dg.Out(description="The side that runs, or None.")},
-        compute_fn=compute,
-        description=(entry.name or f"{entry.kind} {entry.id}") + (f"\n\n{entry.description}" if entry.description else ""),
-        required_resource_keys={RESOURCE_KEY},
-        tags={TAG_STEP_KIND: entry.kind},
     )
 
 
@@ -400,34 +352,179 @@ def _case_text(value: Any) -> str:
     return str(value)
 
 
-def outputs_op(cw: CompiledWorkflow, name: str, reads: list[str], ins: dict[str, dg.In]) -> dg.OpDefinition:
-    """The op that renders the workflow outputs and stores them with the run."""
-    outputs = cw.workflow.outputs
+def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDefinition:
+    """The op of a branch or switch: yields the side to run (or None)."""
+    entry = node.entry
+    reads = tuple(node.reads)
+    context_side = node.context
+
+    def decide(scope: Mapping[str, Any]) -> str | None:
+        if isinstance(entry, Branch):
+            return "then" if truthy(evaluate(entry.condition, scope)) else "else"
+        assert isinstance(entry, Switch)
+        text = _case_text(evaluate(entry.expression, scope))
+        for key, _entries in entry.cases:
+            if key == text:
+                return key
+        return "default" if entry.default is not None else None
 
     def compute(context, inputs):
-        results = {}
-        for r in reads:
-            value = inputs[r]
-            results[r] = value[0] if isinstance(value, list) else value
-        scope = cw.scope(context, results)
+        decision = None
+        results, skipped = _read_inputs(inputs, reads)
+        if context_side is not None and inputs["decision"] != context_side[1]:
+            note = f"is not reached: `{context_side[0]}` did not take `{context_side[1]}`"
+        elif skipped is not None:
+            note = f"takes no side: it reads step `{skipped}`, which was skipped"
+        else:
+            try:
+                decision = decide(cw.scope(context, cw.params(context, inputs), results))
+            except TemplateError as exc:
+                raise _failure(f"{entry.kind} `{entry.id}`: {exc}", None, cw.secret_values()) from None
+            note = f"takes `{decision}`" if decision else "takes no side: no case matches and there is no default"
+        context.log.info(f"{entry.kind} `{entry.id}` {note}")
+        yield dg.Output(decision, "decision", metadata={"decision": dg.MetadataValue.text(str(decision))})
+
+    return dg.OpDefinition(
+        name=cw.op_name(entry.id),
+        ins=ins,
+        outs={"decision": dg.Out(description="The side that runs, or None.")},
+        compute_fn=compute,
+        description=(entry.name or f"{entry.kind} {entry.id}") + (f"\n\n{entry.description}" if entry.description else ""),
+        required_resource_keys=_gate_ins(cw),
+        tags={TAG_STEP_KIND: entry.kind},
+    )
+
+
+def items_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDefinition:
+    """The fan-out op of a ``for_each`` step: one dynamic output per element."""
+    step: Step = node.entry  # type: ignore[assignment]
+    reads = tuple(node.reads)
+
+    def compute(context, inputs):
+        secrets = cw.secret_values()
+        results = {r: inputs[r] for r in reads}
+        scope = cw.scope(context, cw.params(context, inputs), results)
+        try:
+            values = evaluate(step.for_each, scope) if isinstance(step.for_each, str) else render_value(step.for_each, scope)
+        except TemplateError as exc:
+            raise _failure(f"for_each: {exc}", None, secrets) from None
+        if isinstance(values, dict):
+            values = [{"key": k, "value": v} for k, v in values.items()]
+        if isinstance(values, tuple):
+            values = list(values)
+        if not isinstance(values, list):
+            raise _failure(f"for_each must give a list, got {type(values).__name__}: {runtime.preview(values, 200)}",
+                           None, secrets)
+        context.log.info(f"step `{step.id}` runs for {len(values)} element(s)")
+        for index, item in enumerate(values):
+            yield dg.DynamicOutput({"index": index, "item": cw.mask(item, secrets)}, output_name="items",
+                                   mapping_key=str(index))
+
+    return dg.OpDefinition(
+        name=cw.op_name(f"{step.id}__items"),
+        ins=ins,
+        outs={"items": dg.DynamicOut(description="One element of the for_each list.")},
+        compute_fn=compute,
+        description=f"Elements of step `{step.id}`: {step.for_each}",
+        required_resource_keys=_gate_ins(cw),
+        tags={TAG_STEP_KIND: "for_each_items"},
+    )
+
+
+def results_op(cw: CompiledWorkflow, node: Node) -> dg.OpDefinition:
+    """The fan-in op of a ``for_each`` step: element results back in order, as the step result."""
+    step: Step = node.entry  # type: ignore[assignment]
+
+    def compute(context, inputs):
+        elements = sorted(inputs["results"], key=lambda r: r.get("index", 0))
+        failed = [r for r in elements if r.get("status") != runtime.SUCCEEDED]
+        status = runtime.SUCCEEDED if not failed else runtime.FAILED
+        error = None
+        if failed:
+            error = f"{len(failed)} of {len(elements)} element(s) failed; first (index {failed[0].get('index')}): {failed[0].get('error')}"
+        res = runtime.result(
+            [r.get("output") for r in elements], status=status, error=error,
+            duration=sum(float(r.get("duration", 0.0)) for r in elements),
+            attempts=max([int(r.get("attempts", 1)) for r in elements] or [1]),
+            fields={"results": elements, "count": len(elements)},
+        )
+        step_key = context.get_step_execution_context().step.key
+        runtime.record_result(context.run_id, step_key, step.id, res, (cw, step))
+        yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded" if not failed else "continued"))
+
+    return dg.OpDefinition(
+        name=cw.op_name(f"{step.id}__results"),
+        ins={"results": dg.In(description="Results of every element.")},
+        outs={"result": dg.Out(description="The for_each step's result: output is the list of element outputs.")},
+        compute_fn=compute,
+        description=f"Collects the element results of step `{step.id}` in element order.",
+        tags={TAG_STEP_KIND: "for_each_results"},
+    )
+
+
+def subworkflow_parameters_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In],
+                              child: Workflow) -> dg.OpDefinition:
+    """Renders the parameters a sub-workflow step passes and checks them against the child."""
+    entry = node.entry
+    reads = tuple(node.reads)
+
+    def compute(context, inputs):
+        secrets = cw.secret_values()
+        results = {r: inputs[r] for r in reads}
+        scope = cw.scope(context, cw.params(context, inputs), results)
+        try:
+            given = render_value(dict(entry.parameters), scope)
+            values = resolve(child, given)
+        except (TemplateError, ParameterError) as exc:
+            raise _failure(f"sub-workflow `{entry.id}` ({child.name}): {exc}", None, secrets) from None
+        yield dg.Output(values, "parameters", metadata={
+            "parameters": dg.MetadataValue.json(runtime.to_jsonable(cw.mask(values, secrets)))})
+
+    return dg.OpDefinition(
+        name=cw.op_name(f"{entry.id}__parameters"),
+        ins=ins,
+        outs={"parameters": dg.Out(description=f"Parameters of the sub-workflow {child.name!r}.")},
+        compute_fn=compute,
+        description=f"Parameters passed to the sub-workflow {child.name!r}",
+        required_resource_keys=_gate_ins(cw),
+        tags={TAG_STEP_KIND: "subworkflow_parameters"},
+    )
+
+
+def outputs_op(cw: CompiledWorkflow, name: str, reads: list[str], ins: dict[str, dg.In]) -> dg.OpDefinition:
+    """Renders the workflow outputs; as a sub-workflow, yields the step result instead."""
+    outputs = cw.workflow.outputs
+    as_step = cw.params_input
+    out_name = "result" if as_step else "outputs"
+
+    def compute(context, inputs):
+        secrets = cw.secret_values()
+        results, _skipped = _read_inputs(inputs, tuple(reads))
+        scope = cw.scope(context, cw.params(context, inputs), results)
         rendered = {}
         for key, template in outputs.items():
             try:
                 rendered[key] = render_value(template, scope)
             except TemplateError as exc:
-                raise dg.Failure(description=f"outputs.{key}: {exc}", allow_retries=False) from None
+                raise _failure(f"outputs.{key}: {exc}", None, secrets) from None
+        rendered = cw.mask(rendered, secrets)
         as_json = runtime.to_jsonable(rendered)
         meta = {"outputs": dg.MetadataValue.json(as_json)}
         for key, value in as_json.items():
-            meta[f"outputs.{key}"] = _metadata_value(value) if not isinstance(value, str) else dg.MetadataValue.text(value)
-        yield dg.Output(rendered, "outputs", metadata=meta)
+            meta[f"outputs.{key}"] = dg.MetadataValue.text(value) if isinstance(value, str) else _metadata_value(value)
+        value: Any = rendered
+        if as_step:
+            value = runtime.result(rendered)
+            # the sub-workflow step's result, for failure handlers of the including workflow
+            runtime.record_result(context.run_id, ".".join(cw.node_path), cw.node_path[-1], value, None)
+        yield dg.Output(value, out_name, metadata=meta)
 
     return dg.OpDefinition(
-        name=f"{cw.workflow.id}__{name}",
+        name=cw.op_name(name),
         ins=ins,
-        outs={"outputs": dg.Out(description="The workflow outputs.")},
+        outs={out_name: dg.Out(description="The workflow outputs.")},
         compute_fn=compute,
         description="Renders the workflow outputs and stores them with the run.",
-        required_resource_keys={RESOURCE_KEY},
+        required_resource_keys=_gate_ins(cw),
         tags={TAG_STEP_KIND: "outputs"},
     )

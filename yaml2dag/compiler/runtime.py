@@ -112,8 +112,8 @@ def build_scope(
     scope["steps"] = results
     scope["env"] = _ENV
     scope["run"] = run
-    scope["trigger"] = trigger or {}
-    scope["secrets"] = secrets or {}
+    scope["trigger"] = trigger if trigger is not None else {}
+    scope["secrets"] = secrets if secrets is not None else {}
     if extra:
         scope.update(extra)
     return scope
@@ -169,7 +169,7 @@ def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | 
     helper.start()
     helper.join(timeout)
     if helper.is_alive():
-        ctx.cancel()
+        ctx.cancel(f"the step timed out after {timeout:g}s")
         helper.join(0.5)
         if helper.is_alive():
             _interrupt_thread(helper)
@@ -293,10 +293,33 @@ def unregister_context(run_id: str, ctx: ToolContext) -> None:
                 _active.pop(run_id, None)
 
 
-def cancel_run(run_id: str) -> int:
+def cancel_run(run_id: str, reason: str = "the run was terminated") -> int:
     """Cancel every tool running for ``run_id`` in this process; returns how many."""
     with _active_lock:
         contexts = list(_active.get(run_id, ()))
     for ctx in contexts:
-        ctx.cancel()
+        ctx.cancel(reason)
     return len(contexts)
+
+
+# Results of the steps of runs executing in this process, by run id, in completion order, so
+# failure handling (compensate, on_failure) can read them without reloading outputs.
+_results: dict[str, list[tuple[str, str, dict, Any]]] = {}
+_results_lock = threading.Lock()
+
+
+def record_result(run_id: str, step_key: str, step_id: str, res: dict, owner: Any = None) -> None:
+    """Remember a finished step's result (``owner``: its compiled workflow and step)."""
+    with _results_lock:
+        _results.setdefault(run_id, []).append((step_key, step_id, res, owner))
+
+
+def recorded_results(run_id: str) -> list[tuple[str, str, dict, Any]]:
+    """(step key, step id, result, owner) of the run's finished steps, oldest first."""
+    with _results_lock:
+        return list(_results.get(run_id, ()))
+
+
+def forget_run(run_id: str) -> None:
+    with _results_lock:
+        _results.pop(run_id, None)

@@ -165,23 +165,22 @@ class ToolContext:
         self._log = log or ToolLog()
         self._cancel_callbacks: list[Callable[[], None]] = []
         self._cancelled = threading.Event()
+        self.cancel_reason: str | None = None
         self.log = _MaskedLog(self._log, self.mask)
+
+    def add_secret(self, value: str) -> None:
+        """Mask ``value`` from now on too (a credential the tool found itself)."""
+        from ..secrets import MIN_MASKED_LENGTH
+
+        if value and len(value) >= MIN_MASKED_LENGTH and value not in self.secrets:
+            self.secrets = tuple(sorted(self.secrets + (value,), key=len, reverse=True))
 
     # -- secrets
     def mask(self, value: Any) -> Any:
         """``value`` with every secret replaced by ``***`` (strings, lists and dicts)."""
-        if not self.secrets:
-            return value
-        if isinstance(value, str):
-            for secret in self.secrets:
-                if secret in value:
-                    value = value.replace(secret, "***")
-            return value
-        if isinstance(value, dict):
-            return {k: self.mask(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(self.mask(v) for v in value)
-        return value
+        from ..secrets import mask
+
+        return mask(value, self.secrets)
 
     # -- time and cancellation
     def time_left(self) -> float | None:
@@ -196,10 +195,15 @@ class ToolContext:
         if self._cancelled.is_set():
             callback()
 
-    def cancel(self) -> None:
-        """Stop the action: run every registered cancel callback (idempotent)."""
+    def cancel(self, reason: str = "the step was stopped") -> None:
+        """Stop the action: run every registered cancel callback (idempotent).
+
+        Args:
+            reason: why, for the step's error message ("the run exceeded its timeout of 2s").
+        """
         if self._cancelled.is_set():
             return
+        self.cancel_reason = reason
         self._cancelled.set()
         for callback in list(self._cancel_callbacks):
             try:

@@ -1,5 +1,6 @@
 """The ``python`` tool: call ``package.module:function`` with rendered arguments (spec §6).
 
+What the function prints goes to the Dagster event log, line by line, secrets masked.
 ``args`` and ``kwargs`` keep their native types (a whole-value template such as
 ``"{{ load.output }}"`` passes the DataFrame itself). The folder of the workflow file is put on
 ``sys.path`` while importing, so helper modules can live next to the workflow files (like
@@ -91,8 +92,11 @@ def call(ctx: ToolContext, params: dict) -> ToolResult:
         raise ToolError(f"cannot call {params['callable']}: {exc}", retryable=False) from None
     except ValueError:
         pass  # builtins without a signature
+    from .capture import capture_output
+
     try:
-        value = fn(*args, **kwargs)
+        with capture_output(ctx.log.info):
+            value = fn(*args, **kwargs)
     except ToolError:
         raise
     except Exception as exc:  # noqa: BLE001 - user code: report type and message

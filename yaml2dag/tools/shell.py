@@ -151,7 +151,7 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
             f"command timed out after {limit:g}s and was killed (its whole process group)", fields
         )
     if stopped.is_set():
-        raise ToolError("command was stopped (the step timed out or the run was terminated)", fields)
+        raise ToolError(f"command was stopped: {ctx.cancel_reason or 'the run was terminated'}", fields)
     if proc.returncode != 0 and params.get("check", True):
         last = _last_line(stderr) or _last_line(stdout)
         detail = f": {last}" if last else ""

@@ -1,0 +1,62 @@
+"""``yaml2dag approve`` / ``yaml2dag reject``: decide an approval gate of a running run."""
+
+from __future__ import annotations
+
+import click
+
+from .output import FORMAT_OPTION, console, print_json
+
+
+def _decide(decision: str, run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
+    from ..approvals import ApprovalError, record_decision
+    from ..runner import get_instance
+
+    instance = get_instance()
+    try:
+        gate = record_decision(instance, run_id, decision, step=step, by=by, comment=comment)
+    except ApprovalError as exc:
+        if fmt == "json":
+            print_json({"error": str(exc)})
+        else:
+            click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1)
+    if fmt == "json":
+        print_json({"run_id": run_id, "decision": decision, "gate": gate.to_json()})
+        return
+    last = gate.decisions[-1]
+    verb = "approved" if decision == "approve" else "rejected"
+    need = f" ({len(gate.approved_by)}/{gate.required} approvals)" if decision == "approve" else ""
+    console().print(f"{verb} gate `{gate.step_key}` of run {run_id} as {last['by']}{need}", markup=False)
+
+
+_OPTIONS = [
+    click.argument("run_id"),
+    click.option("--step", default=None, help="The gate's step id (needed when several gates wait)."),
+    click.option("--by", default=None, help="Who decides (default: $YAML2DAG_USER or the login name)."),
+    click.option("--comment", "-m", default=None, help="A comment stored with the decision."),
+    FORMAT_OPTION,
+]
+
+
+def _with_options(fn):
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@click.command()
+@_with_options
+def approve(run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
+    """Approve the approval gate a run is waiting at.
+
+    The decision is recorded in the run's event log in the Dagster instance ($DAGSTER_HOME);
+    point DAGSTER_HOME at the same (shared) instance to approve from another machine.
+    """
+    _decide("approve", run_id, step, by, comment, fmt)
+
+
+@click.command()
+@_with_options
+def reject(run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
+    """Reject the approval gate a run is waiting at (the gate's step fails)."""
+    _decide("reject", run_id, step, by, comment, fmt)

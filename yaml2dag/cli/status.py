@@ -1,0 +1,71 @@
+"""``yaml2dag status RUN_ID``: where a run is (running, paused at an approval, done...)."""
+
+from __future__ import annotations
+
+import click
+
+from .output import FORMAT_OPTION, console, print_json
+
+ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
+         "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]"}
+
+
+@click.command()
+@click.argument("run_id")
+@FORMAT_OPTION
+def status(run_id: str, fmt: str) -> None:
+    """Show the status of RUN_ID from the Dagster instance ($DAGSTER_HOME).
+
+    Statuses: pending, running, paused (an approval gate is waiting), completed, failed,
+    canceled. Exits 0 when the run is found, 1 when it is not.
+    """
+    from rich.markup import escape
+
+    from ..history import RunNotFoundError, run_status
+    from ..library import Library
+    from ..runner import get_instance
+
+    library = Library()
+    try:
+        info = run_status(get_instance(), run_id, library if library.folder.is_dir() else None)
+    except RunNotFoundError as exc:
+        if fmt == "json":
+            print_json({"error": str(exc)})
+        else:
+            click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1)
+    if fmt == "json":
+        print_json(info)
+        return
+    out = console()
+    steps = info["step_statuses"]
+    done = sum(1 for s in steps.values() if s != "not_run")
+    when = ""
+    if info["duration_s"] is not None:
+        when = f" (started {info['started_at']}, took {info['duration_s']:.1f}s)"
+    elif info["started_at"]:
+        when = f" since {info['started_at']}"
+    out.print(f"[bold]{escape(info['workflow'])}[/] run {info['run_id']}: [bold]{info['status']}[/]{when}")
+    if steps:
+        width = 30
+        filled = int(width * done / len(steps)) if steps else 0
+        out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps")
+    for key, state in steps.items():
+        shown = "running" if state == "not_run" and key == info["current_step"] else state
+        out.print(f"  {ICONS.get(shown, '?')} {escape(key)}: {shown}")
+    for gate in info["waiting"]:
+        have = len(gate["approved_by"])
+        out.print(f"[yellow]⏸ waiting for approval at {escape(gate['step'])}[/]: {escape(gate['message'])} "
+                  f"({have}/{gate['required_approvals']} approvals)")
+        out.print(f"    yaml2dag approve {run_id} --step {escape(gate['step'])}   |   yaml2dag reject {run_id} --step {escape(gate['step'])}")
+    if info["error_message"]:
+        out.print(f"[red]error[/]: {escape(info['error_message'])}")
+    for handler in info["handlers"]:
+        out.print(f"  ↩ {handler['kind']} {escape(str(handler['step']))}: {handler['status']}")
+    if info["outputs"]:
+        import json
+
+        out.print("[bold]Outputs[/]")
+        for key, value in info["outputs"].items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+            out.print(f"  {escape(key)}: {escape(text[:2000])}")

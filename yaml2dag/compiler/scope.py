@@ -1,0 +1,175 @@
+"""What the ops of one compiled workflow share: parameters, template scope, secrets, run info.
+
+A :class:`CompiledWorkflow` exists per workflow *per place it is compiled*: the top-level
+workflow of a job reads its parameters from the ``yaml2dag`` resource (run config), while a
+workflow inlined as a sub-workflow reads them from its graph input ``workflow_parameters``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Callable, Mapping
+
+from ..model import Workflow
+from ..secrets import SECRETS, SecretStore, mask
+from ..tools.base import ToolContext, ToolLog
+from . import runtime
+from .config import RESOURCE_KEY
+
+TAG_WORKFLOW = "yaml2dag/workflow"
+TAG_VERSION = "yaml2dag/version"
+TAG_HASH = "yaml2dag/hash"
+TAG_TRIGGER = "yaml2dag/trigger"
+TAG_TRIGGER_INFO = "yaml2dag/trigger_info"
+TAG_STEP_KIND = "yaml2dag/kind"
+TAG_PARALLEL_GROUP = "yaml2dag/parallel_group"
+TAG_FOR_EACH = "yaml2dag/for_each"
+#: Input through which the ops of a sub-workflow receive its parameter values.
+PARAMS_INPUT = "workflow_parameters"
+
+
+class DagsterToolLog(ToolLog):
+    """A :class:`ToolLog` that writes to the Dagster event log of the step."""
+
+    def __init__(self, log: Any):
+        self._log = log
+
+    def info(self, message: str) -> None:
+        self._log.info(message)
+
+    def warning(self, message: str) -> None:
+        self._log.warning(message)
+
+    def error(self, message: str) -> None:
+        self._log.error(message)
+
+    def debug(self, message: str) -> None:
+        self._log.debug(message)
+
+
+def trigger_kind(tags: Mapping[str, str]) -> str:
+    """What started a run: ``schedule``, ``sensor``, ``cli``, ``backfill`` or ``manual``."""
+    if TAG_TRIGGER in tags:
+        return tags[TAG_TRIGGER]
+    if "dagster/schedule_name" in tags:
+        return "schedule"
+    if "dagster/sensor_name" in tags:
+        return "sensor"
+    if "dagster/backfill" in tags:
+        return "backfill"
+    return "manual"
+
+
+def run_tags(context: Any) -> Mapping[str, str]:
+    """Tags of the run an op or hook context belongs to."""
+    run = getattr(context, "run", None)
+    if run is None:
+        run = context.instance.get_run_by_id(context.run_id)
+    return run.tags if run is not None else {}
+
+
+def _started_at(context: Any) -> str:
+    record = context.instance.get_run_record_by_id(context.run_id)
+    stamp = record.start_time if record is not None and record.start_time else None
+    moment = _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc) if stamp else _dt.datetime.now(_dt.timezone.utc)
+    return moment.isoformat()
+
+
+class CompiledWorkflow:
+    """One workflow as compiled into (part of) a job.
+
+    Args:
+        workflow: the workflow.
+        workflow_dir: its folder (python callables may be imported from it).
+        prefix: prefix of op definition names (unique in the code location).
+        params_input: parameters come from the ``workflow_parameters`` input (sub-workflows).
+        resolver: finds another workflow of the folder by name: ``resolver(name) ->
+            (Workflow, workflow_dir)`` (sub-workflows).
+        parent: the workflow this one is inlined into.
+        node_path: step ids from the job's root graph down to this workflow's graph.
+    """
+
+    def __init__(self, workflow: Workflow, workflow_dir: str | None, *, prefix: str | None = None,
+                 params_input: bool = False,
+                 resolver: Callable[[str], tuple[Workflow, str | None]] | None = None,
+                 parent: "CompiledWorkflow | None" = None, node_path: tuple[str, ...] = ()):
+        self.workflow = workflow
+        self.workflow_dir = workflow_dir
+        self.prefix = prefix or workflow.id
+        self.params_input = params_input
+        self.resolver = resolver
+        self.parent = parent
+        self.root: CompiledWorkflow = parent.root if parent is not None else self
+        self.node_path = node_path
+        self.secrets = SecretStore(workflow)
+
+    # -- names
+    def op_name(self, node: str) -> str:
+        return f"{self.prefix}__{node}"
+
+    def step_key(self, node: str) -> str:
+        """The Dagster step key of a node of this workflow's graph."""
+        return ".".join(self.node_path + (node,))
+
+    # -- values
+    def params(self, context: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        if self.params_input:
+            return dict(inputs[PARAMS_INPUT])
+        return dict(context.resources.yaml2dag["parameters"])
+
+    def secret_values(self) -> tuple[str, ...]:
+        values = set(self.secrets.values())
+        node = self.parent
+        while node is not None:
+            values |= set(node.secrets.values())
+            node = node.parent
+        return tuple(sorted(values, key=len, reverse=True))
+
+    def run_info(self, context: Any) -> Mapping[str, Any]:
+        """``run.*`` for templates; ``started_at`` is looked up only when used."""
+        root = self.root.workflow
+        values = {
+            "id": context.run_id,
+            "workflow": root.name,
+            "job": root.id,
+            "version": root.version,
+            "trigger": trigger_kind(run_tags(context)),
+        }
+        return runtime.LazyMapping(values, {"started_at": lambda: _started_at(context)})
+
+    def trigger_info(self, context: Any) -> Mapping[str, Any]:
+        raw = run_tags(context).get(TAG_TRIGGER_INFO)
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def scope(self, context: Any, params: Mapping[str, Any], results: Mapping[str, Any],
+              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The template scope of an op (spec §5)."""
+        values = dict(params)
+        values.update(self.secrets.parameter_values())
+        scope = runtime.build_scope(values, results, self.run_info(context),
+                                    trigger=self.trigger_info(context), secrets=SECRETS, extra=extra)
+        return scope
+
+    def tool_context(self, context: Any, step_id: str, timeout: float | None,
+                     secret_values: tuple[str, ...], step_key: str | None = None) -> ToolContext:
+        from ..approvals import InstanceApprovals
+
+        key = step_key or context.get_step_execution_context().step.key
+        return ToolContext(
+            step_id, run_id=context.run_id, workflow=self.workflow.name, workflow_dir=self.workflow_dir,
+            log=DagsterToolLog(context.log), timeout=timeout, secrets=secret_values,
+            resources={"approvals": InstanceApprovals(context.instance, context.run_id, key)},
+        )
+
+    def mask(self, value: Any, secret_values: tuple[str, ...]) -> Any:
+        return mask(value, secret_values)
+
+
+__all__ = ["CompiledWorkflow", "DagsterToolLog", "PARAMS_INPUT", "RESOURCE_KEY", "trigger_kind"]

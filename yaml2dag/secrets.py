@@ -1,0 +1,120 @@
+"""Secrets: ``type: secret`` parameters and ``secrets.<NAME>`` (spec §3 and §5).
+
+A secret is read from the environment of the process that runs the step, when the step runs —
+never from run config, tags or the workflow file. Its value must never be written anywhere:
+every log line, tool output, step result, error message, metadata entry and workflow output
+passes through :func:`mask` first, which replaces each secret value with ``***``.
+
+Values shorter than :data:`MIN_MASKED_LENGTH` characters are not masked (masking ``"a"`` would
+garble every text); such values should not be used as secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Iterator
+
+from jinja2 import StrictUndefined
+
+from .model import Workflow
+from .templates import analyze, is_template, iter_strings
+
+MASK = "***"
+#: Secret values shorter than this are not masked.
+MIN_MASKED_LENGTH = 3
+
+
+def mask(value: Any, secrets: tuple[str, ...] | list[str]) -> Any:
+    """``value`` with every secret replaced by ``***`` (strings, lists, tuples and dicts,
+    recursively; keys included). Other objects are returned unchanged."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, Mapping):
+        return {mask(k, secrets): mask(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(mask(v, secrets) for v in value)
+    return value
+
+
+def _missing(name: str, variable: str) -> StrictUndefined:
+    return StrictUndefined(hint=f"secret `{name}` is not set: set the environment variable {variable} "
+                                f"where the run executes")
+
+
+class SecretsMapping(Mapping):
+    """``secrets.NAME`` in templates: the environment variable NAME, read on access."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = os.environ.get(key)
+        if value is None:
+            return _missing(key, key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def referenced_secret_names(workflow: Workflow) -> set[str]:
+    """Names used as ``secrets.NAME`` anywhere in the workflow's templates."""
+    from .model import iter_entries
+    from .plan import template_fields
+
+    names: set[str] = set()
+    texts: list[tuple[str, bool]] = []
+    for entries in (workflow.steps, workflow.on_failure):
+        for entry in iter_entries(entries):
+            texts += [(tf.value, tf.bare) for tf in template_fields(entry)]
+    for value in workflow.outputs.values():
+        texts += [(text, False) for _p, text in iter_strings(value) if is_template(text)]
+    for trig in workflow.triggers:
+        texts += [(text, False) for _p, text in iter_strings(dict(trig.parameters)) if is_template(text)]
+    for text, bare in texts:
+        try:
+            refs = analyze(text, bare).references
+        except Exception:  # noqa: BLE001 - invalid templates are the validator's business
+            continue
+        names.update(r.attr for r in refs if r.name == "secrets" and r.attr)
+    return names
+
+
+class SecretStore:
+    """The secrets a workflow uses, and their current values.
+
+    Args:
+        workflow: the workflow (its ``secret`` parameters and ``secrets.NAME`` references).
+    """
+
+    def __init__(self, workflow: Workflow):
+        self.parameters = {p.name: p.env_var for p in workflow.parameters if p.is_secret}
+        self.variables = tuple(sorted(set(self.parameters.values()) | referenced_secret_names(workflow)))
+
+    def values(self) -> tuple[str, ...]:
+        """Current values of every secret the workflow uses (longest first, for masking)."""
+        found = {os.environ.get(var) for var in self.variables}
+        return tuple(sorted((v for v in found if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True))
+
+    def parameter_values(self) -> dict[str, Any]:
+        """Values of the ``secret`` parameters for templates (an error value when unset)."""
+        out: dict[str, Any] = {}
+        for name, var in self.parameters.items():
+            value = os.environ.get(var)
+            out[name] = value if value is not None else _missing(name, var)
+        return out
+
+    def missing(self) -> list[tuple[str, str]]:
+        """(parameter, environment variable) of each secret parameter that is not set."""
+        return [(name, var) for name, var in self.parameters.items() if os.environ.get(var) is None]
+
+
+SECRETS = SecretsMapping()
