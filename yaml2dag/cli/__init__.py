@@ -12,7 +12,8 @@ import importlib
 
 import click
 
-#: command name → (module, attribute), imported on first use.
+#: command name → (module, attribute), imported on first use. A command whose module is not
+#: part of this installation is simply not listed.
 COMMANDS = {
     "validate": ("yaml2dag.cli.validate", "validate"),
     "schema": ("yaml2dag.cli.catalog", "schema"),
@@ -20,7 +21,25 @@ COMMANDS = {
     "show": ("yaml2dag.cli.catalog", "show"),
     "run": ("yaml2dag.cli.run", "run"),
     "dev": ("yaml2dag.cli.dev", "dev"),
+    "trigger": ("yaml2dag.cli.trigger", "trigger"),
+    "templates": ("yaml2dag.cli.templates", "templates"),
+    "create": ("yaml2dag.cli.library", "create"),
+    "edit": ("yaml2dag.cli.library", "edit"),
+    "delete": ("yaml2dag.cli.library", "delete"),
+    "schedule": ("yaml2dag.cli.library", "schedule"),
+    "export": ("yaml2dag.cli.library", "export"),
+    "import": ("yaml2dag.cli.library", "import_"),
+    "versions": ("yaml2dag.cli.library", "versions"),
+    "rollback": ("yaml2dag.cli.library", "rollback"),
+    "diff": ("yaml2dag.cli.library", "diff"),
     "status": ("yaml2dag.cli.status", "status"),
+    "history": ("yaml2dag.cli.observe", "history"),
+    "events": ("yaml2dag.cli.observe", "events"),
+    "logs": ("yaml2dag.cli.observe", "logs"),
+    "audit": ("yaml2dag.cli.observe", "audit"),
+    "stats": ("yaml2dag.cli.observe", "stats"),
+    "retry": ("yaml2dag.cli.observe", "retry"),
+    "cancel": ("yaml2dag.cli.observe", "cancel"),
     "approve": ("yaml2dag.cli.approve", "approve"),
     "reject": ("yaml2dag.cli.approve", "reject"),
 }
@@ -31,28 +50,52 @@ HELP = {
     "list": "List the workflows of the definitions folder.",
     "show": "Show one workflow: parameters, steps, triggers, outputs.",
     "run": "Run a workflow through the Dagster instance, with live progress.",
-    "dev": "Start the Dagster UI and daemon on the definitions folder.",
+    "dev": "Start the Dagster UI and daemon on the definitions folder (hot reload).",
+    "trigger": "Start a workflow on a running Dagster webserver (GraphQL).",
+    "templates": "List the built-in workflow templates.",
+    "create": "Create a workflow (interactively, from a template, a file or a description).",
+    "edit": "Edit a workflow in $EDITOR; never saves an invalid file.",
+    "delete": "Delete a workflow file.",
+    "schedule": "Add or replace a workflow's schedule trigger.",
+    "export": "Write a workflow as YAML or JSON.",
+    "import": "Add a workflow file to the library (validated first).",
+    "versions": "List the saved versions of a workflow.",
+    "rollback": "Restore a saved version of a workflow.",
+    "diff": "Show the differences between two versions of a workflow.",
     "status": "Show the status of a run (running, paused at an approval, completed...).",
+    "history": "List the runs of a workflow.",
+    "events": "Show the event log of a run.",
+    "logs": "Show the captured output of a run's steps.",
+    "audit": "Export a complete audit record of a run (JSON or CSV).",
+    "stats": "Success rates, durations and per-step failure and retry rates.",
+    "retry": "Re-execute a run (from its failure or from a step).",
+    "cancel": "Terminate a running or queued run.",
     "approve": "Approve the approval gate a run is waiting at.",
     "reject": "Reject the approval gate a run is waiting at.",
 }
+
+
+def _available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(COMMANDS[name][0]) is not None
 
 
 class LazyGroup(click.Group):
     """A click group that imports each subcommand's module only when it runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+        return [name for name in COMMANDS if _available(name)]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
-        if target is None:
+        if target is None or not _available(name):
             return None
         module = importlib.import_module(target[0])
         return getattr(module, target[1])
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, HELP.get(name, "")) for name in COMMANDS]
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

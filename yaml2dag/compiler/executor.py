@@ -111,7 +111,11 @@ class ThreadsExecutor(Executor):
         compute_log_manager = job_context.instance.compute_log_manager
         step_keys = [step.key for step in execution_plan.get_steps_to_execute_in_topo_order()]
         events: queue.Queue = queue.Queue()
-        in_flight: dict[str, tuple[Any, list[DagsterEvent]]] = {}
+        # submission id -> (step key, step context, its events); a step that is retried at
+        # once may be submitted again before the worker of its previous attempt has ended
+        in_flight: dict[int, tuple[str, Any, list[DagsterEvent]]] = {}
+        latest: dict[str, int] = {}
+        next_id = 0
         stopping = False
         worker_error: BaseException | None = None
         timed_out: str | None = None
@@ -146,7 +150,7 @@ class ThreadsExecutor(Executor):
                     cancel_run(job_context.run_id, timed_out)
                     stop_deadline = time.monotonic() + STOP_GRACE_SECONDS
                     yield DagsterEvent.engine_event(job_context, f"{timed_out} (tag {MAX_RUNTIME_TAG}): stopping "
-                                                    "the running steps", EngineEventData.interrupted(list(in_flight)))
+                                                    "the running steps", EngineEventData.interrupted([v[0] for v in in_flight.values()]))
                 if active.check_for_interrupts() and not stopping:
                     stopping = True
                     active.mark_interrupted()
@@ -155,7 +159,7 @@ class ThreadsExecutor(Executor):
                     yield DagsterEvent.engine_event(
                         job_context,
                         f"Run terminated: stopping {len(in_flight)} running step(s) ({cancelled} tool(s) cancelled)",
-                        EngineEventData.interrupted(list(in_flight)),
+                        EngineEventData.interrupted([v[0] for v in in_flight.values()]),
                     )
                 if not stopping:
                     yield from active.concurrency_event_iterator(job_context)
@@ -163,8 +167,10 @@ class ThreadsExecutor(Executor):
                     steps = active.get_steps_to_execute(limit=free) if free > 0 else []
                     for step in steps:
                         step_context = job_context.for_step(step, active.get_known_state())
-                        in_flight[step.key] = (step_context, [])
-                        pool.submit(_run_step, step.key, step_context, events)
+                        next_id += 1
+                        in_flight[next_id] = (step.key, step_context, [])
+                        latest[step.key] = next_id
+                        pool.submit(_run_step, next_id, step_context, events)
                     # skipped and abandoned steps resolve without running
                     for event in active.plan_events_iterator(job_context):
                         yield event
@@ -176,13 +182,13 @@ class ThreadsExecutor(Executor):
                 if stopping and stop_deadline is not None and time.monotonic() > stop_deadline:
                     break  # steps that ignore cancellation are left behind; the run still ends
                 try:
-                    key, item = events.get(timeout=0.5)
+                    submission, item = events.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                step_context, step_events = in_flight[key]
+                key, step_context, step_events = in_flight[submission]
                 if item is _DONE:
-                    del in_flight[key]
-                    if not stopping:
+                    del in_flight[submission]
+                    if not stopping and latest.get(key) == submission:
                         active.verify_complete(job_context, key)
                         for event in active.plan_events_iterator(job_context):
                             step_events.append(event)
@@ -212,14 +218,14 @@ class ThreadsExecutor(Executor):
             raise DagsterExecutionInterruptedError()
 
 
-def _run_step(key: str, step_context: Any, events: queue.Queue) -> None:
+def _run_step(submission: int, step_context: Any, events: queue.Queue) -> None:
     try:
         for event in dagster_event_sequence_for_step(step_context):
-            events.put((key, event))
+            events.put((submission, event))
     except BaseException as exc:  # noqa: BLE001 - handed to the orchestrating thread
-        events.put((key, exc))
+        events.put((submission, exc))
     finally:
-        events.put((key, _DONE))
+        events.put((submission, _DONE))
 
 
 @dg.executor(
