@@ -123,8 +123,12 @@ class _Builder:
                     problem=f"aliases expand to more than {MAX_ALIAS_VALUES} values (a \"billion laughs\" "
                     "document?); use fewer aliases", problem_mark=node.start_mark)
         self._built.add(id(node))
-        self.doc._values[path] = _mark(node)
-        if node.tag == _BINARY_TAG or (not isinstance(node, ScalarNode) and node.tag not in (_SEQ_TAG, _MAP_TAG)):
+        mark = node.start_mark
+        self.doc._values[path] = (mark.line + 1, mark.column + 1)
+        tag = node.tag
+        if tag == _STR_TAG and type(node) is ScalarNode:
+            return node.value  # the common case, without the constructor
+        if tag == _BINARY_TAG or (not isinstance(node, ScalarNode) and tag not in (_SEQ_TAG, _MAP_TAG)):
             # e.g. `!!python/object/apply:os.system [...]`: never constructed, and never silently dropped
             line, col = _mark(node)
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import StrictUndefined, Undefined, nodes, pass_context
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -84,24 +84,57 @@ def _make_env(finalize=None) -> _Environment:
     env.filters["fromjson"] = _fromjson
     env.filters["tojson"] = _tojson
     env.filters["_shell_word"] = _shell_word
+    env.filters["quote"] = _quote
     return env
 
 
-def _shell_word(value: Any, state: str) -> str:
-    """One value as one shell word, given the quote state of the text around it."""
+#: Environment variables that carry the values of a shell command: YAML2DAG_V1, YAML2DAG_V2...
+SHELL_VAR_PREFIX = "YAML2DAG_V"
+_SHELL_VARS = "__yaml2dag_shell_vars__"
+
+
+class ShellCommand(str):
+    """A rendered shell command; ``env`` holds the values its ``${YAML2DAG_Vn}`` refer to.
+
+    The values never appear in the command text: the shell expands them from the environment
+    without parsing them, so no value can inject a command, whatever the quoting around it
+    (plain words, ``"..."``, ``'...'``, ``$'...'``, comments, here-documents).
+    """
+
+    env: dict[str, str]
+
+    def __new__(cls, text: str, env: Mapping[str, str] | None = None) -> "ShellCommand":
+        obj = super().__new__(cls, text)
+        obj.env = dict(env or {})
+        return obj
+
+
+@pass_context
+def _shell_word(context: Any, value: Any, state: str) -> str:
+    """A reference to ``value`` as one shell word, given the quote state around it."""
     if isinstance(value, Raw):
         return str(value)
-    if state == "#":
-        # inside a shell comment a newline in the value would end the comment and run the rest
-        return shlex.quote(" ".join(_to_text(value).splitlines()))
-    word = shlex.quote(_to_text(value))
-    if state == '"':
-        return f'"{word}"'  # close the double quote, insert the word, reopen it
+    text = _to_text(value)
+    if "\0" in text:
+        raise TemplateError("a value inserted in a shell command cannot contain a NUL character")
+    values = context.get(_SHELL_VARS)
+    if values is None:  # rendered outside render_string(shell=True): fall back to quoting
+        return shlex.quote(text)
+    name = f"{SHELL_VAR_PREFIX}{len(values) + 1}"
+    values[name] = text
+    ref = "${" + name + "}"
+    if state in ('"', "#", "<<"):
+        return ref  # inside double quotes, a comment or a here-document body: no quotes needed
     if state == "'":
-        return f"'{word}'"
+        return f"'\"{ref}\"'"  # close the single quotes, expand in double quotes, reopen
     if state == "$'":
-        return f"'{word}$'"  # close the $'...' string, insert the word, reopen it
-    return word
+        return f"'\"{ref}\"$'"
+    return f'"{ref}"'
+
+
+def _quote(value: Any) -> str:
+    """``quote`` filter: the value as one shell word (for commands passed to another shell)."""
+    return shlex.quote(_to_text(value))
 
 
 ENV = _make_env(finalize=_to_text)
@@ -261,19 +294,19 @@ def _compiled_shell_template(source: str):
 
 
 def shell_source(source: str) -> str:
-    """Rewrite a command template so each ``{{ expr }}`` becomes one quoted shell word.
+    """Rewrite a command template so each ``{{ expr }}`` becomes one shell word.
 
-    The quote state (outside quotes, inside ``'...'``, ``$'...'`` or ``"..."``, or inside a
-    ``# comment``) is tracked through the literal text, so ``echo "hello {{ name }}"`` prints
+    Each expression is filtered through ``_shell_word`` with the shell state around it (plain,
+    inside ``'...'``, ``$'...'`` or ``"..."``, a ``# comment``, or a here-document body), tracked
+    through the literal text by :class:`_ShellScanner`, so ``echo "hello {{ name }}"`` prints
     ``hello bob`` and a value such as ``x; touch pwned`` stays one literal word.
 
     Raises:
-        TemplateError: a backslash escapes the start of an inserted value (``\\{{ x }}``).
+        TemplateError: a backslash escapes the start of an inserted value (``\\{{ x }}``), or a
+            value is inserted into a quoted here-document (``<<'EOF'``), where it cannot expand.
     """
     out: list[str] = []
-    state: str | None = None  # None, "'", "$'", '"' or "#"
-    prev = ""  # the last literal character (or "x" after an inserted word)
-    escaped = False  # the literal text so far ends with an escaping backslash
+    scanner = _ShellScanner()
     in_var = False
     var_state: str | None = None
     try:
@@ -282,53 +315,106 @@ def shell_source(source: str) -> str:
         raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
     for lineno, token, value in tokens:
         if token == "variable_begin":
-            if escaped:  # `\{{ x }}` would escape the opening quote of the inserted word
+            if scanner.escaped:  # `\{{ x }}` would escape the opening quote of the inserted word
                 raise TemplateError(f"template syntax error: a backslash right before {value} would escape "
                                     f"the inserted value; remove it (line {lineno})")
+            if scanner.state == "<<'":
+                raise TemplateError(f"template syntax error: a value cannot be inserted into a quoted "
+                                    f"here-document (<<'{scanner.heredoc[0]}'), where the shell does not "
+                                    f"expand it; leave the delimiter unquoted (line {lineno})")
             in_var = True
-            var_state = state
+            var_state = scanner.state
             out.append(value + " (")
             continue
         if token == "variable_end":
             in_var = False
             out.append(f") | _shell_word({var_state!r}) " + value)
-            prev = "x"
+            scanner.word_inserted()
             continue
         if token == "data" and not in_var:
-            state, escaped = _advance_quote_state(state, value, prev, escaped)
-            prev = value[-1:] or prev
+            scanner.feed(value)
         out.append(value)
     return "".join(out)
 
 
 #: An unquoted ``#`` after one of these (or at the start) begins a shell comment.
 _COMMENT_AFTER = " \t\n;&|()<>"
+_HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]+)'|\"([^\"\n]+)\"|\\?([A-Za-z_][A-Za-z0-9_]*))")
 
 
-def _advance_quote_state(state: str | None, text: str, prev: str = "",
-                         escaped: bool = False) -> tuple[str | None, bool]:
-    for ch in text:
-        last, prev = prev, ch
+class _ShellScanner:
+    """Follows the quoting state of a shell command's literal text, one piece at a time.
+
+    ``state`` is None (plain), ``'``, ``$'``, ``"``, ``#`` (a comment), ``<<`` (the body of an
+    unquoted here-document, where the shell expands ``${...}`` but not quotes) or ``<<'`` (a
+    quoted here-document, where nothing expands).
+    """
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+        self.escaped = False  # the text so far ends with an escaping backslash
+        self.prev = ""  # the last character (or "x" after an inserted word)
+        self.line = ""  # the current line (to find here-document delimiters)
+        self.pending: list[tuple[str, bool, bool]] = []  # here-documents opened on this line
+        self.heredoc: tuple[str, bool, bool] | None = None  # (delimiter, strip tabs, quoted)
+
+    def word_inserted(self) -> None:
+        self.prev = "x"
+        self.line += "\0"  # a line with a value in it is never a delimiter line
+
+    def feed(self, text: str) -> None:
+        for ch in text:
+            self._char(ch)
+
+    def _char(self, ch: str) -> None:
+        last, self.prev = self.prev, ch
+        if ch == "\n":
+            self._end_of_line()
+            return
+        self.line += ch
+        state = self.state
+        if state in ("<<", "<<'"):
+            return
         if state == "#":
-            if ch == "\n":
-                state = None  # quotes inside a comment (``# don't``) are not quotes
-            continue
-        if escaped:
-            escaped, prev = False, "\0"  # an escaped `$` does not start a $'...' string
-            continue
+            return
+        if self.escaped:
+            self.escaped, self.prev = False, "\0"  # an escaped `$` does not start a $'...' string
+            return
         if ch == "\\" and state != "'":
-            escaped = True  # also inside $'...', where \' does not end the string
+            self.escaped = True  # also inside $'...', where \' does not end the string
         elif ch == "#" and state is None and (last == "" or last in _COMMENT_AFTER):
-            state = "#"
+            self.state = "#"
         elif ch == "'" and state is None:
-            state = "$'" if last == "$" else "'"
+            self.state = "$'" if last == "$" else "'"
         elif ch == "'" and state in ("'", "$'"):
-            state = None
+            self.state = None
         elif ch == '"' and state is None:
-            state = '"'
+            self.state = '"'
         elif ch == '"' and state == '"':
-            state = None
-    return state, escaped
+            self.state = None
+
+    def _end_of_line(self) -> None:
+        line, self.line = self.line, ""
+        if self.state in ("<<", "<<'"):
+            assert self.heredoc is not None
+            word, strip, _quoted = self.heredoc
+            candidate = line.lstrip("\t") if strip else line
+            if candidate == word:
+                self.heredoc = self.pending.pop(0) if self.pending else None
+                self.state = ("<<'" if self.heredoc[2] else "<<") if self.heredoc else None
+            return
+        if self.state == "#":
+            self.state = None
+        if self.state is None:
+            for match in _HEREDOC.finditer(line):
+                if line[match.start():match.start() + 3] == "<<<":
+                    continue
+                word = match.group(2) or match.group(3) or match.group(4)
+                quoted = match.group(4) is None or match.group(0).find("\\") != -1
+                self.pending.append((word, match.group(1) == "-", quoted))
+            if self.pending:
+                self.heredoc = self.pending.pop(0)
+                self.state = "<<'" if self.heredoc[2] else "<<"
 
 
 def render_string(value: str, scope: Mapping[str, Any], *, shell: bool = False) -> Any:
@@ -350,7 +436,9 @@ def render_string(value: str, scope: Mapping[str, Any], *, shell: bool = False) 
             if expr is not None:
                 return _defined(_compiled_expression(expr)(**scope))
             return _compiled_template(value).render(scope)
-        return _compiled_shell_template(value).render(scope)
+        values: dict[str, str] = {}
+        text = _compiled_shell_template(value).render({**scope, _SHELL_VARS: values})
+        return ShellCommand(text, values)
     except TemplateError:
         raise
     except JinjaTemplateError as exc:

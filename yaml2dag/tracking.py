@@ -137,10 +137,14 @@ class StepTracker:
     handlers: list[dict] = field(default_factory=list)
     _continued: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        # without a catalog (the workflow file is gone), steps are learnt from the events
+        self._open = not self.catalog
+
     def _known(self, key: str) -> bool:
         if key in self.catalog:
             return True
-        if key:
+        if key and self._open:
             self.catalog[key] = CatalogEntry(key, key, "step")
             return True
         return False

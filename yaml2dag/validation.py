@@ -45,7 +45,7 @@ from .model import (
 )
 from .parameters import check_value
 from .plan import TemplateField, build_plan, template_fields
-from .schema import did_you_mean, errors_to_problems, structural_problems, validator_for
+from .schema import did_you_mean, errors_to_problems, fast_valid, structural_problems, validator_for
 from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings
 from .tools.base import COMMON_RESULT_FIELDS
 from .tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
@@ -302,10 +302,11 @@ class _Checker:
                      + did_you_mean(action_name or "", tool.action_names)
                      + f" (actions: {', '.join(tool.action_names)})", "tool")
             return
-        validator = validator_for(json.dumps(action.parameters, sort_keys=True))
-        self.problems += errors_to_problems(
-            self.doc, path + ("parameters",), validator.iter_errors(dict(params)),
-            rule="parameters", skip_instance=is_template)
+        schema_json = _schema_json(action)
+        if not fast_valid(schema_json, dict(params)):
+            self.problems += errors_to_problems(
+                self.doc, path + ("parameters",), validator_for(schema_json).iter_errors(dict(params)),
+                rule="parameters", skip_instance=is_template)
 
     # -- templates
     def check_templates(self, wf: Workflow, ids: dict[str, Entry]) -> None:
@@ -478,6 +479,18 @@ class _Checker:
             if kind:
                 self.add(entry.path, f"{kind} cannot run in `on_failure` (failure handlers run inline, one "
                          "after another)", "on_failure")
+
+
+_SCHEMA_JSON: dict[int, tuple[Any, str]] = {}
+
+
+def _schema_json(action: Any) -> str:
+    """Canonical JSON of an action's parameter schema (cached per action)."""
+    cached = _SCHEMA_JSON.get(id(action))
+    if cached is None or cached[0] is not action:
+        cached = (action, json.dumps(action.parameters, sort_keys=True))
+        _SCHEMA_JSON[id(action)] = cached
+    return cached[1]
 
 
 def UNSUPPORTED_TOOLS() -> set[str]:  # noqa: N802 - reads like a constant at call sites

@@ -1,7 +1,9 @@
 """The ``shell`` tool: run a command, stream its output into the event log (spec §6).
 
 * ``command`` is a string run by ``bash -c`` (``sh -c`` where bash is missing, or the
-  ``shell`` parameter); every template value in it is one quoted shell word (spec §5).
+  ``shell`` parameter); every template value in it is one shell word (spec §5): the value is
+  passed in an environment variable (``"${YAML2DAG_V1}"`` in the command text), so the shell
+  never parses it.
 * ``args`` is a list run directly, without a shell.
 * stdout and stderr lines go to the Dagster event log as they arrive (secrets masked).
 * The command runs in its own process group; on timeout or run termination the whole group is
@@ -87,9 +89,11 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
     else:
         argv = [str(a) for a in params["args"]]
     env = None
-    if params.get("env"):
+    values = getattr(params.get("command"), "env", None)  # a rendered ShellCommand's values
+    if params.get("env") or values:
         env = dict(os.environ)
-        for key, value in params["env"].items():
+        env.update(values or {})
+        for key, value in (params.get("env") or {}).items():
             env[str(key)] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
     timeout = ctx.time_left()
     limit = ctx.timeout  # what the user configured, for the message
