@@ -22,12 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT = 180
 
 
+def make_dagster_home(path: Path) -> Path:
+    """Make ``path`` a fresh DAGSTER_HOME folder whose dagster.yaml turns telemetry off; returns it."""
+    path.mkdir()
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return path
+
+
 @pytest.fixture
 def dagster_home(tmp_path, monkeypatch) -> Path:
     """A fresh DAGSTER_HOME with telemetry off, set in the environment for the test."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = make_dagster_home(tmp_path / "dagster_home")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
 
@@ -102,6 +107,15 @@ def run_yaml(instance, tmp_path):
     return _run
 
 
+def stored_outputs(instance, run_id: str) -> list[dict]:
+    """The workflow outputs a run stored: one dict per STEP_OUTPUT event of its `workflow_outputs`
+    step, read back from the instance's event log (normally exactly one)."""
+    return [r.dagster_event.event_specific_data.metadata["outputs"].value
+            for r in instance.all_logs(run_id)
+            if r.dagster_event is not None and r.dagster_event.event_type_value == "STEP_OUTPUT"
+            and r.dagster_event.step_key == "workflow_outputs"]
+
+
 @dataclass
 class Completed:
     code: int
@@ -113,6 +127,28 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | str | None = None,
             input: str | None = None, timeout: float = CLI_TIMEOUT) -> Completed:
     """Run ``python -m yaml2dag ARGS`` as a real subprocess (its own process group)."""
     return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, input=input, timeout=timeout)
+
+
+#: The CLI run in-process by ``python -c``; its last line on stderr is
+#: ``EXIT <exit code> DAGSTER <number of dagster modules loaded>``.
+_COUNT_DAGSTER = """
+import sys
+from yaml2dag.cli import main
+try:
+    main.main(args=sys.argv[1:], prog_name="yaml2dag", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+loaded = sorted(m for m in sys.modules if m == "dagster" or m.startswith("dagster."))
+print("EXIT", code, "DAGSTER", len(loaded), file=sys.stderr)
+"""
+
+
+def run_cli_counting_dagster(*args: str, env: dict | None = None, timeout: float = CLI_TIMEOUT) -> Completed:
+    """Run the CLI with ``args`` in a fresh interpreter (cwd: the repository) that ends by printing
+    ``EXIT <exit code> DAGSTER <number of dagster modules loaded>`` on stderr."""
+    return run_process([sys.executable, "-c", _COUNT_DAGSTER, *args], env=env, cwd=REPO, timeout=timeout)
 
 
 def run_process(argv: list[str], *, env: dict | None = None, cwd: Path | str | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,6 +67,7 @@ class Document:
     content_hash: str = ""
     _values: dict = field(default_factory=dict, repr=False)
     _keys: dict = field(default_factory=dict, repr=False)
+    _literal: dict = field(default_factory=dict, repr=False)  # path -> line of a `|` block scalar
 
     @property
     def ok(self) -> bool:
@@ -91,7 +93,21 @@ class Document:
     ) -> Problem:
         """A :class:`Problem` located at ``path`` in this document."""
         line, column = self.position(path, key=key)
+        inner = _INNER_LINE.search(message)
+        start = self._literal.get(tuple(path))
+        if inner and start is not None and not key:
+            # a template error inside a `|` block: point at the line itself, not at the `|`
+            lines = self.text.splitlines()
+            target = start + int(inner.group(1))
+            if target <= len(lines):
+                text = lines[target - 1]
+                line, column = target, len(text) - len(text.lstrip()) + 1
+                message = message[: inner.start()].rstrip()
         return Problem(self.file, line, column, format_path(path), message, rule, severity)
+
+
+#: "(line N)" at the end of a template error: the line inside the template text.
+_INNER_LINE = re.compile(r"\s*\(line (\d+)\)$")
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -127,6 +143,8 @@ class _Builder:
         self.doc._values[path] = (mark.line + 1, mark.column + 1)
         tag = node.tag
         if tag == _STR_TAG and type(node) is ScalarNode:
+            if node.style == "|":
+                self.doc._literal[path] = mark.line + 1
             return node.value  # the common case, without the constructor
         if tag == _BINARY_TAG or (not isinstance(node, ScalarNode) and tag not in (_SEQ_TAG, _MAP_TAG)):
             # e.g. `!!python/object/apply:os.system [...]`: never constructed, and never silently dropped
@@ -140,6 +158,8 @@ class _Builder:
             if isinstance(node, ScalarNode):
                 return node.value
         if isinstance(node, ScalarNode):
+            if node.style == "|":
+                self.doc._literal[path] = mark.line + 1
             if node.tag == _TIMESTAMP_TAG:
                 return node.value  # dates stay strings: templates and JSON both expect text
             return self.loader.construct_object(node, deep=True)

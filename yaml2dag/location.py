@@ -1,8 +1,9 @@
 """A folder of workflow files as a Dagster code location (issue #2, part 6; spec §8).
 
 :func:`build_definitions` validates every file of the folder and compiles each valid one into a
-job, with its schedules. A file that fails validation never takes the others down: it appears
-as a job named after it whose description holds the errors and whose only op fails with them.
+job, with its schedules and sensors (:mod:`yaml2dag.triggers`). A file that fails validation
+never takes the others down: it appears as a job named after it whose description holds the
+errors and whose only op fails with them.
 ``YAML2DAG_STRICT=1`` (or ``strict=True``) makes any invalid file fail the whole load instead,
 for CI.
 """
@@ -57,32 +58,6 @@ def broken_job(name: str, file: str, problems: list[Problem]) -> dg.JobDefinitio
     )
 
 
-def schedules_for(workflow: Workflow, job: dg.JobDefinition) -> list[dg.ScheduleDefinition]:
-    """One :class:`dagster.ScheduleDefinition` per schedule trigger (spec §7).
-
-    Names: the trigger's ``name``, else ``<job>_schedule`` (``<job>_schedule_<n>`` from the
-    second schedule on, in file order).
-    """
-    from .cron import normalize
-
-    out = []
-    schedules = workflow.schedules
-    for i, trig in enumerate(schedules, start=1):
-        name = trig.name or (f"{workflow.id}_schedule" if i == 1 else f"{workflow.id}_schedule_{i}")
-        out.append(dg.ScheduleDefinition(
-            name=name,
-            job=job,
-            cron_schedule=normalize(trig.options["cron"]),
-            execution_timezone=trig.options.get("timezone") or "UTC",
-            run_config=dict(trig.parameters),
-            tags={"yaml2dag/trigger": "schedule"},
-            default_status=(dg.DefaultScheduleStatus.RUNNING if trig.enabled
-                            else dg.DefaultScheduleStatus.STOPPED),
-            description=trig.description or f"{workflow.name}: {trig.options['cron']}",
-        ))
-    return out
-
-
 def _broken_name(report, taken: set[str]) -> str:
     wf = report.workflow
     candidates = []
@@ -100,14 +75,15 @@ def _broken_name(report, taken: set[str]) -> str:
 
 
 def build_definitions(path: str | Path | None = None, *, strict: bool | None = None) -> dg.Definitions:
-    """Every workflow of a folder as Dagster definitions (jobs and schedules).
+    """Every workflow of a folder as Dagster definitions: jobs, schedules and sensors.
 
     Args:
         path: the definitions folder (default: ``$YAML2DAG_DEFINITIONS`` or ``./definitions``).
         strict: fail on any invalid file (default: ``$YAML2DAG_STRICT == "1"``).
 
     Returns:
-        A :class:`dagster.Definitions` with one job per file.
+        A :class:`dagster.Definitions` with one job per file, one schedule per ``schedule``
+        trigger and the sensors of ``file`` and ``workflow`` triggers (:mod:`yaml2dag.triggers`).
 
     Raises:
         WorkflowInvalidError: in strict mode, when a file does not validate (all problems of
@@ -124,14 +100,16 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
         problems = [p for r in invalid for p in r.errors]
         raise WorkflowInvalidError(", ".join(r.file for r in invalid), problems)
     jobs: list[dg.JobDefinition] = []
-    schedules: list[dg.ScheduleDefinition] = []
+    compiled: list[tuple[Workflow, dg.JobDefinition]] = []
+    entries: list[tuple[Workflow | None, str, str]] = []  # (workflow, job name, file) per file
     taken = {r.workflow.id for r in reports if r.valid and r.workflow is not None}
     for report in reports:
         if report.valid and report.workflow is not None:
             try:
                 job = compile_workflow(report.workflow, resolver=folder_resolver(None, library))
                 jobs.append(job)
-                schedules += schedules_for(report.workflow, job)
+                compiled.append((report.workflow, job))
+                entries.append((report.workflow, job.name, report.file))
                 continue
             except Exception as exc:  # noqa: BLE001 - one file never takes the others down
                 if strict:
@@ -141,8 +119,39 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
                 name = _broken_name(report, taken)
                 taken.add(name)
                 jobs.append(broken_job(name, report.file, [problem]))
+                entries.append((report.workflow, name, report.file))
                 continue
         name = _broken_name(report, taken)
         taken.add(name)
         jobs.append(broken_job(name, report.file, report.errors))
-    return dg.Definitions(jobs=jobs, schedules=schedules)
+        entries.append((report.workflow, name, report.file))
+    schedules, sensors = _triggers(compiled, entries, jobs, strict)
+    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors)
+
+
+def _triggers(compiled: list[tuple[Workflow, dg.JobDefinition]], entries: list[tuple[Workflow | None, str, str]],
+              jobs: list[dg.JobDefinition], strict: bool) -> tuple[list, list]:
+    """Schedules and sensors of the compiled workflows (:func:`yaml2dag.triggers.build_triggers`).
+
+    A workflow whose triggers cannot be built (validation normally prevents it) has its job
+    replaced, in place in ``jobs``, by the broken-workflow job carrying the error.
+    """
+    from .triggers import build_triggers
+
+    by_name = {job.name: job for job in jobs}
+    failed: dict[str, Exception] = {}
+
+    def on_error(workflow: Workflow, exc: Exception) -> None:
+        if strict:
+            raise exc
+        failed[workflow.id] = exc
+
+    schedules, sensors = build_triggers(compiled, entries, by_name, on_error=on_error)
+    for i, job in enumerate(jobs):
+        if job.name in failed:
+            workflow = next(wf for wf, j in compiled if j is job)
+            exc = failed[job.name]
+            problem = Problem(workflow.source.file, 0, 0, "triggers",
+                              f"could not build the triggers: {type(exc).__name__}: {exc}", "trigger")
+            jobs[i] = broken_job(job.name, workflow.source.file, [problem])
+    return schedules, sensors

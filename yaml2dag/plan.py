@@ -289,8 +289,33 @@ class _Builder:
                                      f"(a dependency cycle); move `{step_id}` earlier or drop the reference",
                                      "reference")
                         continue
+                    other = self._other_side(node, self.plan.nodes[step_id])
+                    if other is not None:
+                        decision, side = other
+                        self.problem(tf.path, f"`{node.id}` reads step `{step_id}`, which only runs on the "
+                                     f"`{side}` side of `{decision}`, never together with `{node.id}`; "
+                                     f"move `{step_id}` before `{decision}` or read it after", "reference")
+                        continue
                     if step_id not in node.reads:
                         node.reads.append(step_id)
+
+    def _sides(self, node: Node) -> dict[str, str]:
+        """Every branch/switch around ``node``: decision id -> the side it is on."""
+        out: dict[str, str] = {}
+        context = node.context
+        while context is not None and context[0] not in out:
+            out[context[0]] = context[1]
+            parent = self.plan.nodes.get(context[0])
+            context = parent.context if parent is not None else None
+        return out
+
+    def _other_side(self, reader: Node, target: Node) -> tuple[str, str] | None:
+        """(decision, side of ``target``) when the two are on different sides of one decision."""
+        mine = self._sides(reader)
+        for decision, side in self._sides(target).items():
+            if decision in mine and mine[decision] != side:
+                return decision, side
+        return None
 
     def find_cycle(self) -> list[str] | None:
         color: dict[str, int] = {}

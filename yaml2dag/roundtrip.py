@@ -22,6 +22,10 @@ from typing import Any
 #: ``key:\n  - item`` with nested keys at 4, the style of the shipped examples.
 INDENT_STYLES = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0), (3, 5, 2), (2, 3, 1))
 
+#: Strings written without quotes by :func:`to_yaml` (ids, tool names, types); others are
+#: double-quoted, as in the format's examples.
+_PLAIN = re.compile(r"(?!(?:true|false|yes|no|on|off|null)$)[a-z_][a-z0-9_]*")
+
 #: Indentation style of YAML that yaml2dag writes from scratch.
 DEFAULT_STYLE = (2, 4, 2)
 
@@ -292,6 +296,8 @@ def to_yaml(data: Any, header: str | None = None) -> str:
             return out
         if isinstance(value, (list, tuple)):
             return CommentedSeq(convert(v) for v in value)
+        if isinstance(value, str) and not _PLAIN.fullmatch(value):
+            return _quoted(value)
         return value
 
     converted = convert(data)

@@ -34,6 +34,8 @@ DEFAULT_DAGSTER_YAML = ("# Created by yaml2dag: a local instance with SQLite sto
 
 TAG_CLI_PID = "yaml2dag/cli_pid"
 TAG_CLI_HOST = "yaml2dag/cli_host"
+#: Who started the run from the CLI (``$YAML2DAG_USER``, else the login name); read by audits.
+TAG_CLI_USER = "yaml2dag/user"
 
 
 class ConcurrencyLimitError(Yaml2DagError):
@@ -118,7 +120,19 @@ def get_instance():
         home.mkdir(parents=True)
         (home / "dagster.yaml").write_text(DEFAULT_DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    if (home / "history" / "runs.db").exists():
+        return DagsterInstance.get()
+    # A new SQLite instance creates its tables when first opened; two processes doing that at
+    # once (two workflows started together on a fresh machine) collide with "table runs already
+    # exists". Opening it under an exclusive lock makes the second one wait, then find them.
+    import fcntl
+
+    with open(home / ".yaml2dag-init.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -258,8 +272,10 @@ def run_workflow(
     job_def = recon.get_definition()
     catalog = step_catalog(workflow, folder_resolver(root or str(Path(report.file).resolve().parent)))
     total = len(catalog)
+    from .approvals import default_user
+
     run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", TAG_CLI_PID: str(os.getpid()),
-                TAG_CLI_HOST: socket.gethostname(), **(tags or {})}
+                TAG_CLI_HOST: socket.gethostname(), TAG_CLI_USER: default_user(), **(tags or {})}
     conc = concurrency_tag(workflow, render_concurrency_key(workflow, values))
     if conc is not None:
         run_tags[conc[0]] = conc[1]

@@ -145,7 +145,7 @@ NAMESPACES = ("params", "steps", "env", "secrets", "run", "trigger")
 LOOP_NAMES = ("item", "index")
 FAILURE_NAMES = ("failed_step", "error")
 #: Jinja's own globals and constants.
-JINJA_GLOBALS = tuple(ENV.globals) + ("true", "false", "none", "True", "False", "None")
+JINJA_GLOBALS = tuple(ENV.globals) + ("true", "false", "none", "True", "False", "None", "loop")
 
 
 def is_template(value: Any) -> bool:

@@ -46,7 +46,7 @@ from .model import (
 from .parameters import check_value
 from .plan import TemplateField, build_plan, template_fields
 from .schema import did_you_mean, errors_to_problems, fast_valid, structural_problems, validator_for
-from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings
+from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings, shell_source
 from .tools.base import COMMON_RESULT_FIELDS
 from .tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
 
@@ -74,10 +74,7 @@ OUTPUTS_NODE = "workflow_outputs"
 
 #: Format features this release does not run yet: key → message. The model and schema carry
 #: them; the validator reports them until the feature lands.
-UNSUPPORTED: dict[str, str] = {
-    "trigger:file": "`file` triggers are not supported yet",
-    "trigger:workflow": "`workflow` triggers are not supported yet",
-}
+UNSUPPORTED: dict[str, str] = {}
 #: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
 MAX_CONCURRENCY_LIMIT = 20
 
@@ -307,6 +304,13 @@ class _Checker:
             self.problems += errors_to_problems(
                 self.doc, path + ("parameters",), validator_for(schema_json).iter_errors(dict(params)),
                 rule="parameters", skip_instance=is_template)
+        for key in action.shell_parameters:  # spec §5: values enter shell commands as quoted words
+            command = params.get(key)
+            if isinstance(command, str) and is_template(command):
+                try:
+                    shell_source(command)
+                except TemplateError as exc:
+                    self.add(path + ("parameters", key), str(exc), "template")
 
     # -- templates
     def check_templates(self, wf: Workflow, ids: dict[str, Entry]) -> None:
@@ -598,6 +602,7 @@ def folder_problems(reports: list[FileReport]) -> None:
         else:
             by_id.setdefault(wf.id, report)
     subworkflow_problems(reports)
+    workflow_trigger_problems(reports)
     for report in reports:
         report.problems[:] = _dedupe(report.problems)
 
@@ -615,9 +620,10 @@ def _lookup(reports: list[FileReport]):
     return lambda name: index.get(name.casefold()) or index.get(name)
 
 
-def subworkflow_problems(reports: list[FileReport]) -> None:
-    """Check sub-workflow steps across files: unknown names, recursive inclusion, and the
-    parameters passed against the child's declarations (issue #3, feature 2)."""
+def _resolver(reports: list[FileReport]):
+    """``resolve(report, name) -> FileReport | None``: a workflow named from ``report`` (a
+    sub-workflow step or a ``workflow`` trigger), looked up among ``reports`` first, then among
+    the other files of the definitions folder holding ``report`` (validated once, on demand)."""
     find = _lookup(reports)
     extra: dict[str, list[FileReport]] = {}
 
@@ -629,11 +635,18 @@ def subworkflow_problems(reports: list[FileReport]) -> None:
 
         root = str(library_root(Path(report.file).parent))
         if root not in extra:
-            files = [p for p in iter_workflow_files(root)]
             known = {str(Path(r.file).resolve()) for r in reports}
-            extra[root] = [validate_file(p) for p in files if str(p.resolve()) not in known]
+            extra[root] = [validate_file(p) for p in iter_workflow_files(root) if str(p.resolve()) not in known]
         return _lookup(extra[root])(name)
 
+    resolve.extra = extra  # the other files read so far, by folder (for did-you-mean lists)
+    return resolve
+
+
+def subworkflow_problems(reports: list[FileReport]) -> None:
+    """Check sub-workflow steps across files: unknown names, recursive inclusion, and the
+    parameters passed against the child's declarations (issue #3, feature 2)."""
+    resolve = _resolver(reports)
     for report in reports:
         wf = report.workflow
         if wf is None:
@@ -658,6 +671,64 @@ def subworkflow_problems(reports: list[FileReport]) -> None:
                                                    + " → ".join([wf.name] + cycle), "subworkflow"))
                 continue
             _check_child_parameters(report, entry, child.workflow)
+
+
+def workflow_trigger_problems(reports: list[FileReport]) -> None:
+    """Check ``workflow`` triggers across files (spec §7), in place: the upstream workflow must
+    be a workflow of the definitions folder (name ignoring case, job id or file name, as for
+    sub-workflows) and not the workflow itself; triggers that start each other in a loop
+    (A → B → A) are a warning. Problems point at the trigger's ``workflow`` key."""
+    resolve = _resolver(reports)
+
+    def upstreams(report: FileReport) -> list[tuple[Any, FileReport | None]]:
+        wf = report.workflow
+        if wf is None:
+            return []
+        return [(trig, resolve(report, str(trig.options["workflow"])))
+                for trig in wf.triggers
+                if trig.type == "workflow" and isinstance(trig.options.get("workflow"), str)]
+
+    def loop_from(start: FileReport, target: FileReport, seen: set[int]) -> list[str] | None:
+        # a path of workflow triggers from `target`'s upstream `start` back to `target`
+        if id(start) in seen or start.workflow is None:
+            return None
+        seen.add(id(start))
+        for _trig, upstream in upstreams(start):
+            if upstream is None:
+                continue
+            if upstream is target:
+                return [start.workflow.name]
+            deeper = loop_from(upstream, target, seen)
+            if deeper:
+                return [start.workflow.name] + deeper
+        return None
+
+    for report in reports:
+        wf = report.workflow
+        if wf is None:
+            continue
+        doc = report.document
+        for trig, upstream in upstreams(report):
+            ref = str(trig.options["workflow"])
+            path = trig.path + ("workflow",)
+            if upstream is None or upstream.workflow is None:
+                names = sorted({r.workflow.name for r in reports + [x for v in resolve.extra.values() for x in v]
+                                if r.workflow is not None and r.workflow.name})
+                report.problems.append(doc.problem(path, f"unknown workflow {ref!r}: no workflow of the definitions "
+                                                   "folder has that name, job id or file name"
+                                                   + did_you_mean(ref, names), "trigger"))
+                continue
+            if upstream is report:
+                report.problems.append(doc.problem(path, "a workflow cannot trigger itself: every run would start "
+                                                   "another one", "trigger"))
+                continue
+            loop = loop_from(upstream, report, set())
+            if loop:
+                # the trigger says "after <upstream>": the loop reads in run order
+                chain = " → ".join(list(reversed(loop)) + [wf.name, loop[-1]])
+                report.problems.append(doc.problem(path, f"workflow triggers form a loop ({chain}): these runs "
+                                                   "would start each other again and again", "trigger",
+                                                   severity=WARNING))
 
 
 def _inclusion_cycle(start: FileReport, target: FileReport, resolve, seen=None) -> list[str] | None:

@@ -328,7 +328,8 @@ def check_text(root: str | Path, text: str, target: str | Path) -> Any:
     return report
 
 
-def _version_of(text: str) -> str:
+def version_of(text: str) -> str:
+    """The ``version`` a workflow text declares (default ``1.0.0``)."""
     from .loader import load_text
 
     doc = load_text(text)
@@ -416,15 +417,15 @@ def commit_change(root: str | Path, path: str | Path, new_text: str, *, action: 
             report = check_text(root, new_text, target)
             wf = report.workflow
             return Change(action, str(path), wf.name if wf else None, wf.id if wf else None,
-                          _version_of(new_text), _version_of(new_text), None, changed=False)
-        previous = _version_of(old_text) if old_text is not None else None
+                          version_of(new_text), version_of(new_text), None, changed=False)
+        previous = version_of(old_text) if old_text is not None else None
         old_job = _job_of(old_text, target.stem) if old_text is not None else None
         new_job = _job_of(new_text, target.stem)
         if old_text is not None:
             known = [v.version.split("+")[0] for v in archived(root, old_job)]
             if new_job != old_job:
                 known += [v.version.split("+")[0] for v in archived(root, new_job)]
-            wanted = _version_of(new_text)
+            wanted = version_of(new_text)
             explicit = wanted != previous
             if explicit:
                 if wanted in known:
@@ -446,7 +447,7 @@ def commit_change(root: str | Path, path: str | Path, new_text: str, *, action: 
                 _move_archive(root, old_job, new_job)
             kept = str(archive(root, new_job, previous or DEFAULT_VERSION, old_bytes, target.suffix or ".yaml"))
         _atomic_write(target, new_text.encode("utf-8"))
-        version = _version_of(new_text)
+        version = version_of(new_text)
         _log(root, new_job, {"at": _iso(_now()), "action": action, "version": version, "previous": previous,
                              "by": _user(), "file": str(path), "hash": _sha(new_text.encode("utf-8"))})
         return Change(action, str(path), wf.name, wf.id, version, previous, kept,
@@ -489,16 +490,16 @@ def rollback(root: str | Path, path: str | Path, job_id: str, version: str) -> C
         if not report.valid:
             raise LibraryWriteError(f"version {version} of `{job_id}` does not validate any more; nothing was restored",
                                     report.errors)
-        previous = _version_of(old_bytes.decode("utf-8", errors="replace")) if old_bytes is not None else None
+        previous = version_of(old_bytes.decode("utf-8", errors="replace")) if old_bytes is not None else None
         kept = None
         if old_bytes is not None:
             kept = str(archive(root, job_id, previous or DEFAULT_VERSION, old_bytes, target.suffix or ".yaml"))
         _atomic_write(target, data)
-        _log(root, job_id, {"at": _iso(_now()), "action": "rollback", "version": _version_of(text),
+        _log(root, job_id, {"at": _iso(_now()), "action": "rollback", "version": version_of(text),
                             "previous": previous, "restored": saved.version, "by": _user(), "file": str(path),
                             "hash": _sha(data)})
         wf = report.workflow
-        return Change("rollback", str(path), wf.name if wf else None, job_id, _version_of(text), previous, kept)
+        return Change("rollback", str(path), wf.name if wf else None, job_id, version_of(text), previous, kept)
 
 
 def delete_workflow(root: str | Path, path: str | Path, job_id: str) -> Change:
@@ -512,7 +513,7 @@ def delete_workflow(root: str | Path, path: str | Path, job_id: str) -> Change:
         raise LibraryWriteError(f"{path} is not a file")
     with locked(root):
         data = target.read_bytes()
-        version = _version_of(data.decode("utf-8", errors="replace"))
+        version = version_of(data.decode("utf-8", errors="replace"))
         kept = archive(root, job_id, version, data, target.suffix or ".yaml")
         target.unlink()
         _log(root, job_id, {"at": _iso(_now()), "action": "delete", "version": None, "previous": version,
@@ -530,7 +531,7 @@ def history(root: str | Path, path: str | Path, job_id: str) -> list[SavedVersio
         digest = _sha(data)
         for saved in out:
             saved.same_as_current = saved.content_hash == digest
-        current = SavedVersion(_version_of(data.decode("utf-8", errors="replace")), str(current_path),
+        current = SavedVersion(version_of(data.decode("utf-8", errors="replace")), str(current_path),
                                _iso(current_path.stat().st_mtime), digest, current=True)
         out = [s for s in out if not (s.same_as_current and s.version == current.version)] + [current]
     return sorted(out, key=lambda v: (version_key(v.version), v.current))
@@ -545,7 +546,7 @@ def text_of(root: str | Path, path: str | Path, job_id: str, version: str) -> st
     current = Path(path)
     if current.is_file():
         text = current.read_text(encoding="utf-8")
-        if _version_of(text) == version:
+        if version_of(text) == version:
             return text
     saved = find_archived(root, job_id, version)
     if saved is None:
@@ -557,5 +558,5 @@ def text_of(root: str | Path, path: str | Path, job_id: str, version: str) -> st
 __all__ = [
     "Change", "LibraryWriteError", "SavedVersion", "archive", "archived", "bump_patch", "check_text",
     "commit_change", "delete_workflow", "find_archived", "find_by_hash", "history", "inside",
-    "next_version", "parse_version", "read_log", "rollback", "text_of",
+    "next_version", "parse_version", "read_log", "rollback", "text_of", "version_of",
 ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_cli, write
+from conftest import make_dagster_home, run_cli, write
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +45,7 @@ outputs:
 def env(tmp_path):
     folder = tmp_path / "definitions"
     write(folder, "contract.yaml", WORKFLOW)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = make_dagster_home(tmp_path / "home")
     return {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(home)}
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import run_process, write
+from conftest import run_process, stored_outputs, write
 
 pytestmark = pytest.mark.slow
 
@@ -95,11 +95,7 @@ def test_dagster_job_execute_runs_a_workflow_with_run_config(folder, tmp_path, d
         assert run.status.value == "SUCCESS"
         assert run.run_config == {"count": 4, "mode": "safe"}
         assert run.tags["yaml2dag/workflow"] == "Good One"
-        outputs = [r.dagster_event.event_specific_data.metadata["outputs"].value
-                   for r in inst.all_logs(run.run_id)
-                   if r.dagster_event and r.dagster_event.event_type_value == "STEP_OUTPUT"
-                   and r.dagster_event.step_key == "workflow_outputs"]
-        assert outputs == [{"line": "4 safe"}]
+        assert stored_outputs(inst, run.run_id) == [{"line": "4 safe"}]
     for bad, name in (("count: 9\n", "count"), ("mode: slow\n", "mode"), ("count: many\n", "count"),
                       ("colour: red\n", "colour")):
         params.write_text(bad)

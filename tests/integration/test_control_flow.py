@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli, run_process, write
+from conftest import REPO, make_dagster_home, run_cli, run_process, write
 
 pytestmark = pytest.mark.slow
 
@@ -232,9 +232,7 @@ SECRET = "tok-9f8e7d6c5b4a-SECRET"
 
 
 def test_a_secret_never_reaches_storage_logs_outputs_or_cli_output(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = make_dagster_home(tmp_path / "home")
     folder = tmp_path / "defs"
     write(folder, "secretive.yaml", """
         name: Secretive
@@ -396,9 +394,7 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
 
 @pytest.fixture
 def gate_env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = make_dagster_home(tmp_path / "home")
     folder = tmp_path / "defs"
     folder.mkdir()
     return {"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": str(folder)}, folder
@@ -624,9 +620,7 @@ def test_workflow_timeout_and_priority_become_run_tags_and_timeout_is_enforced(r
 # --------------------------------------------------------------------------- dagster job execute
 
 def test_control_flow_under_dagster_job_execute(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = make_dagster_home(tmp_path / "home")
     folder = tmp_path / "defs"
     log = tmp_path / "handlers.log"
     write(folder, "child.yaml", """

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from string import Template
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 from vega_datasets import local_data
 
+from local_servers import LocalHTTPServer, QuietHandler, serving
 from yaml2dag.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -508,7 +507,7 @@ def test_preview_is_a_markdown_table_with_or_without_tabulate(monkeypatch, weath
 # --------------------------------------------------------------------------- URLs
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     files: dict[str, tuple[str, bytes]] = {}
     seen: list[str] = []
 
@@ -519,30 +518,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404, "Not Found")
             return
         content_type, body = entry
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):  # keep test output clean
-        pass
+        self._send(200, body, content_type)
 
 
 @pytest.fixture
 def http_server():
     """A stdlib HTTP server on 127.0.0.1 (free port), stopped after the test."""
     handler = type("Handler", (_Handler,), {"files": {}, "seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
+    with serving(LocalHTTPServer(handler)) as server:
         yield server, handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 def test_read_from_url_served_on_loopback(run_yaml, weather, http_server, tmp_path):
@@ -556,7 +540,7 @@ def test_read_from_url_served_on_loopback(run_yaml, weather, http_server, tmp_pa
     handler.files["/export"] = ("text/csv; charset=utf-8", body)
     handler.files["/rainy.json"] = ("application/json", weather[weather.precipitation > 20].to_json(
         orient="records", date_format="iso").encode())
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    base = server.url
     ran = run_yaml(yaml("""
         name: Weather over HTTP
         steps:

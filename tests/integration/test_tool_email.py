@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import imaplib
-import json
 import os
 import pwd
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from local_servers import everything_stored, free_port, make_cert, silent_port, start_smtp
 from yaml2dag.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -46,31 +46,6 @@ PACKAGES = ["dovecot-imapd", "dovecot-lmtpd"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def everything_stored(ran) -> str:
-    """Every event log record, the outputs and the error of a run, as one string."""
-    return "\n".join([*(repr(r) for r in ran.records), json.dumps(ran.result.outputs, default=str),
-                      str(ran.result.error)])
-
-
-def make_cert(folder: Path) -> tuple[Path, Path] | None:
-    """A self-signed certificate for 127.0.0.1/localhost, or None without `openssl`."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        return None
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def message(sender: str, subject: str, text: str | None = None, html: str | None = None,
@@ -500,10 +475,7 @@ def test_fetch_connection_refused_is_retryable(run_yaml):
 
 
 def test_fetch_from_a_server_that_never_answers_times_out(run_yaml):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)  # connections are accepted by the kernel; no greeting ever comes
-        port = silent.getsockname()[1]
+    with silent_port() as port:  # connections are accepted by the kernel; no greeting ever comes
         ran = run_yaml(f"""
             name: Fetch Silent
             steps:
@@ -540,19 +512,9 @@ class Relay:
         return "250 OK delivered"
 
 
-def start_relay(request, relay: Relay) -> int:
-    from aiosmtpd.controller import Controller
-
-    port = free_port()
-    controller = Controller(relay, hostname="127.0.0.1", port=port, ready_timeout=10)
-    controller.start()
-    request.addfinalizer(controller.stop)
-    return port
-
-
 def test_send_then_fetch_round_trip_through_smtp_and_imap(run_yaml, dovecot, request, monkeypatch):
     relay = Relay(dovecot.lmtp_port)
-    smtp_port = start_relay(request, relay)
+    smtp_port = start_smtp(request, relay)
     monkeypatch.setenv("IMAP_PASSWORD", PASSWORD)
     ran = run_yaml(f"""
         name: Round Trip
@@ -602,7 +564,7 @@ def test_send_then_fetch_round_trip_through_smtp_and_imap(run_yaml, dovecot, req
 
 def test_send_fails_when_every_recipient_is_refused(run_yaml, request):
     relay = Relay()
-    port = start_relay(request, relay)
+    port = start_smtp(request, relay)
     ran = run_yaml(f"""
         name: All Refused
         steps:

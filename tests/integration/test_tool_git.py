@@ -51,14 +51,21 @@ def commit(repo: Path, files: dict[str, str], message: str, **who) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def remote(tmp_path) -> dict:
-    """A bare remote with `main` (2 commits) and `feature` (1 more), and a dev clone of it."""
-    bare = tmp_path / "remote.git"
+def bare_and_clone(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """An empty bare repository ``tmp_path/name`` (branch `main`) and a developer clone of it in
+    ``tmp_path/dev``, on `main`: (bare, dev)."""
+    bare = tmp_path / name
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(bare), str(dev))
     git(dev, "checkout", "-q", "-b", "main")
+    return bare, dev
+
+
+@pytest.fixture
+def remote(tmp_path) -> dict:
+    """A bare remote with `main` (2 commits) and `feature` (1 more), and a dev clone of it."""
+    bare, dev = bare_and_clone(tmp_path, "remote.git")
     first = commit(dev, {"README.md": "hello\n", "src/app.py": "print(1)\n"}, "initial")
     second = commit(dev, {"src/app.py": "print(2)\n"}, "second")
     git(dev, "push", "-q", "origin", "main")

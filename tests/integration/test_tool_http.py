@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from local_servers import LocalHTTPServer, QuietHandler, everything_stored, free_port, serving
 from yaml2dag.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -38,32 +37,14 @@ class ServerState:
             return sum(1 for r in self.requests if r["path"] == path)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: "LocalServer"
-
-    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-        pass
+    server: LocalHTTPServer
 
     def do_GET(self):
         self._handle()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
-
-    def _send(self, status: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
-              extra: dict | None = None) -> None:
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _json(self, status: int, value, content_type: str = "application/json") -> None:
-        self._send(status, json.dumps(value), content_type)
 
     def _handle(self):
         state = self.server.state
@@ -131,54 +112,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, f"no route {path}")
 
 
-class LocalServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.state = ServerState()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def server():
-    srv = LocalServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
+    srv = LocalHTTPServer(Handler, ServerState())
+    with serving(srv, before_stop=srv.state.stop.set):
         yield srv
-    finally:
-        srv.state.stop.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=10)
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def all_text(ran) -> str:
-    """Every event log record and the run result, as one string (to search for leaks)."""
-    try:
-        from dagster._serdes import serialize_value
-    except ImportError:  # pragma: no cover - older layout
-        serialize_value = repr
-    parts = []
-    for record in ran.records:
-        try:
-            parts.append(serialize_value(record))
-        except Exception:  # noqa: BLE001
-            parts.append(repr(record))
-    parts.append(json.dumps(ran.result.outputs, default=str))
-    parts.append(str(ran.result.error))
-    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- successes
@@ -347,7 +285,7 @@ def test_basic_auth_is_sent_and_bearer_token_is_never_logged(run_yaml, server):
     assert third["headers"]["authorization"] == f"Bearer {token}"
     # the server echoed the token back; the step result masks it
     assert ran.result.outputs["bearer_seen"] == "Bearer ***"
-    text = all_text(ran)
+    text = everything_stored(ran)
     assert token not in text
     assert "hunter22" not in text
 
@@ -486,8 +424,9 @@ def test_runtime_parameter_errors_fail_without_retry(run_yaml, server):
             retry: {{max_attempts: 3, delay: 0.1}}
     """)
     assert ran.result.status == "FAILURE"
-    assert "`url` 'ftp://example.com/file' must start with http:// or https://" in ran.result.error
+    assert "parameters.url: expected an http:// or https:// URL, got 'ftp://example.com/file'" in ran.result.error
     assert "attempts" not in ran.result.error
+    assert ran.events("STEP_UP_FOR_RETRY") == []
 
 
 # --------------------------------------------------------------------------- validation

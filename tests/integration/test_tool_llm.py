@@ -11,11 +11,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from local_servers import LocalHTTPServer, QuietHandler, everything_stored, serving
 from yaml2dag.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -31,34 +31,16 @@ class FakeState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
+class FakeOpenAI(QuietHandler):
     protocol_version = "HTTP/1.1"
     server: "FakeServer"
-
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-    def _json(self, status: int, value, extra: dict | None = None) -> None:
-        data = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, val in (extra or {}).items():
-            self.send_header(key, val)
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self):
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if self.path == "/html/chat/completions":
-            data = b"<html><body>Welcome to the web site</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(200, b"<html><body>Welcome to the web site</body></html>", "text/html")
             return
         if self.path != "/v1/chat/completions":
             self._json(404, {"error": {"message": f"Unknown request URL: POST {self.path}"}})
@@ -80,7 +62,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"The model `{model}` does not exist"}})
             return
         if model == "busy-model" and count == 1:
-            self._json(429, {"error": {"message": "Rate limit reached"}}, {"Retry-After": "1"})
+            self._json(429, {"error": {"message": "Rate limit reached"}}, extra={"Retry-After": "1"})
             return
         messages = body["messages"]
         system = next((m["content"] for m in messages if m["role"] == "system"), "")
@@ -101,16 +83,13 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         })
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeServer(LocalHTTPServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), FakeOpenAI)
-        self.state = FakeState()
+        super().__init__(FakeOpenAI, FakeState())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+        return f"{self.url}/v1"
 
 
 @pytest.fixture
@@ -120,30 +99,8 @@ def fake(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEST_LLM_KEY", API_KEY)
     monkeypatch.setenv("TEST_LLM_WRONG_KEY", WRONG_KEY)
-    srv = FakeServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeServer()) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=10)
-
-
-def all_text(ran) -> str:
-    """Every event log record and the run result, serialized (to search for leaks)."""
-    from dagster._serdes import serialize_value
-
-    parts = []
-    for record in ran.records:
-        try:
-            parts.append(serialize_value(record))
-        except Exception:  # noqa: BLE001
-            parts.append(repr(record))
-    parts.append(json.dumps(ran.result.outputs, default=str))
-    parts.append(str(ran.result.error))
-    return "\n".join(parts)
 
 
 def files_containing(folder: Path, needle: str) -> list[str]:
@@ -205,7 +162,7 @@ def test_complete_sends_prompt_context_and_key_and_returns_the_answer(run_yaml, 
     assert metadata["model"].value == "tiny-2024" and metadata["completion_tokens"].value == 7
     assert "SUMMARIZE THE RELEASE NOTES" in metadata["answer"].value
     # the key reached the server, and nothing else: not the event log, outputs or run storage
-    assert API_KEY not in all_text(ran)
+    assert API_KEY not in everything_stored(ran)
     assert files_containing(dagster_home, API_KEY) == []
 
 
@@ -254,7 +211,7 @@ def test_defaults_come_from_the_environment(run_yaml, fake, monkeypatch):
     """)
     assert ran.result.status == "SUCCESS", ran.result.error
     assert ran.result.outputs["answer"] == "ECHO[env-model|t=None|n=1]: HELLO"
-    assert API_KEY not in all_text(ran)
+    assert API_KEY not in everything_stored(ran)
 
 
 def test_rejected_key_fails_at_once_without_revealing_it(run_yaml, fake, dagster_home):
@@ -275,7 +232,7 @@ def test_rejected_key_fails_at_once_without_revealing_it(run_yaml, fake, dagster
     assert f"POST {fake.base_url}/chat/completions answered 401 Unauthorized: the API key was rejected" in error
     assert "Incorrect API key provided: ***" in error
     assert len(fake.state.requests) == 1, "a rejected key is not retried"
-    assert WRONG_KEY not in all_text(ran)
+    assert WRONG_KEY not in everything_stored(ran)
     assert files_containing(dagster_home, WRONG_KEY) == []
 
 

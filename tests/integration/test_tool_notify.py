@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import socket
 import ssl
-import subprocess
-import threading
 from email import message_from_bytes
 from email import policy as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from local_servers import (LocalHTTPServer, QuietHandler, everything_stored, free_port, make_cert, serving,
+                           silent_port, start_smtp)
 from yaml2dag.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -32,30 +29,13 @@ PASSWORD = "pw-Zq81-never-logged"
 # --------------------------------------------------------------------------- helpers
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def everything_stored(ran) -> str:
-    """Every event log record, the outputs and the error of a run, as one string."""
-    return "\n".join([*(repr(r) for r in ran.records), json.dumps(ran.result.outputs, default=str),
-                      str(ran.result.error)])
-
-
 @pytest.fixture
 def tls_cert(tmp_path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1/localhost: (cert.pem, key.pem)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
+    made = make_cert(tmp_path)
+    if made is None:
         pytest.skip("the `openssl` command is not installed: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
+    return made
 
 
 class SmtpRecorder:
@@ -85,16 +65,6 @@ class SmtpRecorder:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def start_smtp(request, recorder: SmtpRecorder, **kwargs) -> int:
-    from aiosmtpd.controller import Controller
-
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=10, **kwargs)
-    controller.start()
-    request.addfinalizer(controller.stop)
-    return port
-
-
 @pytest.fixture
 def smtp(request):
     """A plain aiosmtpd server: (recorder, port)."""
@@ -115,48 +85,34 @@ def smtp_tls(request, tls_cert):
 
 
 class Hook:
-    """A stdlib HTTP server recording POSTs and answering with `status` / `body`."""
+    """What the webhook receiver answers (`status`, `body`, `content_type`) and the POSTs it got."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.status = 200
         self.body = b"ok"
         self.content_type = "text/plain"
-        hook = self
+        self.url = ""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                hook.requests.append({"path": self.path, "headers": dict(self.headers),
-                                      "json": json.loads(raw.decode("utf-8"))})
-                self.send_response(hook.status)
-                self.send_header("Content-Type", hook.content_type)
-                self.send_header("Content-Length", str(len(hook.body)))
-                self.end_headers()
-                self.wfile.write(hook.body)
 
-            def log_message(self, *args):
-                pass
+class HookHandler(QuietHandler):
+    server: LocalHTTPServer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+    def do_POST(self):  # noqa: N802 - http.server API
+        hook = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        hook.requests.append({"path": self.path, "headers": dict(self.headers),
+                              "json": json.loads(raw.decode("utf-8"))})
+        self._send(hook.status, hook.body, hook.content_type)
 
 
 @pytest.fixture
 def hook():
-    server = Hook()
-    try:
-        yield server
-    finally:
-        server.close()
+    """A stdlib HTTP server on 127.0.0.1 recording POSTs: the :class:`Hook` (``.url`` is set)."""
+    with serving(LocalHTTPServer(HookHandler, Hook())) as server:
+        server.state.url = server.url
+        yield server.state
 
 
 # --------------------------------------------------------------------------- log
@@ -451,10 +407,7 @@ def test_email_login_with_a_secrets_template(run_yaml, smtp_tls, monkeypatch):
 
 
 def test_email_server_that_never_answers_times_out(run_yaml):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)  # the kernel accepts connections; nobody ever says hello
-        port = silent.getsockname()[1]
+    with silent_port() as port:  # the kernel accepts connections; nobody ever says hello
         ran = run_yaml(f"""
             name: Notify Mail Silent
             steps:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from conftest import REPO, run_cli, run_process, write
+from conftest import REPO, make_dagster_home, run_cli, run_cli_counting_dagster, write
 
 pytestmark = pytest.mark.slow
 
@@ -108,10 +107,7 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def home(tmp_path) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return home
+    return make_dagster_home(tmp_path / "dagster_home")
 
 
 @pytest.fixture
@@ -400,20 +396,6 @@ def test_dry_run_of_an_invalid_workflow_exits_2_and_lists_the_errors(cli, folder
 # --------------------------------------------------------------------------- no Dagster
 
 
-NO_DAGSTER = """
-import sys
-from yaml2dag.cli import main
-try:
-    main.main(args=sys.argv[1:], prog_name="yaml2dag", standalone_mode=False)
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-loaded = sorted(m for m in sys.modules if m == "dagster" or m.startswith("dagster."))
-print("EXIT", code, "DAGSTER", len(loaded), file=sys.stderr)
-"""
-
-
 @pytest.mark.parametrize("args, expect", [
     (("validate",), "valid"),
     (("validate", "--format", "json"), '"valid": true'),
@@ -425,6 +407,6 @@ print("EXIT", code, "DAGSTER", len(loaded), file=sys.stderr)
 ])
 def test_static_commands_never_import_dagster(folder, home, args, expect):
     env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(home), "NO_COLOR": "1"}
-    done = run_process([sys.executable, "-c", NO_DAGSTER, *args], env=env, cwd=REPO)
+    done = run_cli_counting_dagster(*args, env=env)
     assert "EXIT 0 DAGSTER 0" in done.stderr, done.stderr
     assert expect in done.stdout

@@ -1094,3 +1094,102 @@ def test_report_json_shape(tmp_path):
     (error,) = data["errors"]
     assert {"file", "line", "column", "path", "message"} <= set(error)
     assert (error["file"], error["line"], error["column"], error["path"]) == (str(bad), 4, 11, "steps[0].tool")
+
+
+# --------------------------------------------------------------------------- shell commands
+
+
+def test_backslash_before_an_inserted_shell_value_is_caught_at_validate_time():
+    report = check("""
+        name: wf
+        parameters:
+          who: {type: string, default: bob}
+        steps:
+          - id: a
+            tool: shell
+            parameters:
+              command: echo \\{{ who }}
+    """)
+    problem = only(report, "template")
+    assert where(problem) == (8, 16, "steps[0].parameters.command", "template")
+    assert "backslash right before {{" in problem.message
+
+
+def test_value_in_a_quoted_here_document_points_at_the_line_inside_the_block():
+    report = check("""
+        name: wf
+        parameters:
+          who: {type: string, default: bob}
+        steps:
+          - id: b
+            tool: shell
+            parameters:
+              command: |
+                cat <<'EOF'
+                {{ who }}
+                EOF
+    """)
+    problem = only(report, "template")
+    assert where(problem) == (10, 9, "steps[0].parameters.command", "template")
+    assert "quoted here-document (<<'EOF')" in problem.message
+    assert "(line" not in problem.message
+
+
+def test_unquoted_here_document_and_plain_commands_are_valid():
+    report = check("""
+        name: wf
+        parameters:
+          who: {type: string, default: bob}
+        steps:
+          - id: b
+            tool: shell
+            parameters:
+              command: |
+                cat <<EOF
+                {{ who }}
+                EOF
+                echo "hi {{ who }}"
+    """)
+    assert report.valid, [p.format() for p in report.problems]
+
+
+def test_reading_a_step_on_the_other_side_of_a_branch_is_an_error():
+    report = check("""
+        name: wf
+        steps:
+          - id: route
+            if: "{{ true }}"
+            then:
+              - {id: low, tool: shell, parameters: {command: echo low}}
+            else:
+              - {id: high, tool: shell, parameters: {command: "echo {{ low.stdout }}"}}
+          - id: after
+            tool: shell
+            parameters: {command: "echo {{ low.stdout }} {{ high.stdout }}"}
+    """)
+    problem = only(report, "reference")
+    assert problem.path == "steps[0].else[0].parameters.command"
+    assert "only runs on the `then` side of `route`" in problem.message
+
+
+def test_switch_cases_cannot_read_each_other_but_nested_sides_can_read_outward():
+    report = check("""
+        name: wf
+        parameters:
+          env: {type: string, default: staging}
+        steps:
+          - id: by_env
+            switch: "{{ env }}"
+            cases:
+              staging:
+                - {id: s1, tool: shell, parameters: {command: echo s}}
+                - id: inner
+                  if: "{{ s1.succeeded }}"
+                  then:
+                    - {id: s2, tool: shell, parameters: {command: "echo {{ s1.stdout }}"}}
+              production:
+                - {id: p1, tool: shell, parameters: {command: "echo {{ s2.stdout }}"}}
+    """)
+    problem = only(report, "reference")
+    assert problem.path == "steps[0].cases.production[0].parameters.command"
+    assert "`staging` side of `by_env`" in problem.message

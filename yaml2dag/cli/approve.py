@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import FORMAT_OPTION, console, print_json
+from .output import FORMAT_OPTION, console, fail_as, print_json
 
 
 def _decide(decision: str, run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
@@ -15,11 +15,7 @@ def _decide(decision: str, run_id: str, step: str | None, by: str | None, commen
     try:
         gate = record_decision(instance, run_id, decision, step=step, by=by, comment=comment)
     except ApprovalError as exc:
-        if fmt == "json":
-            print_json({"error": str(exc)})
-        else:
-            click.echo(f"error: {exc}", err=True)
-        raise SystemExit(1)
+        fail_as(fmt, str(exc), 1)
     if fmt == "json":
         print_json({"run_id": run_id, "decision": decision, "gate": gate.to_json()})
         return

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, fail, print_json
+from .output import FORMAT_OPTION, console, fail, print_json, print_table
 
 
 @click.command()
@@ -63,12 +63,64 @@ def _summary(report) -> dict[str, Any]:
     }
 
 
+def _ago(iso: str | None, now: _dt.datetime) -> str:
+    """``2h ago`` / ``in 3d`` for an ISO time, relative to ``now``."""
+    if not iso:
+        return "-"
+    try:
+        moment = _dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    seconds = (moment - now).total_seconds()
+    span = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if span >= size:
+            text = f"{int(span // size)}{unit}"
+            break
+    else:
+        text = f"{int(span)}s"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def _last_runs(rows: list[dict[str, Any]]) -> str | None:
+    """Add ``last_run`` to each row from the Dagster instance, when it holds runs.
+
+    The default SQLite run storage is read directly (no Dagster import); Dagster is imported
+    only for another configured storage, so ``list`` stays fast. Returns an error message when the instance cannot be read.
+    """
+    from ..history import has_run_storage
+
+    for info in rows:
+        info["last_run"] = None
+    if not has_run_storage():
+        return None
+    try:
+        from ..history import last_runs, last_runs_sqlite
+        from ..runner import instance_home
+
+        jobs = [info["id"] for info in rows if info["id"]]
+        found = last_runs_sqlite(instance_home(), jobs)
+        if found is None:
+            from ..runner import get_instance
+
+            found = last_runs(get_instance(), jobs)
+    except Exception as exc:  # noqa: BLE001 - list must work even when the instance does not
+        return f"cannot read runs from the Dagster instance: {exc}"
+    for info in rows:
+        run = found.get(info["id"])
+        if run is not None:
+            info["last_run"] = {k: run[k] for k in ("run_id", "status", "trigger", "version", "created_at",
+                                                    "started_at", "ended_at", "duration_s")}
+    return None
+
+
 @click.command("list")
 @click.option("--tags", "tags", multiple=True, help="Only workflows with this tag (repeatable; comma lists allowed).")
 @click.option("--search", "search", default=None, help="Only workflows whose name, id, description or tags contain this text.")
+@click.option("--no-runs", is_flag=True, help="Do not read the last runs from the Dagster instance.")
 @FORMAT_OPTION
-def list_(tags: tuple[str, ...], search: str | None, fmt: str) -> None:
-    """List the workflows of the definitions folder."""
+def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) -> None:
+    """List the workflows of the definitions folder, with their last run and next scheduled run."""
     from ..library import Library
 
     library = Library()
@@ -85,36 +137,53 @@ def list_(tags: tuple[str, ...], search: str | None, fmt: str) -> None:
             hay += " " + " ".join(info["tags"])
             if search.casefold() not in hay.casefold():
                 continue
+        upcoming = [s["next_run"] for s in info["schedules"] if s.get("next_run") and s.get("enabled", True)]
+        info["next_run"] = min(upcoming, key=lambda t: _dt.datetime.fromisoformat(t)) if upcoming else None
         rows.append(info)
+    runs_error = None
+    if no_runs:
+        for info in rows:
+            info["last_run"] = None
+    else:
+        runs_error = _last_runs(rows)
     if fmt == "json":
-        print_json({"definitions": str(library.folder), "workflows": rows})
+        data: dict[str, Any] = {"definitions": str(library.folder), "workflows": rows}
+        if runs_error:
+            data["runs_error"] = runs_error
+        print_json(data)
         return
-    from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
-
     out = console()
+    if runs_error:
+        click.echo(f"warning: {runs_error}", err=True)
     if not rows:
-        out.print("no workflows match" if (tags or search) else f"no workflows in {library.folder}")
+        out.print("no workflows match" if (tags or search) else f"no workflows in {library.folder}", markup=False)
         return
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    table.add_column("Name", no_wrap=True)
-    table.add_column("Job", no_wrap=True, style="cyan")
-    table.add_column("Steps", justify="right")
-    # wrappable columns whose cells do not wrap: rich shrinks them first, so names and job ids
-    # are never cut (a no_wrap column would starve every other column instead); one line a row
-    table.add_column("Tags", overflow="ellipsis")
-    table.add_column("Schedule", overflow="ellipsis")
-    table.add_column("Description", overflow="ellipsis", ratio=1)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    show_runs = any(info["last_run"] for info in rows)
+    show_next = any(info["next_run"] for info in rows)
+    headers = ["Name", "Job", "Steps"] + ["Last run"] * show_runs + ["Next run"] * show_next
+    headers += ["Tags", "Schedule", "Description"]
+    styles = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "paused": "magenta"}
+    table = []
     for info in rows:
-        name = escape(info["name"] or info["file"])  # user text is not rich markup
-        if not info["valid"]:
-            name = f"[red]✗ {name}[/] ({info['errors']} error(s))"
+        name = info["name"] or info["file"]
+        cells: list[Any] = [name if info["valid"] else (f"✗ {name} ({info['errors']} error(s))", "red"),
+                            (info["id"] or "-", "cyan"), str(info["steps"])]
+        if show_runs:
+            run = info["last_run"]
+            if run is None:
+                cells.append("-")
+            else:
+                when = _ago(run["started_at"] or run["created_at"], now)
+                cells.append((f"{run['status']} {when}", styles.get(run["status"])))
+        if show_next:
+            cells.append(_ago(info["next_run"], now) if info["next_run"] else "-")
         schedule = "; ".join(s["description"] for s in info["schedules"]) or "-"
-        table.add_row(name, escape(info["id"] or "-"), str(info["steps"]),
-                      *(Text(text, no_wrap=True, overflow="ellipsis")
-                        for text in (", ".join(info["tags"]) or "-", schedule, info["description"] or "")))
-    out.print(table)
+        cells += [", ".join(info["tags"]) or "-", schedule, info["description"] or ""]
+        table.append(cells)
+    # names and job ids are never cut; tags, schedule and description shrink to fit, one line a row
+    last = len(headers) - 1
+    print_table(out, headers, table, shrink=(last - 2, last - 1, last), right=(2,))
 
 
 def _parameter_json(param) -> dict[str, Any]:

@@ -8,17 +8,12 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, print_json
+from .output import FORMAT_OPTION, console, fail_as, print_json
 
 
 def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
-    if fmt == "json":
-        print_json({"error": message, "errors": [p.to_dict() for p in problems or []]})
-    else:
-        click.echo(f"error: {message}", err=True)
-        for problem in problems or []:
-            click.echo(problem.format(), err=True)
-    raise SystemExit(code)
+    """:func:`fail_as`; the JSON error always lists the problems (maybe none)."""
+    fail_as(fmt, message, code, problems or [])
 
 
 def _terminal_stream():

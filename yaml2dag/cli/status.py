@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import FORMAT_OPTION, console, print_json
+from .output import FORMAT_OPTION, console, fail_as, print_json
 
 ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
          "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]"}
@@ -29,11 +29,7 @@ def status(run_id: str, fmt: str) -> None:
     try:
         info = run_status(get_instance(), run_id, library if library.folder.is_dir() else None)
     except RunNotFoundError as exc:
-        if fmt == "json":
-            print_json({"error": str(exc)})
-        else:
-            click.echo(f"error: {exc}", err=True)
-        raise SystemExit(1)
+        fail_as(fmt, str(exc), 1)
     if fmt == "json":
         print_json(info)
         return

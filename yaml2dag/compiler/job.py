@@ -14,6 +14,7 @@ Each workflow becomes one :class:`dagster.JobDefinition` built from the
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import dagster as dg
@@ -28,6 +29,9 @@ from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
 #: Tag key prefix of the run-queue concurrency limits; the suffix is the limit
 #: (``yaml2dag/concurrency_2``), matched by a rule in the shipped dagster.yaml.
 CONCURRENCY_TAG_PREFIX = "yaml2dag/concurrency_"
+#: Job tag holding the ``concurrency.key`` template and the parameter defaults (JSON), read by
+#: the run coordinator to render the key from a run's own run config.
+TAG_CONCURRENCY_KEY = "yaml2dag/concurrency_key"
 #: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
 MAX_CONCURRENCY_LIMIT = 20
 
@@ -77,7 +81,53 @@ def job_tags(workflow: Workflow) -> dict[str, str]:
     conc = concurrency_tag(workflow, default_concurrency_key(workflow))
     if conc is not None:
         tags[conc[0]] = conc[1]
+        if workflow.concurrency.key:
+            # for the run coordinator, which re-renders the key with the run's own run config
+            defaults = resolve_defaults(workflow)
+            tags[TAG_CONCURRENCY_KEY] = json.dumps({"key": workflow.concurrency.key, "defaults": defaults},
+                                                   sort_keys=True, default=str)
     return tags
+
+
+def resolve_defaults(workflow: Workflow) -> dict:
+    """The non-secret parameter defaults of ``workflow`` (name -> value)."""
+    from ..parameters import resolve
+
+    secret = {p.name for p in workflow.parameters if p.is_secret}
+    return {k: v for k, v in resolve(workflow, {}, allow_missing=True).items() if k not in secret}
+
+
+def rendered_concurrency_tags(tags: dict[str, str], run_config: dict | None) -> dict[str, str]:
+    """The concurrency tag of a run, with the key rendered from the run's own run config.
+
+    Runs launched from the Dagster UI or over GraphQL carry the job's tags, whose concurrency key
+    was rendered with the parameter defaults; the run coordinator
+    (:class:`yaml2dag.run_coordinator.WorkflowRunCoordinator`) calls this to put the run in the
+    bucket of the parameters it was really launched with (issue #3, "Locks and run limits").
+
+    Args:
+        tags: the run's tags.
+        run_config: the run's run config: the workflow's parameters at the top level.
+
+    Returns:
+        ``{"yaml2dag/concurrency_<limit>": "<job id>:<key>"}`` to set on the run, or ``{}`` when
+        the run has no templated concurrency key or the key cannot be rendered.
+    """
+    spec = tags.get(TAG_CONCURRENCY_KEY)
+    names = [k for k in tags if k.startswith(CONCURRENCY_TAG_PREFIX) and k[len(CONCURRENCY_TAG_PREFIX):].isdigit()]
+    if not spec or len(names) != 1:
+        return {}
+    try:
+        data = json.loads(spec)
+        params = dict(data.get("defaults") or {})
+        params.update({k: v for k, v in (run_config or {}).items() if k not in ("ops", "resources", "execution", "loggers")})
+        key = _render_key(str(data["key"]), params)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    if key is None:
+        return {}
+    job_id = tags[names[0]].split(":", 1)[0]
+    return {names[0]: f"{job_id}:{key}" if key else job_id}
 
 
 def default_concurrency_key(workflow: Workflow) -> str | None:
@@ -93,12 +143,16 @@ def render_concurrency_key(workflow: Workflow, params: dict) -> str | None:
     """The ``concurrency.key`` template rendered with ``params`` (None without a key)."""
     if workflow.concurrency is None or not workflow.concurrency.key:
         return None
+    return _render_key(workflow.concurrency.key, params)
+
+
+def _render_key(template: str, params: dict) -> str | None:
     from ..templates import render_string
 
     scope = dict(params)
     scope["params"] = params
     try:
-        return str(render_string(workflow.concurrency.key, scope))
+        return str(render_string(template, scope))
     except Exception:  # noqa: BLE001 - a key that cannot render falls back to the workflow bucket
         return None
 

@@ -40,7 +40,7 @@ from ..model import Branch, Step, StepBody, Switch, Workflow
 from ..parameters import resolve
 from ..plan import Node
 from ..templates import evaluate, render_value, truthy
-from ..tools.base import Action, Markdown, ToolError, ToolResult
+from ..tools.base import Action, Markdown, ToolError, ToolResult, check_parameters
 from ..tools.registry import get_tool
 from . import runtime
 from .config import RESOURCE_KEY
@@ -202,6 +202,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
         runtime.register_context(context.run_id, tctx)
         try:
             rendered = runtime.render_parameters(step.parameters, scope, action)
+            check_parameters(action.parameters, rendered, f"{step.tool}.{action.name}")
             tool_result = runtime.run_action(action, tctx, rendered, step.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure goes through on_error
             yield from _on_failure(cw, context, step, exc, attempt, max_attempts, policy, scope, watch,

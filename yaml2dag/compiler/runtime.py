@@ -45,9 +45,16 @@ def result(output: Any = None, *, status: str = SUCCEEDED, error: str | None = N
     return out
 
 
+class SkippedResult(dict):
+    """A skipped step's result: any tool field reads as null (``{{ tests.stdout }}``)."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 def skipped_result(reason: str) -> dict:
     """The result a skipped step exposes to ordering successors and to workflow outputs."""
-    out = result(None, status=SKIPPED)
+    out = SkippedResult(result(None, status=SKIPPED))
     out["reason"] = reason
     return out
 
@@ -122,15 +129,21 @@ def build_scope(
 def render_parameters(parameters: Mapping[str, Any], scope: Mapping[str, Any], action: Action) -> dict:
     """Render a step's parameters; shell command strings get quoted values (spec §5).
 
+    A parameter whose template renders to null (``"{{ branch or none }}"``) is left out, as if
+    it were not set, so optional tool parameters can be switched off by a template.
+
     Raises:
         TemplateError: a template failed; the message names the parameter.
     """
     out: dict[str, Any] = {}
     for key, value in parameters.items():
         try:
-            out[key] = render_value({key: value}, scope, shell_keys=action.shell_parameters)[key]
+            rendered = render_value({key: value}, scope, shell_keys=action.shell_parameters)[key]
         except TemplateError as exc:
             raise TemplateError(f"parameters.{key}: {exc}") from None
+        if rendered is None and value is not None:
+            continue  # a template that renders to null leaves the parameter unset
+        out[key] = rendered
     return out
 
 

@@ -48,6 +48,52 @@ class Action:
     handles_timeout: bool = False
 
 
+_JSON_TYPES = (dict, list, str, int, float, bool, type(None))
+
+
+def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what: str) -> None:
+    """Check rendered parameters against an action's JSON Schema, when the step runs.
+
+    The validator checks parameters before a run but skips values that are templates; this
+    catches a template that rendered to the wrong type (``keep_last: "{{ keep }}"`` → ``"x"``).
+    Values that are not JSON types (a DataFrame passed by ``"{{ load.output }}"``) are left to
+    the tool.
+
+    Args:
+        schema: the action's parameter schema (draft 2020-12).
+        params: the rendered parameters.
+        what: ``tool.action``, for the message.
+
+    Raises:
+        ToolError: (not retryable) naming the first wrong parameter and what was expected.
+    """
+    import json
+
+    from ..schema import fast_valid, validator_for
+
+    schema_json = json.dumps(schema, sort_keys=True)
+    if fast_valid(schema_json, dict(params)):
+        return
+    errors = [e for e in validator_for(schema_json).iter_errors(dict(params))
+              if isinstance(e.instance, _JSON_TYPES) and not _holds_objects(e.instance)]
+    if not errors:
+        return
+    error = sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[0]
+    where = "parameters" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
+    expected = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
+    shown = "" if isinstance(error.instance, (dict, list)) else f", got {error.instance!r}"
+    detail = f"expected {expected}{shown}" if expected else error.message
+    raise ToolError(f"{what}: {where}: {detail}", retryable=False)
+
+
+def _holds_objects(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_objects(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_objects(v) for v in value)
+    return not isinstance(value, _JSON_TYPES)
+
+
 @dataclass(frozen=True)
 class Tool:
     """A named set of actions. ``actions[0]`` is the default action."""
@@ -168,12 +214,15 @@ class ToolContext:
         self.cancel_reason: str | None = None
         self.log = _MaskedLog(self._log, self.mask)
 
-    def add_secret(self, value: str) -> None:
-        """Mask ``value`` from now on too (a credential the tool found itself)."""
+    def add_secret(self, *values: str | None) -> None:
+        """Mask each of ``values`` from now on too (credentials the tool found itself: passwords,
+        tokens, API keys). None, empty values and values shorter than
+        :data:`yaml2dag.secrets.MIN_MASKED_LENGTH` (3) characters are ignored."""
         from ..secrets import MIN_MASKED_LENGTH
 
-        if value and len(value) >= MIN_MASKED_LENGTH and value not in self.secrets:
-            self.secrets = tuple(sorted(self.secrets + (value,), key=len, reverse=True))
+        new = {v for v in values if v and len(v) >= MIN_MASKED_LENGTH and v not in self.secrets}
+        if new:
+            self.secrets = tuple(sorted(set(self.secrets) | new, key=len, reverse=True))
 
     # -- secrets
     def mask(self, value: Any) -> Any:

@@ -266,13 +266,7 @@ def _imap_error(ctx: ToolContext, server: mail.ServerSettings, exc: BaseExceptio
 
 
 def _logout(conn: imaplib.IMAP4) -> None:
-    try:
-        conn.logout()
-    except Exception:  # noqa: BLE001 - best effort
-        try:
-            conn.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
+    mail.close_quietly(conn.logout, conn.shutdown)
 
 
 def _ok(ctx: ToolContext, server: mail.ServerSettings, reply: tuple[str, list], doing: str) -> list:

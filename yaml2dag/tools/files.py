@@ -148,34 +148,6 @@ LIST_PARAMETERS = {
 # --------------------------------------------------------------------------- shared helpers
 
 
-def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what: str) -> None:
-    """Check rendered parameters against an action's JSON Schema, at run time.
-
-    The validator checks parameters before a run but skips values that are templates; this
-    catches a template that rendered to the wrong type (``keep_last: "{{ keep }}"`` → ``"x"``).
-
-    Args:
-        schema: the action's parameter schema (draft 2020-12).
-        params: the rendered parameters.
-        what: ``tool.action``, for the message.
-
-    Raises:
-        ToolError: (not retryable) naming the first wrong parameter and what was expected.
-    """
-    from ..schema import validator_for
-
-    validator = validator_for(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path])
-    if not errors:
-        return
-    error = errors[0]
-    where = "parameters" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
-    expected = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
-    shown = "" if isinstance(error.instance, (dict, list)) else f", got {error.instance!r}"
-    detail = f"expected {expected}{shown}" if expected else error.message
-    raise ToolError(f"{what}: {where}: {detail}", retryable=False)
-
-
 class Clock:
     """Checks the step's deadline and cancellation between units of work.
 
@@ -578,7 +550,6 @@ def copy(ctx: ToolContext, params: dict) -> ToolResult:
         ToolError: missing source, existing destination without ``overwrite``, protected path,
             path outside ``base``, I/O error. StepTimeoutError: the step's timeout passed.
     """
-    check_parameters(COPY_PARAMETERS, params, "files.copy")
     pairs = _plan_transfer(params, "copy")
     clock = Clock(ctx, f"copy of {params['source']}")
     stats = {"files": 0, "bytes": 0, "skipped": []}
@@ -600,7 +571,6 @@ def move(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: as :func:`copy`, and when the source is protected (root, home, top level).
     """
-    check_parameters(MOVE_PARAMETERS, params, "files.move")
     pairs = _plan_transfer(params, "move")
     clock = Clock(ctx, f"move of {params['source']}")
     stats = {"files": 0, "bytes": 0, "skipped": []}
@@ -666,7 +636,6 @@ def delete(ctx: ToolContext, params: dict) -> ToolResult:
             glob's folder; a path outside ``base``; a non-empty folder without ``recursive``;
             nothing to delete without ``missing_ok``. Nothing is deleted when any check fails.
     """
-    check_parameters(DELETE_PARAMETERS, params, "files.delete")
     raw = str(params["path"])
     recursive = bool(params.get("recursive", False))
     dry_run = bool(params.get("dry_run", False))
@@ -751,7 +720,6 @@ def list_files(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: the folder does not exist or is not a folder.
     """
-    check_parameters(LIST_PARAMETERS, params, "files.list")
     folder = _abspath(params["path"])
     if not os.path.exists(folder):
         raise ToolError(f"folder {folder} does not exist", retryable=False)
@@ -1026,7 +994,6 @@ def backup(ctx: ToolContext, params: dict) -> ToolResult:
             ``base``, an entry cannot be read. StepTimeoutError: the step's timeout passed (the
             partial archive is removed).
     """
-    check_parameters(BACKUP_PARAMETERS, params, "files.backup")
     source = _abspath(params["source"])
     target = _abspath(params["target"])
     if not os.path.exists(source):

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
-from .files import check_parameters
 from .shell import _last_line, _stop_group
 
 #: Seconds to collect output after a stopped git process group.
@@ -367,7 +366,6 @@ def pull(ctx: ToolContext, params: dict) -> ToolResult:
             ``git pull failed: <git's error line>``; network errors are retryable, diverged
             branches or local changes are not). StepTimeoutError: the step timed out.
     """
-    check_parameters(PULL_PARAMETERS, params, "git.pull")
     repo = _repository(ctx, params["directory"])
     remote = _no_option(params["remote"], "remote") if params.get("remote") else None
     branch = _no_option(params["branch"], "branch") if params.get("branch") else None
@@ -391,7 +389,6 @@ def clone(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: the folder is taken, git failed (``git clone failed: ...``).
     """
-    check_parameters(CLONE_PARAMETERS, params, "git.clone")
     url = _no_option(params["url"], "url")
     directory = os.path.normpath(os.path.abspath(os.path.expanduser(str(params["directory"]))))
     branch = _no_option(params["branch"], "branch") if params.get("branch") else None
@@ -450,7 +447,6 @@ def status(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: not a repository, git failed.
     """
-    check_parameters(STATUS_PARAMETERS, params, "git.status")
     repo = _repository(ctx, params["directory"])
     untracked_mode = "all" if params.get("untracked", True) else "no"
     run = run_git(ctx, ["status", "--porcelain=v1", "-z", "--branch", f"--untracked-files={untracked_mode}"],
@@ -553,7 +549,6 @@ def log(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: not a repository, an unknown ref, git failed.
     """
-    check_parameters(LOG_PARAMETERS, params, "git.log")
     repo = _repository(ctx, params["directory"])
     commit = head(ctx, repo)
     args = ["log", f"--pretty=format:{_LOG_FORMAT}", "--name-only", "-z", "--encoding=UTF-8", "--no-color"]
@@ -608,7 +603,6 @@ def checkout(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: not a repository, unknown ref, local changes in the way, branch exists.
     """
-    check_parameters(CHECKOUT_PARAMETERS, params, "git.checkout")
     repo = _repository(ctx, params["directory"])
     ref = _no_option(params["ref"], "ref")
     old = head(ctx, repo)

@@ -56,8 +56,6 @@ PREVIEW_CHARS = 1000
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 #: Statuses a retry may fix, besides every 5xx.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
-#: Shortest credential value that is masked (shorter ones would garble unrelated text).
-MIN_MASKED_LENGTH = 4
 #: The default of ``expect_status``.
 DEFAULT_EXPECT = "200-299"
 
@@ -263,15 +261,6 @@ def jsonable(value: Any) -> Any:
         from ..compiler.runtime import to_jsonable  # lazy: imports the compiler
 
         return to_jsonable(value)
-
-
-def add_secrets(ctx: ToolContext, values: Any) -> None:
-    """Mask ``values`` (strings of at least :data:`MIN_MASKED_LENGTH` characters) in everything
-    the step logs or returns from now on, by adding them to ``ctx.secrets``."""
-    found = [v for v in values if isinstance(v, str) and len(v) >= MIN_MASKED_LENGTH]
-    if found:
-        merged = set(ctx.secrets) | set(found)
-        ctx.secrets = tuple(sorted(merged, key=len, reverse=True))
 
 
 def sensitive_header(name: str) -> bool:
@@ -713,12 +702,13 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
     ranges, expected = parse_expect_status(DEFAULT_EXPECT if raw_expect is None else raw_expect)
     headers = _headers(params.get("headers"))
     auth = _auth(params.get("auth"), headers)
-    add_secrets(ctx, header_secrets(headers))
+    ctx.add_secret(*header_secrets(headers))
     if isinstance(params.get("auth"), Mapping):
-        add_secrets(ctx, [params["auth"].get("password"), params["auth"].get("token")])
+        ctx.add_secret(*(to_text(params["auth"][key]) for key in ("password", "token")
+                         if params["auth"].get(key) is not None))
     parsed_url = urllib.parse.urlsplit(url)
     if parsed_url.password:
-        add_secrets(ctx, [urllib.parse.unquote(parsed_url.password)])
+        ctx.add_secret(urllib.parse.unquote(parsed_url.password))
     has_json = "json" in params
     has_body = params.get("body") is not None
     if has_json and has_body:

@@ -43,7 +43,6 @@ from .http import (
     URL_SCHEMA,
     one_line,
     format_seconds,
-    add_secrets,
     check_url,
     header_secrets,
     is_retryable_status,
@@ -271,12 +270,12 @@ def _run(action: str, ctx: ToolContext, params: dict) -> ToolResult:
             ctx.log.warning("`api_key` is empty: sending the request without an API key")
     else:
         api_key = _env(API_KEY_ENV) or ""
-    add_secrets(ctx, [api_key])
+    ctx.add_secret(api_key)
     extra_headers = params.get("headers") or {}
     if not isinstance(extra_headers, Mapping):
         raise ToolError("`headers` must render to a mapping", retryable=False)
     headers = {str(k): to_text(v) for k, v in extra_headers.items() if v is not None}
-    add_secrets(ctx, header_secrets(headers))
+    ctx.add_secret(*header_secrets(headers))
     credentials_sent = bool(api_key) or bool(header_secrets(headers))
     headers["Content-Type"] = "application/json"
     headers.setdefault("Accept", "application/json")

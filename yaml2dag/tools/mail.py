@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from html.parser import HTMLParser
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..durations import parse_duration
 from .base import ToolContext, ToolError
@@ -206,18 +206,6 @@ def setting(params: Mapping[str, Any], key: str, env_var: str) -> tuple[Any, str
     return None, ""
 
 
-#: Values shorter than this are not registered as secrets (masking "a" would garble every text).
-MIN_SECRET_LENGTH = 3
-
-
-def protect(ctx: ToolContext, *values: str | None) -> None:
-    """Register ``values`` (passwords, tokens) as secrets of the step: from now on ``ctx.log``
-    and ``ctx.mask`` show them as ``***``. Values shorter than 3 characters are ignored."""
-    extra = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH and v not in ctx.secrets}
-    if extra:
-        ctx.secrets = tuple(sorted(set(ctx.secrets) | extra, key=len, reverse=True))
-
-
 def effective_timeout(ctx: ToolContext, seconds: float) -> float:
     """``seconds`` capped by what is left of the step's timeout (never below 0.5 s)."""
     left = ctx.time_left()
@@ -262,7 +250,7 @@ def resolve_server(ctx: ToolContext, params: Mapping[str, Any], service: str) ->
 
     password, _ = setting(params, "password", prefix + "PASSWORD")
     password = "" if password is None else str(password)
-    protect(ctx, password)
+    ctx.add_secret(password)
 
     host, _ = setting(params, "host", prefix + "HOST")
     if host is None:
@@ -533,14 +521,20 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
                                 f"yaml2dag supports {', '.join(_MECHANISMS)}")
 
 
-def _close(smtp: smtplib.SMTP) -> None:
+def close_quietly(polite: Callable[[], Any], abrupt: Callable[[], Any]) -> None:
+    """End a server connection, best effort: ``polite()`` (SMTP ``QUIT``, IMAP ``LOGOUT``), else
+    ``abrupt()`` (just close the socket). Never raises."""
     try:
-        smtp.quit()
+        polite()
     except Exception:  # noqa: BLE001 - best effort
         try:
-            smtp.close()
+            abrupt()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    close_quietly(smtp.quit, smtp.close)
 
 
 def _smtp_error(ctx: ToolContext, server: ServerSettings, exc: BaseException, doing: str) -> BaseException:

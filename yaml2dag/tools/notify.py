@@ -184,7 +184,7 @@ def _protect_credentials(ctx: ToolContext, url: str, headers: Mapping[str, str])
         password = urlsplit(url).password
     except ValueError:
         password = None
-    mail.protect(ctx, *values, password)
+    ctx.add_secret(*values, password)
 
 
 def _response_body(response: Any) -> Any:

@@ -20,7 +20,6 @@ import time
 from typing import Any
 
 from .base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
-from .files import check_parameters
 
 #: Default seconds over which CPU usage is measured.
 DEFAULT_INTERVAL = 0.5
@@ -182,7 +181,6 @@ def metrics(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: a path of ``mounts`` does not exist.
     """
-    check_parameters(METRICS_PARAMETERS, params, "system.metrics")
     m = collect(params.get("mounts"), _interval(params))
     ctx.log.info(f"{m['hostname']}: cpu {m['cpu_percent']:.1f}%, memory {m['memory']['percent']:.1f}%, "
                  f"load {m['load_avg'][0]:.2f}, "
@@ -237,7 +235,6 @@ def check(ctx: ToolContext, params: dict) -> ToolResult:
     Raises:
         ToolError: no threshold given, a path of ``mounts`` does not exist.
     """
-    check_parameters(CHECK_PARAMETERS, params, "system.check")
     m = collect(params.get("mounts"), _interval(params))
     alerts = evaluate(m, params)
     for alert in alerts:

@@ -106,6 +106,7 @@ def instantiate(name: str, new_name: str | None = None, values: Mapping[str, str
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
     data = yaml.load(template_text(info.name))
     if new_name:
         data["name"] = new_name

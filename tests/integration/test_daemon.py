@@ -1,0 +1,184 @@
+"""Issue #5 with the real Dagster daemon: `dagster-daemon run -m yaml2dag.definitions` on a
+temporary instance (the project's dagster.yaml: queued runs, run monitoring). A CSV file dropped
+into a watched folder starts a run of A (file trigger); A's success starts B and B's success
+starts C (workflow triggers), each run seeing the upstream run id and outputs.
+
+Every wait is bounded; the daemon's process group is killed on teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, stored_outputs, write
+
+pytestmark = pytest.mark.slow
+
+#: Bound for the whole chain (daemon start, three runs each in its own process).
+CHAIN_TIMEOUT = 300
+
+
+def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path, poll: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"the daemon exited ({proc.returncode}) while waiting for {what}:\n"
+                                 + log.read_text()[-5000:])
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; daemon log tail:\n" + log.read_text()[-5000:])
+
+
+@pytest.fixture
+def daemon_env(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    folder = tmp_path / "definitions"
+    inbox = tmp_path / "inbox"
+    write(folder, "a_ingest.yaml", f"""
+        name: Ingest
+        description: Count the lines of a dropped file
+        parameters:
+          input: {{type: string, default: ""}}
+        triggers:
+          - type: file
+            path: "{inbox}"
+            pattern: "*.csv"
+            interval: 1
+            parameters: {{input: "{{{{ trigger.path }}}}"}}
+        steps:
+          - id: count
+            tool: shell
+            parameters: {{command: "wc -l < {{{{ input }}}} | tr -d ' '"}}
+        outputs:
+          lines: "{{{{ count.output }}}}"
+          file: "{{{{ trigger.name }}}}"
+    """)
+    write(folder, "b_report.yaml", """
+        name: Report
+        parameters:
+          upstream: {type: string, default: ""}
+          lines: {type: string, default: ""}
+        triggers:
+          - type: workflow
+            workflow: Ingest
+            status: success
+            parameters: {upstream: "{{ trigger.run_id }}", lines: "{{ trigger.outputs.lines }}"}
+        steps:
+          - id: write
+            tool: shell
+            parameters: {command: "echo report of {{ trigger.outputs.file }}: {{ lines }} lines"}
+        outputs:
+          text: "{{ write.output }}"
+          upstream: "{{ upstream }}"
+    """)
+    write(folder, "c_publish.yaml", """
+        name: Publish
+        parameters:
+          text: {type: string, default: ""}
+        triggers:
+          - type: workflow
+            workflow: report
+            parameters: {text: "{{ trigger.outputs.text }}"}
+        steps:
+          - id: publish
+            tool: shell
+            parameters: {command: "echo published {{ text }}"}
+        outputs:
+          said: "{{ publish.output }}"
+          after: "{{ trigger.run_id }}"
+    """)
+    env = dict(os.environ, DAGSTER_HOME=str(home), YAML2DAG_DEFINITIONS=str(folder), NO_COLOR="1")
+    return env, home, inbox
+
+
+def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env, tmp_path, monkeypatch):
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    env, home, inbox = daemon_env
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    log = tmp_path / "daemon.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-m", "yaml2dag.definitions"],
+                                cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    instance = DagsterInstance.get()
+    try:
+        # run-status sensors start from where the event log stands on their first check:
+        # wait until both have checked once before anything runs
+        def initialized():
+            states = {s.name: s for s in instance.all_instigator_state()}
+            wanted = ("report_on_ingest_success", "publish_on_report_success")
+            return all(name in states and states[name].instigator_data is not None
+                       and states[name].instigator_data.cursor for name in wanted)
+
+        _wait("the workflow-trigger sensors' first check", initialized, 120, proc, log)
+
+        def missing_folder_reported():
+            return "does not exist" in log.read_text()
+
+        _wait("the file sensor to report the missing inbox", missing_folder_reported, 60, proc, log)
+        inbox.mkdir()
+        dropped = inbox / "sales.csv"
+        dropped.write_text("region,amount\neu,3\nus,4\n")
+        (inbox / "ignored.txt").write_text("not a csv\n")
+
+        def finished(job: str):
+            runs = instance.get_runs()
+            done = [r for r in runs if r.job_name == job and r.is_finished]
+            return done[0] if done else None
+
+        publish = _wait("the Publish run (C) to finish", lambda: finished("publish"), CHAIN_TIMEOUT, proc, log, 2.0)
+        ingest, report = finished("ingest"), finished("report")
+        for run in (ingest, report, publish):
+            assert run.status == DagsterRunStatus.SUCCESS, (run.job_name, run.status, log.read_text()[-3000:])
+
+        assert ingest.tags["yaml2dag/trigger"] == "sensor"
+        assert ingest.tags["dagster/sensor_name"] == "ingest_file_sensor"
+        assert ingest.run_config == {"input": str(dropped)}
+        assert stored_outputs(instance, ingest.run_id) == [{"lines": "3", "file": "sales.csv"}]
+
+        assert report.tags["yaml2dag/trigger"] == "sensor"
+        assert report.run_config == {"upstream": ingest.run_id, "lines": "3"}
+        assert stored_outputs(instance, report.run_id) == [{"text": "report of sales.csv: 3 lines",
+                                                            "upstream": ingest.run_id}]
+
+        assert publish.tags["dagster/sensor_name"] == "publish_on_report_success"
+        assert stored_outputs(instance, publish.run_id) == [{"said": "published report of sales.csv: 3 lines",
+                                                             "after": report.run_id}]
+        assert len(instance.get_runs()) == 3  # the .txt file started nothing
+    finally:
+        _stop(proc)
+        instance.dispose()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the daemon's process group, then SIGKILL whatever of it still runs (run workers
+    included). Only processes psutil sees running are signalled, never a reused pid."""
+    import psutil
+
+    members = []
+    if proc.poll() is None:
+        members = [psutil.Process(proc.pid)] + psutil.Process(proc.pid).children(recursive=True)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    for member in members:
+        try:
+            if member.is_running():
+                member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(timeout=10)

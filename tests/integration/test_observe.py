@@ -1,0 +1,455 @@
+"""Issue #6, run observability: history, events, logs, audit, stats, retry, cancel and the last
+run in `list`, as real `python -m yaml2dag` subprocesses against one temporary Dagster instance
+populated by real runs: successes, a retried step, a skipped step, a continued failure, a failed
+run with an on_failure handler, a long run that is canceled."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_cli, write
+
+pytestmark = pytest.mark.slow
+
+OBSERVED = """
+name: Observed Flow
+version: "3.0.0"
+parameters:
+  who: {type: string, default: world}
+  db_password: {type: string, default: "hunter22-not-for-logs"}
+  api_token: {type: secret}
+steps:
+  - id: hello
+    tool: shell
+    parameters: {command: "echo hello {{ who }}; echo oops >&2"}
+  - id: flaky
+    tool: shell
+    retry: {max_attempts: 2, delay: 0.1}
+    parameters: {command: "test -f {marker} || { touch {marker}; exit 3; }; echo recovered"}
+  - id: maybe
+    when: "{{ who == 'nobody' }}"
+    tool: shell
+    parameters: {command: "echo never"}
+  - id: soft
+    on_error: continue
+    tool: shell
+    parameters: {command: "echo soft failing; exit 2"}
+  - id: py
+    tool: python
+    parameters: {callable: "builtins:print", args: ["printed from python"]}
+outputs:
+  greeting: "{{ hello.output }}"
+"""
+
+FAILING = """
+name: Failing Flow
+steps:
+  - id: prep
+    tool: shell
+    parameters: {command: "echo prepared-$$"}
+  - id: breaks
+    tool: shell
+    parameters: {command: "test -f {marker} && echo fixed-{{ prep.output }}"}
+  - id: after
+    tool: shell
+    parameters: {command: "echo after {{ breaks.output }}"}
+on_failure:
+  - id: alert
+    tool: notify
+    action: log
+    parameters: {message: "failed at {{ failed_step }}"}
+"""
+
+GATED = """
+name: Gated Flow
+steps:
+  - id: gate
+    tool: approval
+    parameters: {message: "ship it?", timeout: 60, poll_interval: 0.2}
+  - id: ship
+    tool: shell
+    parameters: {command: "echo shipped"}
+"""
+
+LONG = """
+name: Long Flow
+triggers:
+  - type: schedule
+    cron: "0 3 * * *"
+steps:
+  - id: first
+    tool: shell
+    parameters: {command: "echo start"}
+  - id: nap
+    tool: shell
+    parameters: {command: "sleep 120; echo {token}"}
+  - id: after
+    tool: shell
+    parameters: {command: "echo after"}
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Definitions, a Dagster home and the runs every test reads (made once)."""
+    from dagster import DagsterInstance
+
+    base = tmp_path_factory.mktemp("observe")
+    defs, home = base / "defs", make_dagster_home(base / "dagster_home")
+    flaky_marker, fix_marker = base / "flaky.marker", base / "fixed.marker"
+    token = f"nap-token-{os.getpid()}-{int(time.time())}"
+    write(defs, "observed.yaml", OBSERVED.replace("{marker}", str(flaky_marker)))
+    write(defs, "failing.yaml", FAILING.replace("{marker}", str(fix_marker)))
+    write(defs, "long.yaml", LONG.replace("{token}", token))
+    write(defs, "gated.yaml", GATED)
+    env = {"YAML2DAG_DEFINITIONS": str(defs), "DAGSTER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "160",
+           "YAML2DAG_USER": "auditor", "API_TOKEN": "s3cr3t-token-value"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        from yaml2dag.runner import run_workflow
+        from yaml2dag.validation import validate_file
+
+        instance = DagsterInstance.get()
+        try:
+            observed = validate_file(defs / "observed.yaml")
+            first = run_workflow(observed, {"who": "you"}, instance=instance)    # flaky retried once
+            second = run_workflow(observed, {}, instance=instance)              # flaky passes at once
+            failed = run_workflow(validate_file(defs / "failing.yaml"), {}, instance=instance)
+            gated = _run_and_approve(instance, validate_file(defs / "gated.yaml"))
+        finally:
+            instance.dispose()
+    assert (first.status, second.status, failed.status, gated.status) == ("SUCCESS", "SUCCESS", "FAILURE", "SUCCESS")
+    return {"defs": defs, "home": home, "env": env, "first": first.run_id, "second": second.run_id,
+            "failed": failed.run_id, "gated": gated.run_id, "fix_marker": fix_marker, "token": token}
+
+
+def _run_and_approve(instance, report):
+    """Run a workflow with an approval gate on a thread; approve it from here when it waits."""
+    import threading
+
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from yaml2dag.approvals import gates, record_decision
+    from yaml2dag.runner import run_workflow
+
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(result=run_workflow(report, {}, instance=instance)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    decided = False
+    while time.monotonic() < deadline and not decided:
+        runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
+        if runs and any(g.waiting for g in gates(instance, runs[0].run_id)):
+            record_decision(instance, runs[0].run_id, "approve", by="boss", comment="looks good")
+            decided = True
+        else:
+            time.sleep(0.2)
+    thread.join(timeout=60)
+    assert decided and "result" in box, "the approval gate was never seen waiting, or the run did not end"
+    return box["result"]
+
+
+def cli(world, *args: str, timeout: float = CLI_TIMEOUT):
+    return run_cli(*args, env=world["env"], timeout=timeout)
+
+
+def cli_json(world, *args: str, code: int = 0):
+    done = cli(world, *args, "--format", "json")
+    assert done.code == code, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_json_shape_and_filters(world):
+    data = cli_json(world, "history", "Observed Flow")
+    assert (data["workflow"], data["job"]) == ("Observed Flow", "observed_flow")
+    assert [r["run_id"] for r in data["runs"]] == [world["second"], world["first"]]  # newest first
+    row = data["runs"][1]
+    assert set(row) == {"run_id", "workflow", "job", "status", "dagster_status", "trigger", "version", "created_at",
+                        "started_at", "ended_at", "duration_s", "parent_run_id", "root_run_id", "user"}
+    assert (row["status"], row["trigger"], row["version"], row["user"]) == ("completed", "cli", "3.0.0", "auditor")
+    assert row["duration_s"] > 0 and row["started_at"] <= row["ended_at"]
+    assert [r["run_id"] for r in cli_json(world, "history", "observed_flow", "--limit", "1")["runs"]] == [world["second"]]
+    failed = cli_json(world, "history", "Failing Flow", "--status", "failed")
+    assert [r["run_id"] for r in failed["runs"]] == [world["failed"]]
+    assert cli_json(world, "history", "Failing Flow", "--status", "completed")["runs"] == []
+    text = cli(world, "history", "Observed Flow")
+    assert text.code == 0 and world["first"] in text.stdout and "completed" in text.stdout
+    assert cli(world, "history", "Observed Flow", "--status", "sideways").code == 2
+
+
+# --------------------------------------------------------------------------- events and logs
+
+
+def test_events_filters_and_paging(world):
+    run_id = world["first"]
+    retries = cli_json(world, "events", run_id, "--type", "STEP_UP_FOR_RETRY")
+    assert retries["total"] == 1
+    (event,) = retries["events"]
+    assert event["step"] == "flaky" and "attempt 1/2 failed: command exited with code 3" in event["error"]
+    skipped = cli_json(world, "events", run_id, "--type", "step_skipped,STEP_FAILURE")
+    assert [(e["type"], e["step"]) for e in skipped["events"]] == [("STEP_SKIPPED", "maybe")]
+    soft = cli_json(world, "events", run_id, "--step", "soft")
+    assert soft["total"] > 0 and {e["step"] for e in soft["events"]} == {"soft"}
+    everything = cli_json(world, "events", run_id)
+    page = cli_json(world, "events", run_id, "--limit", "3", "--offset", "2")
+    assert page["total"] == everything["total"] and len(page["events"]) == 3
+    assert page["events"] == everything["events"][2:5]
+    assert [e["index"] for e in everything["events"]] == list(range(everything["total"]))
+    types = [e["type"] for e in everything["events"]]
+    assert types[0] == "RUN_START" and types[-1] == "RUN_SUCCESS"
+    assert set(everything["events"][0]) >= {"index", "timestamp", "type", "level", "step_key", "step", "message"}
+    missing = cli(world, "events", "no-such-run", "--format", "json")
+    assert missing.code == 1 and "no run with id" in json.loads(missing.stdout)["error"]
+
+
+def test_logs_are_the_steps_output(world):
+    data = cli_json(world, "logs", world["first"])
+    lines = [(l["step"], l["stream"], l["text"]) for l in data["lines"]]
+    assert ("hello", "stdout", "hello you") in lines and ("hello", "stderr", "oops") in lines
+    assert ("flaky", "stdout", "recovered") in lines and ("py", "stdout", "printed from python") in lines
+    assert ("soft", "stdout", "soft failing") in lines
+    assert any(step == "soft" and stream == "log" and "continuing" in text for step, stream, text in lines)
+    only = cli_json(world, "logs", world["first"], "--step", "hello", "--output-only")
+    # stdout and stderr are two pipes read side by side: the order between them is not defined
+    assert sorted((l["stream"], l["text"]) for l in only["lines"]) == [("stderr", "oops"), ("stdout", "hello you")]
+    assert data["compute_logs"] and data["compute_logs"][0]["stderr_bytes"] + data["compute_logs"][0]["stdout_bytes"] > 0
+    assert "stderr" not in data["compute_logs"][0]
+    compute = cli_json(world, "logs", world["first"], "--compute")
+    assert "hello you" in compute["compute_logs"][0]["stderr"] + compute["compute_logs"][0]["stdout"]
+    text = cli(world, "logs", world["first"], "--step", "py")
+    assert text.code == 0 and "printed from python" in text.stdout
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def test_audit_json_is_complete_and_masks_secrets(world, tmp_path):
+    done = cli(world, "audit", world["first"], "--format", "json")
+    assert done.code == 0, done.stderr
+    assert "hunter22" not in done.stdout and "s3cr3t-token-value" not in done.stdout
+    audit = json.loads(done.stdout)
+    assert audit["run_id"] == world["first"] and audit["status"] == "completed" and audit["version"] == "3.0.0"
+    assert audit["started_by"]["trigger"] == "cli" and audit["started_by"]["user"] == "auditor"
+    assert audit["started_by"]["pid"] and audit["started_by"]["host"]
+    assert audit["parameters"] == {"who": "you", "db_password": "***"}
+    assert audit["masked_parameters"] == ["db_password"]
+    steps = {s["step"]: s for s in audit["steps"]}
+    assert [s["step"] for s in audit["steps"]] == ["hello", "flaky", "maybe", "soft", "py"]
+    flaky = steps["flaky"]
+    assert [a["outcome"] for a in flaky["attempts"]] == ["retry", "succeeded"] and flaky["retries"] == 1
+    assert [a["attempt"] for a in flaky["attempts"]] == [1, 2]
+    assert all(a["duration_s"] is not None and a["started_at"] for a in flaky["attempts"])
+    assert steps["maybe"]["status"] == "skipped" and "condition is false" in steps["maybe"]["skip_reason"]
+    assert steps["soft"]["status"] == "continued" and "exited with code 2" in steps["soft"]["error"]
+    assert steps["hello"]["result"]["output"] == "hello you" and steps["hello"]["result"]["exit_code"] == 0
+    assert audit["outputs"] == {"greeting": "hello you"}
+    assert audit["approvals"] == [] and audit["failure_handlers"] == [] and audit["cancellations"] == []
+    assert audit["event_count"] > 20 and audit["duration_s"] > 0
+
+
+def test_audit_csv_and_file(world, tmp_path):
+    done = cli(world, "audit", world["first"], "--format", "csv")
+    assert done.code == 0
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert list(rows[0]) == ["run_id", "section", "step", "attempt", "time", "outcome", "duration_s", "detail"]
+    attempts = [(r["step"], r["attempt"], r["outcome"]) for r in rows if r["section"] == "attempt"]
+    assert ("flaky", "1", "retry") in attempts and ("flaky", "2", "succeeded") in attempts
+    assert ("soft", "1", "continued") in attempts
+    assert any(r["section"] == "skip" and r["step"] == "maybe" for r in rows)
+    assert {"who=\"you\"", "db_password=\"***\""} <= {r["detail"] for r in rows if r["section"] == "parameter"}
+    assert "hunter22" not in done.stdout
+    target = tmp_path / "audit.json"
+    assert cli(world, "audit", world["first"], "--format", "json", "--file", str(target)).code == 0
+    assert json.loads(target.read_text())["run_id"] == world["first"]
+    again = cli(world, "audit", world["first"], "--format", "json", "--file", str(target))
+    assert again.code == 2 and "--force" in json.loads(again.stdout)["error"]
+
+
+def test_audit_of_a_failed_run_has_its_failure_and_handlers(world):
+    audit = cli_json(world, "audit", world["failed"])
+    assert audit["status"] == "failed" and audit["failed_step"] == "breaks"
+    steps = {s["step"]: s["status"] for s in audit["steps"]}
+    assert steps["prep"] == "succeeded" and steps["breaks"] == "failed" and steps["after"] == "not_run"
+    assert [(h["kind"], h["step"], h["status"]) for h in audit["failure_handlers"]] == [("on_failure", "alert", "succeeded")]
+
+
+def test_audit_records_approval_decisions(world):
+    audit = cli_json(world, "audit", world["gated"])
+    (gate,) = audit["approvals"]
+    assert gate["step"] == "gate" and gate["message"] == "ship it?"
+    assert [(d["decision"], d["by"], d["comment"]) for d in gate["decisions"]] == [("approve", "boss", "looks good")]
+    assert gate["resolved"]["decision"] == "approved" and gate["resolved"]["approved_by"] == ["boss"]
+    rows = list(csv.DictReader(io.StringIO(cli(world, "audit", world["gated"], "--format", "csv").stdout)))
+    assert any(r["section"] == "approval" and r["outcome"] == "approve" and "boss: looks good" in r["detail"] for r in rows)
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def test_stats_per_workflow_and_per_step(world):
+    data = cli_json(world, "stats", "Observed Flow", "--since", "1d")
+    (flow,) = data["workflows"]
+    assert (flow["workflow"], flow["runs"], flow["completed"], flow["failed"]) == ("Observed Flow", 2, 2, 0)
+    assert flow["success_rate"] == 1.0
+    assert 0 < flow["mean_duration_s"] <= flow["p95_duration_s"]
+    steps = flow["steps"]
+    assert steps["flaky"] == {**steps["flaky"], "runs": 2, "retries": 1, "retry_rate": 0.5, "failure_rate": 0.0}
+    assert steps["soft"]["failure_rate"] == 1.0 and steps["hello"]["failure_rate"] == 0.0
+    assert "maybe" not in steps  # skipped in both runs: it never ran
+    everything = cli_json(world, "stats", "--since", "all")
+    failing = next(w for w in everything["workflows"] if w["job"] == "failing_flow")
+    assert failing["runs"] >= 1 and failing["failed"] >= 1
+    assert cli(world, "stats").code == 0
+    assert cli(world, "stats", "--since", "soon").code == 2
+
+
+# --------------------------------------------------------------------------- list
+
+
+def test_list_shows_the_last_run_and_the_next_scheduled_run(world):
+    data = cli_json(world, "list")
+    rows = {w["id"]: w for w in data["workflows"]}
+    last = rows["observed_flow"]["last_run"]
+    assert last["run_id"] == world["second"] and last["status"] == "completed" and last["trigger"] == "cli"
+    assert rows["long_flow"]["next_run"] and rows["long_flow"]["next_run"].endswith("T03:00:00+00:00")
+    # the fast path (reading SQLite without Dagster) agrees with the Dagster API
+    from dagster import DagsterInstance
+
+    from yaml2dag.history import last_runs, last_runs_sqlite
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(world["home"]))
+        instance = DagsterInstance.get()
+        try:
+            jobs = ["observed_flow", "failing_flow"]
+            slow = last_runs(instance, jobs)
+        finally:
+            instance.dispose()
+    fast = last_runs_sqlite(world["home"], ["observed_flow", "failing_flow"])
+    assert fast == slow
+    text = cli(world, "list")
+    assert "Last run" in text.stdout and "completed" in text.stdout
+
+
+# --------------------------------------------------------------------------- retry
+
+
+def test_retry_from_failure_reruns_only_the_failed_and_downstream_steps(world):
+    from dagster import DagsterInstance
+
+    world["fix_marker"].write_text("fixed")
+    data = cli_json(world, "retry", world["failed"])
+    assert data["mode"] == "from_failure" and data["status"] == "completed"
+    assert data["parent_run_id"] == world["failed"] and data["root_run_id"] == world["failed"]
+    assert data["step_statuses"] == {"prep": "reused", "breaks": "succeeded", "after": "succeeded"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(world["home"]))
+        instance = DagsterInstance.get()
+        try:
+            records = instance.all_logs(data["run_id"])
+            parent_records = instance.all_logs(world["failed"])
+            child = instance.get_run_by_id(data["run_id"])
+        finally:
+            instance.dispose()
+    started = [r.step_key for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_START"]
+    assert started == ["breaks", "after"]  # prep is not re-run: its output is reused
+    prep_out = next(r.user_message for r in parent_records if r.step_key == "prep" and r.dagster_event is None
+                    and r.user_message.startswith("prepared-"))
+    assert any(r.user_message == f"fixed-{prep_out}" for r in records if r.dagster_event is None)
+    assert child.tags["yaml2dag/retry_of"] == world["failed"] and child.tags["yaml2dag/trigger"] == "cli"
+    history = cli_json(world, "history", "Failing Flow")
+    assert history["runs"][0]["run_id"] == data["run_id"] and history["runs"][0]["parent_run_id"] == world["failed"]
+    # a successful run is not retried "from failure"; --from-step re-runs a step and what follows
+    assert cli(world, "retry", world["second"], "--from-failure").code == 1
+    again = cli_json(world, "retry", world["second"], "--from-step", "soft")
+    assert again["status"] == "completed"
+    assert set(again["executed_steps"]) == {"soft", "py", "workflow_outputs"}  # soft and what is ordered after it
+    assert again["step_statuses"] == {"hello": "reused", "flaky": "reused", "maybe": "reused",
+                                      "soft": "continued", "py": "succeeded"}
+    assert again["outputs"] == {"greeting": "hello world"}  # read from the reused `hello` of the parent
+    assert cli(world, "retry", world["second"], "--from-step", "nope").code == 1
+
+
+def test_retry_uses_the_saved_version_when_the_file_changed(world, tmp_path):
+    defs = world["defs"]
+    done = run_cli("schedule", "Failing Flow", "@daily", env=world["env"])  # a new version; the old one is kept
+    assert done.code == 0, done.stderr
+    data = cli_json(world, "retry", world["failed"], "--all")
+    assert data["status"] == "completed" and "version 1.0.0" in data["note"]
+    assert set(data["executed_steps"]) == {"prep", "breaks", "after"}
+    assert (defs / ".versions" / "failing_flow" / "1.0.0.yaml").exists()
+
+
+# --------------------------------------------------------------------------- cancel
+
+
+def _processes_with(token: str) -> list[int]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if token in " ".join(proc.info["cmdline"] or []):
+                found.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_cancel_stops_a_long_running_run_and_records_the_reason(world):
+    env = {**os.environ, **world["env"]}
+    proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Long Flow", "--format", "json"], env=env,
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        run_id = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and run_id is None:
+            runs = cli_json(world, "history", "Long Flow", "--status", "running")["runs"]
+            if runs:
+                events = cli_json(world, "events", runs[0]["run_id"], "--type", "STEP_START", "--step", "nap")
+                if events["total"]:
+                    run_id = runs[0]["run_id"]
+            if run_id is None:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.5)
+        assert run_id, "the long run did not reach its `nap` step in time"
+        assert _processes_with(world["token"]), "the nap command is not running"
+        data = cli_json(world, "cancel", run_id, "--reason", "maintenance window", "--wait", "60")
+        assert (data["status"], data["method"], data["ended"], data["by"]) == ("canceled", "signal", True, "auditor")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1 and json.loads(out)["status"] == "CANCELED", err
+        deadline = time.monotonic() + 15
+        while _processes_with(world["token"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _processes_with(world["token"]), "the shell step's process survived the cancel"
+        audit = cli_json(world, "audit", run_id)
+        assert audit["status"] == "canceled"
+        assert [(c["reason"], c["by"], c["method"]) for c in audit["cancellations"]] == [("maintenance window", "auditor", "signal")]
+        steps = {s["step"]: s["status"] for s in audit["steps"]}
+        assert steps["first"] == "succeeded" and steps["after"] == "not_run"
+        types = [e["type"] for e in cli_json(world, "events", run_id)["events"]]
+        assert "RUN_CANCELING" in types and types[-1] == "RUN_CANCELED"
+        finished = cli(world, "cancel", run_id, "--format", "json")
+        assert finished.code == 1 and "already finished" in json.loads(finished.stdout)["error"]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        for pid in _processes_with(world["token"]):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
