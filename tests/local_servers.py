@@ -8,16 +8,24 @@
 * :func:`make_cert` - a self-signed certificate for 127.0.0.1/localhost (the `openssl` CLI).
 * :func:`start_smtp` - an aiosmtpd server on a free port, stopped when the test ends.
 * :func:`everything_stored` - what a run stored, as one string to search for leaked secrets.
+* :func:`shipped_dagster_home` - a DAGSTER_HOME with the repository's ``dagster_home/dagster.yaml``;
+  :func:`start_dev` - ``yaml2dag dev`` (webserver + daemon + code server) on it, as a :class:`Live`
+  driven over GraphQL; :func:`stop_process_tree` - stop a server and everything it started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,6 +33,8 @@ from typing import Any, Callable, Iterator
 #: Bound for joining a server thread after shutdown, and for making a certificate (seconds).
 STOP_TIMEOUT = 10
 CERT_TIMEOUT = 60
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -156,3 +166,155 @@ def everything_stored(ran) -> str:
     parts.append(json.dumps(ran.result.outputs, default=str))
     parts.append(str(ran.result.error))
     return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- Dagster servers
+
+#: Bound for `yaml2dag dev` to come up (code server, webserver, daemon on a slow 2-core machine).
+DEV_START_TIMEOUT = 180
+#: Default bound of :meth:`Live.wait_for` (a reload, a run finishing).
+LIVE_WAIT_TIMEOUT = 90
+
+JOBS_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name description } " \
+             "sensors { name } schedules { name } } } } }"
+
+
+def shipped_dagster_home(path: Path) -> Path:
+    """Make ``path`` a DAGSTER_HOME holding a copy of the repository's ``dagster_home/dagster.yaml``
+    (queued run coordinator, pools, run monitoring); returns it."""
+    path.mkdir(parents=True)
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", path / "dagster.yaml")
+    return path
+
+
+@dataclass
+class Live:
+    """A running `yaml2dag dev` on 127.0.0.1: its URL, folders, process and combined log."""
+
+    url: str
+    root: Path
+    home: Path
+    folder: Path
+    proc: subprocess.Popen
+    log: Path
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        """POST ``query`` to /graphql; returns ``data`` (asserts there are no errors)."""
+        import requests
+
+        response = requests.post(self.url + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+        response.raise_for_status()
+        body = response.json()
+        assert not body.get("errors"), body
+        return body["data"]
+
+    def location(self) -> dict:
+        """jobs (name → description), sensors and schedules of the loaded code location."""
+        nodes = self.graphql(JOBS_QUERY)["repositoriesOrError"].get("nodes") or []
+        jobs = {j["name"]: j["description"] for n in nodes for j in n["jobs"] if not j["name"].startswith("__")}
+        return {"jobs": jobs, "sensors": {s["name"] for n in nodes for s in n["sensors"]},
+                "schedules": {s["name"] for n in nodes for s in n["schedules"]}}
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = LIVE_WAIT_TIMEOUT, poll: float = 1.0):
+        """Call ``check`` every ``poll`` seconds until it returns a true value (returned), at most
+        ``timeout`` seconds; request errors, AssertionError and KeyError count as "not yet".
+        Fails at once if the server exits."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+            except (requests.RequestException, AssertionError, KeyError) as exc:
+                last = exc
+            if last and not isinstance(last, Exception):
+                return last
+            if self.proc.poll() is not None:
+                raise AssertionError(f"yaml2dag dev exited ({self.proc.returncode}) waiting for {what}:\n{self.tail()}")
+            time.sleep(poll)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{self.tail()}")
+
+    def tail(self) -> str:
+        """The last 4000 characters of the server's log."""
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def run_status(self, run_id: str) -> str:
+        """The run's status as the webserver reports it (``SUCCESS``...), or "" if unknown."""
+        data = self.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id})
+        return data["runOrError"].get("status", "")
+
+
+def descendants(pid: int) -> list:
+    """The running descendants of ``pid`` (psutil.Process objects), or [] if it is gone."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_groups(processes: list) -> None:
+    """SIGKILL the process groups of ``processes`` (psutil.Process objects) still running.
+
+    psutil's ``is_running`` compares creation times, so a pid reused by an unrelated process
+    is never touched.
+    """
+    groups = set()
+    for process in processes:
+        try:
+            if process.is_running():
+                groups.add(os.getpgid(process.pid))
+        except (ProcessLookupError, OSError):
+            pass
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_process_tree(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Stop ``proc`` (started with ``start_new_session=True``) and everything it started: SIGTERM
+    to its process group, up to ``timeout`` seconds for it to exit (0: no SIGTERM), then SIGKILL
+    to the groups of whatever of it and its descendants (listed before and after) still runs."""
+    import psutil
+
+    leftovers = descendants(proc.pid)
+    if proc.poll() is None:
+        try:
+            leftovers.append(psutil.Process(proc.pid))
+            if timeout > 0:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=timeout)
+        except (psutil.NoSuchProcess, ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        leftovers += descendants(proc.pid)
+    kill_groups(leftovers)
+    proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def start_dev(root: Path, folder: Path, jobs: set[str], *, timeout: float = DEV_START_TIMEOUT,
+              debounce: float = 0.5, stop_timeout: float = 60) -> Iterator[Live]:
+    """Run `yaml2dag dev` on a free port with cwd ``root``, DAGSTER_HOME ``root/dagster_home``
+    (the shipped dagster.yaml) and definitions ``folder``, until the code location has ``jobs``
+    (at most ``timeout`` seconds). Yields a :class:`Live`; on leaving, stops the server (SIGTERM,
+    ``stop_timeout`` seconds to exit; 0 for SIGKILL at once) and kills every process it started
+    (:func:`stop_process_tree`). The server's output goes to ``root/dev.log``."""
+    home = shipped_dagster_home(root / "dagster_home")
+    port = free_port()
+    env = dict(os.environ, DAGSTER_HOME=str(home), YAML2DAG_DEFINITIONS=str(folder), NO_COLOR="1")
+    log = root / "dev.log"
+    with open(log, "w") as sink:
+        # no workspace.yaml in root: yaml2dag dev writes its own, with the location "yaml2dag"
+        proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "dev", "--port", str(port), "--debounce", str(debounce)],
+                                cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Live(f"http://127.0.0.1:{port}", root, home, folder, proc, log)
+    try:
+        server.wait_for("the code location to load", lambda: set(jobs) <= set(server.location()["jobs"]),
+                        timeout=timeout, poll=2.0)
+        yield server
+    finally:
+        stop_process_tree(proc, timeout=stop_timeout)

@@ -157,6 +157,14 @@ def default_user() -> str:
         return "unknown"
 
 
+def _names(step_key: str, step: str) -> bool:
+    """True when ``step`` names the gate at ``step_key``: its step id (``approve``, also inside
+    a sub-workflow: ``deploy.approve``), with or without the element of a ``for_each`` step
+    (``gate[0]`` is matched by ``gate``)."""
+    base = step_key.split("[")[0]
+    return step in (base, base.split(".")[-1], step_key.split(".")[-1])
+
+
 def record_decision(instance: Any, run_id: str, decision: str, *, step: str | None = None,
                     by: str | None = None, comment: str | None = None) -> Gate:
     """Record ``approve`` or ``reject`` for a waiting gate of ``run_id``.
@@ -166,7 +174,8 @@ def record_decision(instance: Any, run_id: str, decision: str, *, step: str | No
             machine).
         run_id: the run.
         decision: ``approve`` or ``reject``.
-        step: the gate's step key or step id (default: the only waiting gate).
+        step: the gate's step key or step id (default: the only waiting gate); a ``for_each``
+            gate's step id matches its elements (``gate`` → ``gate[0]``) when one of them waits.
         by: who decides (default: :func:`default_user`).
         comment: optional text.
 
@@ -175,8 +184,8 @@ def record_decision(instance: Any, run_id: str, decision: str, *, step: str | No
 
     Raises:
         ApprovalError: unknown run, run not in progress, no gate waiting (or several and no
-            ``step``), unknown step, decider not among the gate's approvers, or a second
-            approval by the same person.
+            ``step``, or several waiting elements of the ``step``), unknown step, decider not
+            among the gate's approvers, or a second approval by the same person.
     """
     if decision not in ("approve", "reject"):
         raise ApprovalError(f"decision must be approve or reject, not {decision!r}")
@@ -188,11 +197,16 @@ def record_decision(instance: Any, run_id: str, decision: str, *, step: str | No
     all_gates = gates(instance, run_id)
     waiting = [g for g in all_gates if g.waiting]
     if step is not None:
-        matches = [g for g in all_gates if g.step_key == step or g.step_key.split(".")[-1] == step]
+        matches = [g for g in all_gates if g.step_key == step] or [g for g in all_gates if _names(g.step_key, step)]
         if not matches:
             known = ", ".join(g.step_key for g in all_gates) or "none"
             raise ApprovalError(f"run {run_id} has no approval gate `{step}` (gates so far: {known})")
-        gate = matches[-1]
+        open_ = [g for g in matches if g.waiting]
+        if len(open_) > 1:
+            raise ApprovalError(f"several approval gates of `{step}` are waiting in run {run_id}: "
+                                + ", ".join(g.step_key for g in open_) + "; choose one with --step, e.g. "
+                                f"--step '{open_[0].step_key}'")
+        gate = open_[0] if open_ else matches[-1]
         if not gate.waiting:
             raise ApprovalError(f"approval gate `{gate.step_key}` of run {run_id} is not waiting: it was "
                                 f"already {gate.resolved.get('decision') if gate.resolved else 'decided'}")
@@ -218,13 +232,27 @@ def record_decision(instance: Any, run_id: str, decision: str, *, step: str | No
 
 
 class InstanceApprovals:
-    """The approval tool's view of the event log of one gate (bound to run and step key)."""
+    """The approval tool's view of the event log of one gate (bound to run and step key).
 
-    def __init__(self, instance: Any, run_id: str, step_key: str):
+    Args:
+        instance: the Dagster instance.
+        run_id: the run.
+        step_key: the gate's step key.
+        secrets: secret values of the workflow: the gate's message and comments are masked with
+            them before they are recorded (the event log is shown by ``yaml2dag status``).
+    """
+
+    def __init__(self, instance: Any, run_id: str, step_key: str, secrets: tuple[str, ...] = ()):
         self.instance = instance
         self.run_id = run_id
         self.step_key = step_key
+        self.secrets = tuple(secrets)
         self._cursor: str | None = None
+
+    def _mask(self, text: Any) -> Any:
+        from .secrets import mask
+
+        return mask(text, self.secrets)
 
     def announce(self, message: str, required: int, approvers: list[str], deadline: str | None) -> None:
         """Record that the gate waits (and move the read cursor past older events)."""
@@ -238,6 +266,7 @@ class InstanceApprovals:
             from dagster._core.storage.event_log.base import EventLogCursor
 
             self._cursor = EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
+        message = self._mask(message)
         _report(self.instance, run, f"approval gate `{self.step_key}` is waiting: {message}", self.step_key, {
             MARKER: "waiting", "step": self.step_key, "message": message, "required_approvals": required,
             "approvers": ",".join(approvers), "at": _now(), "deadline": deadline or "",
@@ -262,6 +291,7 @@ class InstanceApprovals:
 
     def resolve(self, decision: str, approved_by: list[str], comment: str | None) -> None:
         """Record the gate's outcome (``approved``, ``rejected``, ``timed_out``)."""
+        comment = self._mask(comment)
         run = self.instance.get_run_by_id(self.run_id)
         _report(self.instance, run, f"approval gate `{self.step_key}`: {decision}"
                 + (f" by {', '.join(approved_by)}" if approved_by else ""), self.step_key, {

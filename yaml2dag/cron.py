@@ -6,6 +6,11 @@ and weekday names ``SUN``–``SAT`` (0 and 7 are both Sunday), as in cron(5) and
 ``ScheduleDefinition``; and the shorthands ``@yearly``, ``@annually``, ``@monthly``,
 ``@weekly``, ``@daily``, ``@midnight``, ``@hourly``. As in cron(5), when both day fields are
 restricted a day matches if either matches.
+
+Refused besides malformed fields (:func:`_check_days_exist`): a day of month that no month of
+the expression has (``0 0 31 4 *``: the schedule would never run), and a single day 30 or 31 in
+February alone even with a day of week (``0 0 30 2 1``), which Dagster refuses at load. A unit
+test compares what :func:`parse` accepts with Dagster's ``is_valid_cron_string``.
 """
 
 from __future__ import annotations
@@ -132,6 +137,8 @@ def parse(expression: str) -> Cron:
         for part, (name, lo, hi, names) in zip(parts, _FIELDS)
     ]
     weekdays = frozenset(d % 7 for d in sets[4])
+    day_star, weekday_star = parts[2].startswith("*"), parts[4].startswith("*")
+    _check_days_exist(sets[2], sets[3], day_star, weekday_star)
     return Cron(
         expression=text,
         minutes=frozenset(sets[0]),
@@ -140,9 +147,39 @@ def parse(expression: str) -> Cron:
         months=frozenset(sets[3]),
         weekdays=weekdays,
         # like Vixie cron, a field that starts with `*` counts as unrestricted for the OR rule
-        day_star=parts[2].startswith("*"),
-        weekday_star=parts[4].startswith("*"),
+        day_star=day_star,
+        weekday_star=weekday_star,
     )
+
+
+#: The most days each month can have (February: 29, in leap years).
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_days_exist(days: set[int], months: set[int], day_star: bool, weekday_star: bool) -> None:
+    """Refuse day-of-month/month combinations that never happen.
+
+    * Only days that no month of the expression has (``0 0 31 4,6 *``, ``0 0 30 2 *``) with an
+      unrestricted day of week: the schedule would never run.
+    * Exactly one day, 30 or 31, in February alone, whatever the day of week says: Dagster's
+      ``ScheduleDefinition`` refuses these at load (``dagster._utils.schedules.is_valid_cron_string``),
+      although cron(5) would run ``0 0 30 2 1`` on Mondays in February.
+
+    Raises:
+        CronError: naming the days and months and why.
+    """
+    if day_star:
+        return
+    day_words = _list_words([str(d) for d in sorted(days)])
+    if months == {2} and len(days) == 1 and days <= {30, 31}:
+        why = ("Dagster refuses this combination even with a day of week; use the day of week alone"
+               if not weekday_star else "the schedule would never run")
+        raise CronError(f"day of month: February has no day {day_words}: {why}")
+    if weekday_star and not any(d <= MONTH_DAYS[m - 1] for m in months for d in days):
+        month_words = _list_words([_MONTH_NAMES[m - 1] for m in sorted(months)])
+        has = "has" if len(months) == 1 else "have"
+        plural = "day" if len(days) == 1 else "days"
+        raise CronError(f"day of month: {month_words} {has} no {plural} {day_words}: the schedule would never run")
 
 
 def normalize(expression: str) -> str:

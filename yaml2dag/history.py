@@ -20,7 +20,9 @@ from typing import Any
 from .errors import Yaml2DagError
 from .tracking import StepTracker, owner_of, retry_message, step_catalog
 
-#: Dagster run status → yaml2dag run status (issue #6, ``status``).
+#: Dagster run status → yaml2dag run status (issue #6, ``status``). A CANCELING run is still
+#: ``running`` (its steps are being stopped; it may even still succeed or fail) until Dagster
+#: marks it CANCELED; the dicts of such a run say ``"canceling": true``.
 STATUS_MAP = {
     "QUEUED": "pending",
     "NOT_STARTED": "pending",
@@ -28,7 +30,7 @@ STATUS_MAP = {
     "STARTED": "running",
     "SUCCESS": "completed",
     "FAILURE": "failed",
-    "CANCELING": "canceled",
+    "CANCELING": "running",
     "CANCELED": "canceled",
 }
 
@@ -64,7 +66,8 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     """The status of a run as a JSON-compatible dict.
 
     Keys: ``workflow_id`` (job), ``workflow`` (name), ``run_id``, ``status``
-    (pending|running|paused|completed|failed|canceled), ``dagster_status``, ``current_step``,
+    (pending|running|paused|completed|failed|canceled), ``canceling`` (True while a cancel is
+    stopping the run: Dagster's CANCELING, shown as ``running``), ``dagster_status``, ``current_step``,
     ``started_at``/``ended_at`` (ISO-8601 UTC), ``duration_s``, ``step_statuses``, ``outputs``,
     ``error_message``, ``failed_step``, ``waiting`` (approval gates waiting for a decision),
     ``handlers`` (compensations and on_failure steps that ran).
@@ -74,9 +77,8 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     """
     from .approvals import gates
 
-    run = instance.get_run_by_id(run_id)
-    if run is None:
-        raise RunNotFoundError(f"no run with id {run_id!r} in the Dagster instance at {instance.root_directory}")
+    run = _get_run(instance, run_id)
+    run_id = run.run_id
     record = instance.get_run_record_by_id(run_id)
     tracker = StepTracker(_catalog_for(run, library))
     for rec in instance.all_logs(run_id):
@@ -85,7 +87,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     waiting = [] if run.is_finished else [g.to_json() for g in gates(instance, run_id) if g.waiting]
     dagster_status = run.status.value
     status = STATUS_MAP.get(dagster_status, dagster_status.lower())
-    if status == "running" and waiting:
+    if dagster_status == "STARTED" and waiting:
         status = "paused"
     current = None
     if waiting:
@@ -105,6 +107,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
         "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
         "run_id": run_id,
         "status": status,
+        "canceling": dagster_status == "CANCELING",
         "dagster_status": dagster_status,
         "current_step": current,
         "started_at": _iso(start),
@@ -127,11 +130,11 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
 #: yaml2dag run statuses → the Dagster statuses they cover (``--status`` filters).
 STATUS_FILTERS = {
     "pending": ("QUEUED", "NOT_STARTED", "STARTING"),
-    "running": ("STARTED",),
+    "running": ("STARTED", "CANCELING"),
     "paused": ("STARTED",),
     "completed": ("SUCCESS",),
     "failed": ("FAILURE",),
-    "canceled": ("CANCELING", "CANCELED"),
+    "canceled": ("CANCELED",),
 }
 #: Metadata key of the engine event ``yaml2dag cancel`` records (the reason, who, when).
 CANCEL_MARKER = "yaml2dag/cancel"
@@ -189,7 +192,7 @@ def trigger_of(run: Any) -> str:
 
 def _status_of(run: Any, instance: Any = None) -> str:
     status = STATUS_MAP.get(run.status.value, run.status.value.lower())
-    if status == "running" and instance is not None:
+    if run.status.value == "STARTED" and instance is not None:
         from .approvals import gates
 
         if any(g.waiting for g in gates(instance, run.run_id)):
@@ -201,7 +204,8 @@ def run_summary(record: Any, instance: Any = None) -> dict:
     """One run as a JSON-compatible dict (a row of ``history``).
 
     Keys: ``run_id``, ``workflow``, ``job``, ``status`` (yaml2dag status; ``paused`` needs
-    ``instance``), ``dagster_status``, ``trigger``, ``version``, ``created_at``,
+    ``instance``), ``canceling`` (Dagster's CANCELING: ``running`` until it stops),
+    ``dagster_status``, ``trigger``, ``version``, ``created_at``,
     ``started_at``, ``ended_at`` (ISO-8601 UTC), ``duration_s`` (None while running),
     ``parent_run_id``, ``root_run_id``, ``user``.
     """
@@ -213,6 +217,7 @@ def run_summary(record: Any, instance: Any = None) -> dict:
         "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
         "job": run.job_name,
         "status": _status_of(run, instance),
+        "canceling": run.status.value == "CANCELING",
         "dagster_status": run.status.value,
         "trigger": trigger_of(run),
         "version": run.tags.get("yaml2dag/version"),
@@ -292,22 +297,47 @@ def list_runs(instance: Any, job: str | None = None, *, limit: int | None = None
 
 
 def last_runs(instance: Any, jobs: list[str]) -> dict[str, dict]:
-    """The newest run of each job: ``{job: run_summary}`` (jobs without runs are absent)."""
+    """The newest run of each job: ``{job: run_summary}`` (jobs without runs are absent); a
+    run waiting at an approval gate is ``paused``."""
     from dagster import RunsFilter
 
     out = {}
     for job in jobs:
         records = instance.get_run_records(RunsFilter(job_name=job), limit=1)
         if records:
-            out[job] = run_summary(records[0])
+            out[job] = run_summary(records[0], instance)
     return out
 
 
-def _get_run(instance: Any, run_id: str) -> Any:
+#: The shortest run id prefix accepted for a run (the tables show the first 8 characters).
+MIN_RUN_PREFIX = 6
+
+
+def find_run(instance: Any, run_id: str) -> Any:
+    """The run with id ``run_id``, or the only run whose id starts with it (a prefix of at
+    least :data:`MIN_RUN_PREFIX` characters, such as the 8-character ids the tables show).
+
+    Raises:
+        RunNotFoundError: no such run, or a prefix that several runs share.
+    """
     run = instance.get_run_by_id(run_id)
-    if run is None:
-        raise RunNotFoundError(f"no run with id {run_id!r} in the Dagster instance at {instance.root_directory}")
-    return run
+    if run is not None:
+        return run
+    prefix = str(run_id).strip().lower()
+    if _re.fullmatch(r"[0-9a-f-]+", prefix) and MIN_RUN_PREFIX <= len(prefix) < 36:
+        matches = [rid for rid in instance.get_run_ids() if rid.startswith(prefix)]
+        if len(matches) > 1:
+            raise RunNotFoundError(f"{len(matches)} runs have ids starting with {run_id!r} "
+                                   f"({', '.join(sorted(matches)[:5])}{'...' if len(matches) > 5 else ''}); "
+                                   "give more characters")
+        if matches:
+            run = instance.get_run_by_id(matches[0])
+            if run is not None:
+                return run
+    raise RunNotFoundError(f"no run with id {run_id!r} in the Dagster instance at {instance.root_directory}")
+
+
+_get_run = find_run
 
 
 def _meta_values(event: Any) -> dict:
@@ -353,6 +383,15 @@ def _event_row(index: int, rec: Any) -> dict:
     return row
 
 
+def event_type_names() -> set[str]:
+    """The event types ``events --type`` accepts, upper case: Dagster's ``DagsterEventType``
+    names (``STEP_FAILURE``, ``RUN_START``...) and values (``PIPELINE_START``...), and ``LOG``
+    (log messages, which have no Dagster event)."""
+    from dagster._core.events import DagsterEventType
+
+    return {e.name for e in DagsterEventType} | {str(e.value) for e in DagsterEventType} | {"LOG"}
+
+
 def _step_matches(row_step_key: str | None, wanted: str) -> bool:
     if not row_step_key:
         return False
@@ -377,10 +416,19 @@ def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, st
         ``step_key``, ``step``, ``message`` and, where relevant, ``error`` or ``metadata``.
 
     Raises:
+        ValueError: an unknown event type (the message lists the valid ones: Dagster's
+            ``DagsterEventType`` names, and ``LOG``).
         RunNotFoundError: no such run.
     """
-    _get_run(instance, run_id)
     wanted = {t.strip().upper() for t in types or [] if t.strip()}
+    valid = event_type_names()
+    unknown = sorted(wanted - valid - {"PIPELINE_" + t[4:] for t in valid if t.startswith("RUN_")})
+    if unknown:
+        shown = sorted(t for t in valid if not t.startswith("PIPELINE_"))
+        raise ValueError(f"unknown event type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                         f"(event types: {', '.join(shown)})")
+    run = _get_run(instance, run_id)
+    run_id = run.run_id
     wanted |= {"PIPELINE_" + t[4:] for t in wanted if t.startswith("RUN_")}
     wanted |= {"RUN_" + t[9:] for t in wanted if t.startswith("PIPELINE_")}
     rows = []
@@ -442,7 +490,7 @@ def run_logs(instance: Any, run_id: str, *, step: str | None = None, compute: bo
     """
     import logging
 
-    _get_run(instance, run_id)
+    run_id = _get_run(instance, run_id).run_id
     lines = []
     captures = []
     for rec in instance.all_logs(run_id):
@@ -631,6 +679,7 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
     from .approvals import gates
 
     run = _get_run(instance, run_id)
+    run_id = run.run_id
     record = instance.get_run_record_by_id(run_id)
     workflow = _workflow_for(run, library)
     records = list(instance.all_logs(run_id))
@@ -945,8 +994,9 @@ def cancel_run(instance: Any, run_id: str, *, reason: str | None = None, by: str
         wait_s: how long to wait for the run to end (0: do not wait).
 
     Returns:
-        ``{"run_id", "previous_status", "status", "dagster_status", "method" (queue|signal|
-        launcher|marked|requested), "reason", "by", "ended" (bool)}``.
+        ``{"run_id", "previous_status", "status", "canceling" (still stopping: ``status`` is
+        ``running``), "dagster_status", "method" (queue|signal|launcher|marked|requested),
+        "reason", "by", "ended" (bool)}``.
 
     Raises:
         RunNotFoundError: no such run.
@@ -958,6 +1008,7 @@ def cancel_run(instance: Any, run_id: str, *, reason: str | None = None, by: str
     from .approvals import default_user
 
     run = _get_run(instance, run_id)
+    run_id = run.run_id
     if run.is_finished:
         raise RunStateError(f"run {run_id} has already finished ({run.status.value}); nothing to cancel")
     who = by or default_user()
@@ -1006,9 +1057,10 @@ def cancel_run(instance: Any, run_id: str, *, reason: str | None = None, by: str
         _time.sleep(poll_s)
         current = instance.get_run_by_id(run_id)
     if current is None:  # a run still waiting for a concurrency slot is removed by its process
-        return {"run_id": run_id, "previous_status": previous, "status": "deleted", "dagster_status": None,
+        return {"run_id": run_id, "previous_status": previous, "status": "deleted", "canceling": False, "dagster_status": None,
                 "method": method, "reason": reason, "by": who, "ended": True}
     return {"run_id": run_id, "previous_status": previous, "status": _status_of(current),
+            "canceling": current.status.value == "CANCELING",
             "dagster_status": current.status.value, "method": method, "reason": reason, "by": who,
             "ended": current.is_finished}
 
@@ -1110,6 +1162,7 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     from .runner import TAG_CLI_HOST, TAG_CLI_PID, _quiet_stderr
 
     parent = _get_run(instance, run_id)
+    run_id = parent.run_id
     if not parent.is_finished:
         raise RunStateError(f"run {run_id} is {parent.status.value}; only finished runs can be retried")
     status = parent.status.value
@@ -1218,13 +1271,74 @@ def _configured_storage(home: _Path) -> bool:
     return isinstance(data, dict) and any(k in data for k in ("storage", "run_storage"))
 
 
+def _serialized_metadata(entry: Any) -> dict[str, Any]:
+    """The metadata of a serialized ``EventLogEntry`` (the JSON Dagster stores in SQLite), as
+    ``{label: value}``: ``metadata_entries`` lists (``label`` + ``entry_data.text|value``) and
+    ``metadata`` mappings are both read."""
+    event = entry.get("dagster_event") if isinstance(entry, dict) else None
+    data = event.get("event_specific_data") if isinstance(event, dict) else None
+    if not isinstance(data, dict):
+        return {}
+    values: dict[str, Any] = {}
+    for item in data.get("metadata_entries") or []:
+        if isinstance(item, dict) and isinstance(item.get("entry_data"), dict):
+            body = item["entry_data"]
+            values[str(item.get("label"))] = body.get("text", body.get("value"))
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict):
+        for key, body in metadata.items():
+            values[str(key)] = body.get("text", body.get("value")) if isinstance(body, dict) else body
+    return values
+
+
+def _paused_sqlite(home: _Path, run_id: str) -> bool:
+    """True when the run's SQLite event log (``<home>/history/runs/<run_id>.db``, Dagster's
+    default per-run event storage) has an approval gate waiting: a ``waiting`` marker of
+    :mod:`yaml2dag.approvals` without a later ``resolved`` one for the same gate. False when
+    that database is not there (another event storage): the run then shows as ``running``."""
+    import json as _json
+    import sqlite3
+
+    from .approvals import MARKER
+
+    db = home / "history" / "runs" / f"{run_id}.db"
+    if not db.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2.0)
+    except sqlite3.Error:
+        return False
+    waiting: dict[str, bool] = {}
+    try:
+        rows = conn.execute("SELECT event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
+                            "AND event LIKE ? ORDER BY id", (f"%{MARKER}%",)).fetchall()
+        for (body,) in rows:
+            try:
+                entry = _json.loads(body)
+            except ValueError:
+                continue
+            values = _serialized_metadata(entry)
+            key = str(values.get("step") or entry.get("step_key") or "")
+            if values.get(MARKER) == "waiting":
+                waiting[key] = True
+            elif values.get(MARKER) == "resolved":
+                waiting[key] = False
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return any(waiting.values())
+
+
 def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | None:
     """:func:`last_runs` read straight from the default SQLite run storage, without importing
     Dagster (``list`` must stay instant: a ``DagsterInstance`` takes over a second to build).
 
-    Reads ``<home>/history/runs.db`` read-only (tables ``runs`` and ``run_tags``). Returns None
-    when this fast path does not apply (a configured storage such as PostgreSQL, no database,
-    or a schema it does not recognise): the caller then uses the Dagster API.
+    Reads ``<home>/history/runs.db`` read-only (tables ``runs`` and ``run_tags``); for a
+    started run, its event log ``<home>/history/runs/<run_id>.db`` tells whether an approval
+    gate is waiting (``paused``). Returns None when this fast path does not apply (a configured
+    storage such as PostgreSQL, no database, or a schema it does not recognise): the caller
+    then uses the Dagster API.
     """
     import json as _json
     import sqlite3
@@ -1261,7 +1375,9 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
                     created_iso = None
             out[job] = {
                 "run_id": run_id, "workflow": tags.get("yaml2dag/workflow", job), "job": job,
-                "status": STATUS_MAP.get(status, str(status).lower()), "dagster_status": status,
+                "status": "paused" if status == "STARTED" and _paused_sqlite(home, run_id)
+                else STATUS_MAP.get(status, str(status).lower()),
+                "canceling": status == "CANCELING", "dagster_status": status,
                 "trigger": trigger_of(fake), "version": tags.get("yaml2dag/version"),
                 "created_at": created_iso, "started_at": _iso(start), "ended_at": _iso(end),
                 "duration_s": round(end - start, 3) if start and end else None,

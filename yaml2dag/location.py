@@ -3,7 +3,9 @@
 :func:`build_definitions` validates every file of the folder and compiles each valid one into a
 job, with its schedules and sensors (:mod:`yaml2dag.triggers`). A file that fails validation
 never takes the others down: it appears as a job named after it whose description holds the
-errors and whose only op fails with them.
+errors and whose only op fails with them. The same happens to a file whose job would reuse an
+op or graph definition name of an earlier file's job (:mod:`yaml2dag.naming`), which Dagster
+would refuse for the whole location.
 ``YAML2DAG_STRICT=1`` (or ``strict=True``) makes any invalid file fail the whole load instead,
 for CI.
 """
@@ -18,6 +20,7 @@ import dagster as dg
 from .errors import Problem, WorkflowInvalidError
 from .library import Library
 from .model import IDENTIFIER, Workflow, slugify
+from .naming import INVALID_NODE, op_name
 
 STRICT_ENV = "YAML2DAG_STRICT"
 TAG_INVALID = "yaml2dag/invalid"
@@ -38,7 +41,7 @@ def broken_job(name: str, file: str, problems: list[Problem]) -> dg.JobDefinitio
         )
 
     op = dg.OpDefinition(
-        name=f"{name}__invalid_workflow",
+        name=op_name(name, INVALID_NODE),
         ins={},
         outs={},
         compute_fn=compute,
@@ -47,7 +50,7 @@ def broken_job(name: str, file: str, problems: list[Problem]) -> dg.JobDefinitio
     graph = dg.GraphDefinition(
         name=name,
         node_defs=[op],
-        dependencies={dg.NodeInvocation(op.name, alias="invalid_workflow"): {}},
+        dependencies={dg.NodeInvocation(op.name, alias=INVALID_NODE): {}},
     )
     description = f"INVALID WORKFLOW FILE {file} ({len(problems)} problem(s)):\n\n" + text
     return graph.to_job(
@@ -59,19 +62,30 @@ def broken_job(name: str, file: str, problems: list[Problem]) -> dg.JobDefinitio
 
 
 def _broken_name(report, taken: set[str]) -> str:
+    """A job name for the stand-in job of ``report`` whose graph and op names are free."""
     wf = report.workflow
     candidates = []
     if wf is not None and wf.id and IDENTIFIER.match(wf.id):
         candidates.append(wf.id)
     candidates.append(slugify(Path(report.file).stem))
+
+    def free(name: str) -> bool:
+        return name not in taken and op_name(name, INVALID_NODE) not in taken
+
     for base in candidates:
-        if base not in taken:
+        if free(base):
             return base
     base = candidates[-1]
     n = 2
-    while f"{base}_{n}" in taken:
+    while not free(f"{base}_{n}"):
         n += 1
     return f"{base}_{n}"
+
+
+def node_def_names(job: dg.JobDefinition) -> list[str]:
+    """The op and graph definition names of a job (its root graph included): the names Dagster
+    requires to be unique in a code location."""
+    return [job.graph.name] + [d.name for d in job.all_node_defs if d.name != job.graph.name]
 
 
 def build_definitions(path: str | Path | None = None, *, strict: bool | None = None) -> dg.Definitions:
@@ -84,6 +98,10 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
     Returns:
         A :class:`dagster.Definitions` with one job per file, one schedule per ``schedule``
         trigger and the sensors of ``file`` and ``workflow`` triggers (:mod:`yaml2dag.triggers`).
+        Files that do not validate, do not compile, or whose op/graph definition names are
+        already taken by an earlier file's job (Dagster refuses a code location where two
+        definitions share a name) become stand-in jobs (:func:`broken_job`) whose names are
+        free, so the location always loads.
 
     Raises:
         WorkflowInvalidError: in strict mode, when a file does not validate (all problems of
@@ -99,32 +117,46 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
     if strict and invalid:
         problems = [p for r in invalid for p in r.errors]
         raise WorkflowInvalidError(", ".join(r.file for r in invalid), problems)
-    jobs: list[dg.JobDefinition] = []
+    # valid files first, in file order: their node names are claimed before any stand-in is named
+    slots: list[tuple[dg.JobDefinition, tuple[Workflow | None, str, str]] | None] = [None] * len(reports)
     compiled: list[tuple[Workflow, dg.JobDefinition]] = []
-    entries: list[tuple[Workflow | None, str, str]] = []  # (workflow, job name, file) per file
-    taken = {r.workflow.id for r in reports if r.valid and r.workflow is not None}
-    for report in reports:
-        if report.valid and report.workflow is not None:
-            try:
-                job = compile_workflow(report.workflow, resolver=folder_resolver(None, library))
-                jobs.append(job)
-                compiled.append((report.workflow, job))
-                entries.append((report.workflow, job.name, report.file))
-                continue
-            except Exception as exc:  # noqa: BLE001 - one file never takes the others down
-                if strict:
-                    raise
-                problem = Problem(report.file, 0, 0, "", f"could not compile: {type(exc).__name__}: {exc}", "compile")
-                taken.discard(report.workflow.id)
-                name = _broken_name(report, taken)
-                taken.add(name)
-                jobs.append(broken_job(name, report.file, [problem]))
-                entries.append((report.workflow, name, report.file))
-                continue
-        name = _broken_name(report, taken)
-        taken.add(name)
-        jobs.append(broken_job(name, report.file, report.errors))
-        entries.append((report.workflow, name, report.file))
+    owners: dict[str, str] = {}  # op/graph definition name -> job name
+    broken: list[tuple[int, list[Problem]]] = []
+    for i, report in enumerate(reports):
+        if not (report.valid and report.workflow is not None):
+            broken.append((i, report.errors))
+            continue
+        try:
+            job = compile_workflow(report.workflow, resolver=folder_resolver(None, library))
+        except Exception as exc:  # noqa: BLE001 - one file never takes the others down
+            if strict:
+                raise
+            broken.append((i, [Problem(report.file, 0, 0, "", f"could not compile: {type(exc).__name__}: {exc}",
+                                       "compile")]))
+            continue
+        names = node_def_names(job)
+        taken = [n for n in names if n in owners]
+        if taken:
+            first = taken[0]
+            problem = Problem(report.file, 0, 0, "", f"the Dagster definition name `{first}` is already used by job "
+                              f"`{owners[first]}`; op and graph names must be unique in a code location (rename "
+                              "the step or set a distinct `id`)", "duplicate")
+            if strict:
+                raise WorkflowInvalidError(report.file, [problem])
+            broken.append((i, [problem]))
+            continue
+        for n in names:
+            owners[n] = job.name
+        compiled.append((report.workflow, job))
+        slots[i] = (job, (report.workflow, job.name, report.file))
+    taken_names = set(owners) | {wf.id for wf, _job in compiled}
+    for i, problems in broken:
+        report = reports[i]
+        name = _broken_name(report, taken_names)
+        taken_names |= {name, op_name(name, INVALID_NODE)}
+        slots[i] = (broken_job(name, report.file, problems), (report.workflow, name, report.file))
+    jobs = [slot[0] for slot in slots if slot is not None]
+    entries = [slot[1] for slot in slots if slot is not None]
     schedules, sensors = _triggers(compiled, entries, jobs, strict)
     return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors)
 

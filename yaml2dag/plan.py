@@ -20,6 +20,7 @@ condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -54,12 +55,15 @@ def template_fields(entry: Entry) -> Iterator[TemplateField]:
             for sub, value in iter_strings(entry.for_each):
                 if is_template(value):
                     yield TemplateField(entry.path + ("for_each",) + sub, value)
-        yield from _strings(entry.parameters, entry.path + ("parameters",), scope)
+        yield from _parameter_strings(entry.tool, entry.action, entry.parameters, entry.path + ("parameters",), scope)
         if entry.fallback is not None:
-            yield from _strings(entry.fallback.parameters, entry.fallback.path + ("parameters",), "failure")
+            fb = entry.fallback
+            yield from _parameter_strings(fb.tool, fb.action, fb.parameters, fb.path + ("parameters",), "failure")
         if entry.compensate is not None:
             # compensate runs after a later failure: it reads results but adds no edges
-            yield from _strings(entry.compensate.parameters, entry.compensate.path + ("parameters",), "compensate")
+            comp = entry.compensate
+            yield from _parameter_strings(comp.tool, comp.action, comp.parameters, comp.path + ("parameters",),
+                                          "compensate")
     elif isinstance(entry, SubWorkflow):
         if isinstance(entry.when, str):
             yield TemplateField(entry.path + (entry.when_key,), entry.when, bare=True)
@@ -73,7 +77,33 @@ def template_fields(entry: Entry) -> Iterator[TemplateField]:
 
 
 def body_template_fields(body: StepBody) -> Iterator[TemplateField]:
-    yield from _strings(body.parameters, body.path + ("parameters",), "failure")
+    yield from _parameter_strings(body.tool, body.action, body.parameters, body.path + ("parameters",), "failure")
+
+
+def _condition_parameters(tool: str | None, action: str | None) -> tuple[str, ...]:
+    """The parameters of ``tool.action`` that are conditions (``Action.condition_parameters``,
+    e.g. ``approval``'s ``auto_approve_if``): bare expressions, like ``when``."""
+    if not tool:
+        return ()
+    try:
+        from .tools.registry import get_tool
+
+        found = get_tool(tool)
+        act = found.action(action) if found is not None else None
+    except Exception:  # noqa: BLE001 - unknown or broken tools are the validator's business
+        return ()
+    return tuple(getattr(act, "condition_parameters", ()) or ()) if act is not None else ()
+
+
+def _parameter_strings(tool: str | None, action: str | None, parameters: Any, path: DocPath,
+                       scope: str) -> Iterator[TemplateField]:
+    conditions = _condition_parameters(tool, action) if isinstance(parameters, Mapping) else ()
+    for key in conditions:
+        value = parameters.get(key)
+        if isinstance(value, str):
+            yield TemplateField(path + (key,), value, bare=True, scope=scope)
+    rest = {k: v for k, v in parameters.items() if k not in conditions} if conditions else parameters
+    yield from _strings(rest, path, scope)
 
 
 def _strings(value: Any, path: DocPath, scope: str) -> Iterator[TemplateField]:
@@ -145,7 +175,8 @@ class Plan:
         groups: id of each parallel group, branch and switch → the nodes that complete it.
         sinks: the nodes that complete the whole list (what workflow outputs wait for).
         order: the nodes in a topological order that follows the file where it can.
-        problems: unknown ``depends_on`` targets, cycles, reads of steps that run later.
+        problems: unknown ``depends_on`` targets, cycles (each independent one once), reads of
+            steps that run later (checked even when the list has a cycle).
         parallel_limits: parallel group key → its ``max_parallel``.
     """
 
@@ -266,10 +297,16 @@ class _Builder:
                                  + did_you_mean(target, known), "dependency")
 
     def add_reads(self) -> None:
-        """Add data edges in file order; a read that would close a cycle is an error."""
-        # ordering cycles first: they make "runs after" meaningless
-        if self.find_cycle():
-            return
+        """Add data edges in file order; a read that would close a cycle is an error.
+
+        Ordering cycles are reported first (:meth:`find_cycles`); the reads of every other
+        step are still checked, so a file with a cycle gets all its other problems too. A read
+        between two steps of one ordering cycle is not reported again.
+        """
+        cycle_of: dict[str, int] = {}
+        for i, component in enumerate(self.find_cycles()):
+            for member in component:
+                cycle_of[member] = i
         for node in self.plan.nodes.values():
             for tf in template_fields(node.entry):
                 if tf.scope == "compensate":
@@ -284,6 +321,8 @@ class _Builder:
                         continue
                     if step_id not in self.plan.nodes:
                         continue  # a step of another list (on_failure): checked by the validator
+                    if node.id in cycle_of and cycle_of.get(step_id) == cycle_of[node.id]:
+                        continue  # both on one ordering cycle, already reported
                     if node.id in self.plan.ancestors(step_id) or node.id in self._raw_groups.get(step_id, ()):
                         self.problem(tf.path, f"`{node.id}` reads step `{step_id}`, which runs after it "
                                      f"(a dependency cycle); move `{step_id}` earlier or drop the reference",
@@ -317,36 +356,96 @@ class _Builder:
                 return decision, side
         return None
 
-    def find_cycle(self) -> list[str] | None:
-        color: dict[str, int] = {}
+    def find_cycles(self) -> list[list[str]]:
+        """Report every ordering cycle, one problem per independent cycle; return the cycles'
+        node sets.
+
+        "Independent" cycles are the strongly connected components of the "waits for" graph
+        (Tarjan's algorithm) that hold more than one node; each is reported once, at its first
+        node in file order, with one closed path through it (``dependency cycle: a → b → a``,
+        in run order).
+        """
+        nodes = self.plan.nodes
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
         stack: list[str] = []
+        components: list[list[str]] = []
 
-        def visit(n: str) -> list[str] | None:
-            color[n] = 1
-            stack.append(n)
-            for up in self.plan.nodes[n].upstream():
-                if up not in self.plan.nodes:
+        def ups(n: str) -> list[str]:
+            return [u for u in nodes[n].upstream() if u in nodes]
+
+        def strongconnect(start: str) -> None:  # iterative, so long step lists cannot hit the recursion limit
+            work = [(start, iter(ups(start)))]
+            index[start] = low[start] = len(index)
+            stack.append(start)
+            on_stack.add(start)
+            while work:
+                n, it = work[-1]
+                advanced = False
+                for u in it:
+                    if u not in index:
+                        index[u] = low[u] = len(index)
+                        stack.append(u)
+                        on_stack.add(u)
+                        work.append((u, iter(ups(u))))
+                        advanced = True
+                        break
+                    if u in on_stack:
+                        low[n] = min(low[n], index[u])
+                if advanced:
                     continue
-                if color.get(up) == 1:
-                    return stack[stack.index(up):] + [up]
-                if up not in color:
-                    found = visit(up)
-                    if found:
-                        return found
-            stack.pop()
-            color[n] = 2
-            return None
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[n])
+                if low[n] == index[n]:
+                    component = []
+                    while True:
+                        m = stack.pop()
+                        on_stack.discard(m)
+                        component.append(m)
+                        if m == n:
+                            break
+                    if len(component) > 1:
+                        components.append(component)
 
-        for n in self.plan.nodes:
-            if n not in color:
-                cycle = visit(n)
-                if cycle:
-                    chain = " → ".join(reversed(cycle))
-                    first = self.plan.nodes[cycle[0]]
-                    self.problem(first.entry.path + (first.entry.depends_key,) if first._explicit is not None else first.entry.path,
-                                 f"dependency cycle: {chain}", "cycle")
-                    return cycle
-        return None
+        for n in nodes:
+            if n not in index:
+                strongconnect(n)
+        position = {n: i for i, n in enumerate(nodes)}
+        out: list[list[str]] = []
+        for component in sorted(components, key=lambda c: min(position[m] for m in c)):
+            members = set(component)
+            first_id = min(component, key=position.get)
+            cycle = self._path_back(first_id, members)
+            chain = " → ".join(reversed(cycle))
+            first = nodes[cycle[0]]
+            self.problem(first.entry.path + (first.entry.depends_key,) if first._explicit is not None else first.entry.path,
+                         f"dependency cycle: {chain}", "cycle")
+            out.append(sorted(component, key=position.get))
+        return out
+
+    def _path_back(self, start: str, members: set[str]) -> list[str]:
+        """A closed path ``[start, ..., start]`` along "waits for" edges inside ``members``
+        (a strongly connected component, so one exists); depth-first in upstream order."""
+        nodes = self.plan.nodes
+        path = [start]
+        seen = {start}
+        iters = [iter(nodes[start].upstream())]
+        while iters:
+            for u in iters[-1]:
+                if u == start:
+                    return path + [start]
+                if u in members and u not in seen:
+                    seen.add(u)
+                    path.append(u)
+                    iters.append(iter(nodes[u].upstream()))
+                    break
+            else:
+                iters.pop()
+                path.pop()
+        return [start, start]  # pragma: no cover - members is strongly connected
 
     def finish(self, outputs: Any = None) -> Plan:
         plan = self.plan

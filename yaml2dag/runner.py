@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from .deploy import dagster_yaml_text, ensure_dagster_yaml
 from .errors import ParameterError, WorkflowInvalidError, Yaml2DagError
 from .model import Workflow
 from .parameters import resolve
@@ -28,9 +29,9 @@ from .tracking import STEP_STATUSES, StepTracker, step_catalog
 from .validation import FileReport
 
 DEFAULT_HOME = "dagster_home"
-#: Written when the CLI creates a Dagster home that did not exist.
-DEFAULT_DAGSTER_YAML = ("# Created by yaml2dag: a local instance with SQLite storage in this folder.\n"
-                        "telemetry:\n  enabled: false\n")
+#: Written into a Dagster home that has no dagster.yaml: the shipped configuration
+#: (yaml2dag/deploy/dagster.yaml, see :mod:`yaml2dag.deploy`).
+DEFAULT_DAGSTER_YAML = dagster_yaml_text()
 
 TAG_CLI_PID = "yaml2dag/cli_pid"
 TAG_CLI_HOST = "yaml2dag/cli_host"
@@ -116,9 +117,7 @@ def get_instance():
     from dagster import DagsterInstance
 
     home = instance_home().resolve()
-    if not home.exists():
-        home.mkdir(parents=True)
-        (home / "dagster.yaml").write_text(DEFAULT_DAGSTER_YAML)
+    ensure_dagster_yaml(home)
     os.environ["DAGSTER_HOME"] = str(home)
     if (home / "history" / "runs.db").exists():
         return DagsterInstance.get()
@@ -136,18 +135,35 @@ def get_instance():
 
 
 @contextlib.contextmanager
-def _quiet_stderr(enabled: bool) -> Iterator[None]:
-    """Keep Dagster's console logger off the terminal; the event log has everything."""
+def _quiet_stderr(enabled: bool, processes: bool = False) -> Iterator[None]:
+    """Keep Dagster's console logger off the terminal; the event log has everything.
+
+    Args:
+        enabled: do it (else nothing changes).
+        processes: also for the processes started meanwhile (the multiprocess executor's step
+            processes log to the inherited file descriptor 2): point fd 2 at /dev/null too.
+    """
     if not enabled:
         yield
         return
     saved = sys.stderr
+    saved_fd = None
     with open(os.devnull, "w") as sink:
+        if processes:
+            try:
+                sys.stderr.flush()
+                saved_fd = os.dup(2)
+                os.dup2(sink.fileno(), 2)
+            except (OSError, ValueError, AttributeError):
+                saved_fd = None
         sys.stderr = sink
         try:
             yield
         finally:
             sys.stderr = saved
+            if saved_fd is not None:
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -291,7 +307,7 @@ def run_workflow(
     tracker = StepTracker(catalog)
     ended = {"n": 0}
     clock = time.monotonic()
-    with _quiet_stderr(quiet):
+    with _quiet_stderr(quiet, processes=workflow.executor.type == "multiprocess"):
         try:
             for event in execute_run_iterator(recon, run, instance):
                 now = time.monotonic()
@@ -320,6 +336,9 @@ def run_workflow(
     error = first_error[1] if first_error else run_error if status != "SUCCESS" else None
     if status != "SUCCESS" and run_error and "exceeded its timeout" in run_error:
         error = run_error
+    timeout_error = _timeout_error(instance, run.run_id) if status == "FAILURE" else None
+    if timeout_error:
+        error = timeout_error  # the workflow `timeout` stopped the run: say so, not what it interrupted
     return RunResult(
         run_id=run.run_id,
         workflow=workflow.name,
@@ -331,3 +350,20 @@ def run_workflow(
         error=mask(error, secrets) if error else error,
         failed_step=first_error[0] if first_error else None,
     )
+
+
+def _timeout_error(instance: Any, run_id: str) -> str | None:
+    """The message of the run's failure when its workflow ``timeout`` stopped it, else None."""
+    from dagster._core.events import DagsterEventType
+
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1,
+                                           ascending=False).records
+    for record in records:
+        data = record.event_log_entry.dagster_event.event_specific_data
+        error = getattr(data, "error", None)
+        while error is not None:
+            if error.cls_name == "RunTimeoutError":
+                text = error.message.strip()  # "yaml2dag.compiler.executor.RunTimeoutError: the run ..."
+                return text.split("RunTimeoutError: ", 1)[-1]
+            error = error.cause
+    return None

@@ -12,11 +12,13 @@ garble every text); such values should not be used as secrets.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Iterator
 
 from jinja2 import StrictUndefined
 
+from .errors import Yaml2DagError
 from .model import Workflow
 from .templates import analyze, is_template, iter_strings
 
@@ -41,6 +43,77 @@ def mask(value: Any, secrets: tuple[str, ...] | list[str]) -> Any:
         return [mask(v, secrets) for v in value]
     if isinstance(value, tuple):
         return tuple(mask(v, secrets) for v in value)
+    return value
+
+
+#: A sealed secret inside a stored string: the name of its environment variable between these
+#: markers (never the value); :func:`unseal` puts the value back when a step runs.
+SEAL_OPEN = "\x00yaml2dag-secret:"
+SEAL_CLOSE = "\x00"
+_SEALED = re.compile(re.escape(SEAL_OPEN) + r"([^\x00]*)" + re.escape(SEAL_CLOSE))
+
+
+class SecretNotSetError(Yaml2DagError):
+    """A sealed value names a secret whose environment variable is not set where the step runs."""
+
+
+def seal(value: Any, variables: Mapping[str, str]) -> Any:
+    """``value`` with each secret value replaced by a reference to its environment variable.
+
+    Used for values that Dagster stores between steps (the parameters a sub-workflow step passes,
+    the elements of a ``for_each`` list): its IO manager pickles them into run storage, so they
+    must hold the variable's *name*, not the secret (issue #3, "Secrets"). :func:`unseal` reverses
+    it in the step that reads the value.
+
+    Args:
+        value: strings, lists, tuples and dicts (recursively; keys included); other objects are
+            returned unchanged.
+        variables: secret value -> name of the environment variable it was read from.
+
+    Returns:
+        The sealed copy (the same object when nothing matched).
+    """
+    if not variables:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(variables, key=len, reverse=True):
+            if secret and secret in value:
+                value = value.replace(secret, f"{SEAL_OPEN}{variables[secret]}{SEAL_CLOSE}")
+        return value
+    if isinstance(value, Mapping):
+        return {seal(k, variables): seal(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [seal(v, variables) for v in value]
+    if isinstance(value, tuple):
+        return tuple(seal(v, variables) for v in value)
+    return value
+
+
+def unseal(value: Any) -> Any:
+    """``value`` with every sealed secret (see :func:`seal`) read back from the environment.
+
+    Raises:
+        SecretNotSetError: a sealed variable is not set in this process's environment.
+    """
+    if isinstance(value, str):
+        if SEAL_OPEN not in value:
+            return value
+
+        def _value(match: re.Match) -> str:
+            name = match.group(1)
+            found = os.environ.get(name)
+            if found is None:
+                raise SecretNotSetError(f"secret `{name}` is not set: set the environment variable {name} "
+                                        "where the run executes")
+            return found
+
+        return _SEALED.sub(_value, value)
+    if isinstance(value, Mapping):
+        return {unseal(k): unseal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unseal(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(unseal(v) for v in value)
     return value
 
 
@@ -103,6 +176,16 @@ class SecretStore:
         """Current values of every secret the workflow uses (longest first, for masking)."""
         found = {os.environ.get(var) for var in self.variables}
         return tuple(sorted((v for v in found if v and len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True))
+
+    def by_value(self) -> dict[str, str]:
+        """Current secret value -> its environment variable, for :func:`seal` (values shorter
+        than :data:`MIN_MASKED_LENGTH` are left out, as in :meth:`values`)."""
+        out: dict[str, str] = {}
+        for var in self.variables:
+            value = os.environ.get(var)
+            if value and len(value) >= MIN_MASKED_LENGTH:
+                out.setdefault(value, var)
+        return out
 
     def parameter_values(self) -> dict[str, Any]:
         """Values of the ``secret`` parameters for templates (an error value when unset)."""

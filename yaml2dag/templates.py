@@ -2,6 +2,15 @@
 
 * Templates render in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment`: no access to Python
   internals, no mutation of values, no imports, no file or network access.
+* Data values (pandas and numpy objects: a ``data`` step's DataFrame, a column, an array, a
+  timestamp) expose only an allow-list of read-only attributes and methods
+  (:data:`DATA_ATTRIBUTES`) plus a DataFrame's column names, because their public methods can
+  otherwise write files (``to_csv('/path')``, ``to_pickle``, ``to_sql``) or run code (``eval``,
+  ``query``, ``apply``, ``pipe``). Calling one of them is refused with a function as an argument,
+  with ``inplace=``, and for the text writers (:data:`TEXT_WRITERS`: ``to_csv``, ``to_json``,
+  ``to_markdown``, ``to_string``, ``to_html``) with a path or buffer: they may only return text.
+  :func:`analyze` reports calls of the writer and code-running methods it can see
+  (:data:`FORBIDDEN_METHODS`) so the validator flags them before a run.
 * A value that is exactly one ``{{ ... }}`` keeps its native type; a value mixing text and
   templates renders to a string in which ``null`` is empty, booleans are ``true``/``false`` and
   lists and maps are JSON.
@@ -24,6 +33,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from jinja2 import StrictUndefined, Undefined, nodes, pass_context
+from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -61,8 +71,116 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, indent=indent)
 
 
+# --------------------------------------------------------------------------- data values
+
+#: Top-level packages whose objects are "data values" (see :data:`DATA_ATTRIBUTES`).
+DATA_PACKAGES = frozenset(("pandas", "numpy", "pyarrow"))
+
+#: The only attributes and methods of a data value (a pandas DataFrame, Series, Index, group-by,
+#: ``.str``/``.dt``/``.cat`` accessor, Timestamp, or a numpy array or scalar) a template may use:
+#: properties and methods that read the data and return a new value. Anything else — the file
+#: writers (``to_csv('/path')``, ``to_pickle``, ``to_parquet``, ``to_sql``, ``to_excel``,
+#: ``tofile``, ``dump``...), the methods that run code (``eval``, ``query``, ``apply``, ``pipe``,
+#: ``map``, ``agg``, ``transform``...), ``style`` and ``plot`` — is refused (spec §5: no file or
+#: network access from templates). A DataFrame's column names are allowed as attributes too.
+DATA_ATTRIBUTES = frozenset((
+    # shape and labels
+    "shape", "columns", "index", "dtypes", "dtype", "size", "ndim", "empty", "T", "values",
+    "name", "names", "nbytes", "is_unique", "hasnans", "is_monotonic_increasing",
+    "is_monotonic_decreasing", "real", "imag",
+    # indexing and accessors
+    "iloc", "loc", "iat", "at", "str", "dt", "cat", "codes", "categories",
+    # reading rows
+    "head", "tail", "get", "keys", "items", "iterrows", "itertuples", "item", "sample",
+    # statistics
+    "sum", "prod", "mean", "median", "min", "max", "std", "var", "sem", "count", "nunique",
+    "unique", "value_counts", "describe", "quantile", "mode", "corr", "cov", "idxmax", "idxmin",
+    "argmax", "argmin", "any", "all", "cumsum", "cumprod", "cummax", "cummin", "diff",
+    "pct_change", "shift", "rank", "groupby", "rolling", "expanding", "nlargest", "nsmallest",
+    # new values
+    "round", "abs", "clip", "isna", "isnull", "notna", "notnull", "isin", "between", "where",
+    "mask", "fillna", "dropna", "drop_duplicates", "duplicated", "astype", "sort_values",
+    "sort_index", "reset_index", "set_index", "drop", "rename", "select_dtypes", "transpose",
+    "replace", "ravel", "flatten",
+    # plain Python values and text
+    "to_dict", "to_list", "tolist", "to_numpy", "to_records", "to_pydatetime",
+    "to_markdown", "to_string", "to_csv", "to_json", "to_html",
+    # .str
+    "len", "lower", "upper", "title", "capitalize", "casefold", "strip", "lstrip", "rstrip",
+    "contains", "startswith", "endswith", "match", "fullmatch", "slice", "find", "rfind",
+    "zfill", "pad", "center", "ljust", "rjust", "split", "rsplit", "join", "cat", "isalpha",
+    "isdigit", "isnumeric", "isalnum", "isspace", "islower", "isupper", "istitle", "isdecimal",
+    "removeprefix", "removesuffix", "extract",
+    # .dt and timestamps
+    "year", "month", "day", "hour", "minute", "second", "microsecond", "nanosecond", "date",
+    "time", "dayofweek", "day_of_week", "weekday", "isoweekday", "dayofyear", "day_of_year",
+    "quarter", "week", "days_in_month", "daysinmonth", "is_month_start", "is_month_end",
+    "is_quarter_start", "is_quarter_end", "is_year_start", "is_year_end", "is_leap_year",
+    "month_name", "day_name", "strftime", "isoformat", "timestamp", "floor", "ceil",
+    "normalize", "tz", "tz_localize", "tz_convert", "days", "seconds", "microseconds",
+    "total_seconds",
+))
+
+#: Methods of a data value that write a file when given a path or buffer, and otherwise return
+#: the text: allowed only without one (``to_csv(index=False)`` yes, ``to_csv('/tmp/x')`` no).
+#: Maps each to its path argument's keyword name.
+TEXT_WRITERS = {"to_csv": "path_or_buf", "to_json": "path_or_buf", "to_markdown": "buf",
+                "to_string": "buf", "to_html": "buf"}
+
+#: Method names the validator refuses to see called in a template (:func:`analyze`): data-value
+#: methods that write files or run code. Called on a data value at run time they are refused
+#: anyway (they are not in :data:`DATA_ATTRIBUTES`); the static check reports them earlier.
+FORBIDDEN_METHODS = frozenset((
+    "to_pickle", "to_parquet", "to_sql", "to_excel", "to_feather", "to_hdf", "to_stata",
+    "to_clipboard", "to_orc", "to_xml", "to_latex", "to_gbq", "to_iceberg", "tofile", "dump",
+    "eval", "query", "pipe", "apply", "applymap", "map", "agg", "aggregate", "transform",
+    "plot", "hist", "boxplot",
+))
+
+
+def is_data_value(obj: Any) -> bool:
+    """True for pandas, numpy and pyarrow objects (tuples, such as ``itertuples()`` rows, excepted)."""
+    if isinstance(obj, tuple):
+        return False
+    module = type(obj).__module__ or ""
+    return module.partition(".")[0] in DATA_PACKAGES
+
+
+def _kind(obj: Any) -> str:
+    name = type(obj).__name__
+    return "an " + name if name[:1].lower() in "aeiou" else "a " + name
+
+
+def _refusal(obj: Any, attribute: str) -> str:
+    return (f"`.{attribute}` of {_kind(obj)} is not allowed in templates: templates may only read "
+            "data, never write files or run code (spec §5); use a `data` step (action `write` or "
+            "`transform`) for that")
+
+
+def _check_data_call(owner: Any, name: str, args: tuple, kwargs: Mapping[str, Any]) -> None:
+    """Refuse a call of data-value method ``name`` that could write a file or run code.
+
+    Raises:
+        SecurityError: the method is not allowed, a function is passed as an argument,
+            ``inplace=`` is set, or a text writer is given a path or buffer.
+    """
+    if name not in DATA_ATTRIBUTES:
+        raise SecurityError(_refusal(owner, name))
+    if any(callable(v) for v in (*args, *kwargs.values())):
+        raise SecurityError(f"`.{name}()` of {_kind(owner)} cannot take a function as an argument "
+                            "in a template (it would run code)")
+    if kwargs.get("inplace"):
+        raise SecurityError(f"`.{name}(inplace=...)` is not allowed in templates: values cannot be "
+                            "changed, only read")
+    path_arg = TEXT_WRITERS.get(name)
+    if path_arg and ((args and args[0] is not None) or kwargs.get(path_arg) is not None):
+        raise SecurityError(f"`.{name}()` in a template may only return text: give it no path or "
+                            f"buffer (`{path_arg}`); to write a file use a `data` step with action `write`")
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    """Sandboxed environment where ``a.b`` on a mapping prefers the key ``b``.
+    """Sandboxed environment where ``a.b`` on a mapping prefers the key ``b``, and data values
+    (pandas/numpy objects) expose only :data:`DATA_ATTRIBUTES`.
 
     Jinja's default tries the attribute first, so ``result.items`` would return the dict method
     ``items`` instead of a tool field named ``items``.
@@ -75,6 +193,36 @@ class _Environment(ImmutableSandboxedEnvironment):
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        if not is_data_value(obj):
+            return True
+        if attr in DATA_ATTRIBUTES:
+            return True
+        # a column read as an attribute (``frame.temp_max``, ``frame.groupby("year").temp_max``)
+        frame = getattr(obj, "obj", None) if type(obj).__name__ == "DataFrameGroupBy" else obj
+        if type(frame).__name__ != "DataFrame" or callable(value):
+            return False
+        try:
+            return attr in frame.columns
+        except TypeError:
+            return False
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        if is_data_value(obj):
+            return self.undefined(_refusal(obj, attribute), name=attribute, obj=obj, exc=SecurityError)
+        return super().unsafe_undefined(obj, attribute)
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # noqa: D401
+        """Call ``obj`` from sandboxed code; data-value methods pass :func:`_check_data_call`."""
+        owner = getattr(obj, "__self__", None)
+        if is_data_value(owner):
+            _check_data_call(owner, getattr(obj, "__name__", "?"), args, kwargs)
+        elif is_data_value(obj):
+            raise SecurityError(f"{_kind(obj)} cannot be called in a template")
+        return super().call(context, obj, *args, **kwargs)
 
 
 def _make_env(finalize=None) -> _Environment:
@@ -186,10 +334,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What a template uses: references, and whether it splices raw text."""
+    """What a template uses: references, whether it splices raw text, and the calls the sandbox
+    refuses that can be seen without rendering (``forbidden``: one message per call, e.g.
+    ``"`.to_csv('/tmp/x')` would write a file ..."``; see :data:`FORBIDDEN_METHODS`)."""
 
     references: tuple[Reference, ...]
     uses_raw: bool
+    forbidden: tuple[str, ...] = ()
 
 
 def _source_for(value: str, bare: bool) -> str:
@@ -254,7 +405,28 @@ def analyze(value: str, bare: bool = False) -> Analysis:
         refs.append(Reference(node.name, None, None, node.lineno))
     uses_raw = any(f.name == "raw" for f in tree.find_all(nodes.Filter))
     refs.sort(key=lambda r: (r.lineno, r.name, r.attr or "", r.attr2 or ""))
-    return Analysis(tuple(refs), uses_raw)
+    return Analysis(tuple(refs), uses_raw, _forbidden_calls(tree))
+
+
+def _forbidden_calls(tree: nodes.Template) -> tuple[str, ...]:
+    """Messages for calls the sandbox would refuse on a data value, seen in the AST: methods in
+    :data:`FORBIDDEN_METHODS`, and :data:`TEXT_WRITERS` given a path (a line number, the
+    template's own, is added for templates of several lines)."""
+    found: list[str] = []
+    for call in tree.find_all(nodes.Call):
+        if not isinstance(call.node, nodes.Getattr):
+            continue
+        name = call.node.attr
+        line = f" (line {call.lineno})" if call.lineno > 1 else ""
+        if name in FORBIDDEN_METHODS:
+            found.append(f"`.{name}()` is not allowed in templates: on a data value it would write a "
+                         f"file or run code, which the template sandbox forbids (spec §5); use a `data` "
+                         f"step instead{line}")
+        elif name in TEXT_WRITERS and (call.args or any(k.key == TEXT_WRITERS[name] for k in call.kwargs)):
+            found.append(f"`.{name}()` with a path or buffer would write a file, which the template "
+                         f"sandbox forbids (spec §5): call it without one to get the text, or write the "
+                         f"file with a `data` step (action `write`){line}")
+    return tuple(found)
 
 
 def iter_strings(value: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:
@@ -502,6 +674,6 @@ def _explain(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc)
     if "is undefined" in message or "has no attribute" in message:
         return f"undefined value: {message}"
-    if "unsafe" in message or "access to attribute" in message:
+    if isinstance(exc, SecurityError) or "unsafe" in message or "access to attribute" in message:
         return f"blocked by the template sandbox: {message}"
     return message

@@ -9,11 +9,13 @@ Checks, in the order a file goes through them:
    ``pattern``, reserved names;
 5. tools: unknown tools or actions, each step's ``parameters`` against its action's schema;
 6. templates: syntax, unknown names (walking the Jinja AST), unknown result fields, ``| raw``
-   (a warning), reads of steps that are not upstream;
+   (a warning), calls the sandbox refuses (``.to_csv('/path')``, ``.eval()``...), reads of
+   steps that are not upstream;
 7. dependencies: unknown ``depends_on`` targets and cycles — :mod:`.plan`;
 8. triggers: cron expressions, IANA time zones, trigger parameters;
 9. across a folder: duplicate workflow names (case-insensitive) and job ids, unknown
-   sub-workflows and upstream workflows.
+   sub-workflows and upstream workflows, and Dagster op/graph definition names two jobs would
+   share (:mod:`.naming`; Dagster refuses such a code location).
 
 Nothing here imports Dagster: validating is a pre-commit / CI check and must feel instant.
 """
@@ -43,11 +45,12 @@ from .model import (
     iter_entries,
     slugify,
 )
+from .naming import CONDITION_SUFFIX, GENERATED_SUFFIXES, OUTPUTS_NODE, DefinitionName, definition_names
 from .parameters import check_value
 from .plan import TemplateField, build_plan, template_fields
 from .schema import did_you_mean, errors_to_problems, fast_valid, structural_problems, validator_for
 from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings, shell_source
-from .tools.base import COMMON_RESULT_FIELDS
+from .tools.base import COMMON_RESULT_FIELDS, literal_credentials
 from .tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
 
 #: Names a parameter may not have: they are taken in templates (spec §5).
@@ -64,13 +67,7 @@ DAGSTER_RESERVED = frozenset(
 )
 #: Fields of ``run`` in templates.
 RUN_FIELDS = ("id", "workflow", "job", "version", "started_at", "trigger")
-#: Suffix of the condition op yaml2dag puts in front of a step that may be skipped.
-CONDITION_SUFFIX = "__when"
-#: Nodes yaml2dag generates next to a step: suffix → what it is.
-GENERATED_SUFFIXES = {CONDITION_SUFFIX: "condition", "__items": "for_each elements",
-                      "__results": "for_each results", "__parameters": "sub-workflow parameters"}
-#: Name of the node that renders the workflow outputs.
-OUTPUTS_NODE = "workflow_outputs"
+# CONDITION_SUFFIX, GENERATED_SUFFIXES and OUTPUTS_NODE live in :mod:`.naming` (shared with the compiler).
 
 #: Format features this release does not run yet: key → message. The model and schema carry
 #: them; the validator reports them until the feature lands.
@@ -94,6 +91,7 @@ class FileReport:
     document: Document
     workflow: Workflow | None
     problems: list[Problem] = field(default_factory=list)
+    plan: Any = field(default=None, repr=False, compare=False)  # the yaml2dag.plan.Plan of its steps
 
     @property
     def errors(self) -> list[Problem]:
@@ -176,7 +174,7 @@ class _Checker:
             self.problems += build_plan(wf, doc, entries=wf.on_failure).problems
         self.check_triggers(wf)
         self.check_unsupported(wf)
-        return FileReport(doc.file, doc, wf, _dedupe(self.problems))
+        return FileReport(doc.file, doc, wf, _dedupe(self.problems), plan=plan)
 
     # -- parameters
     def check_parameters(self, wf: Workflow) -> None:
@@ -304,6 +302,10 @@ class _Checker:
             self.problems += errors_to_problems(
                 self.doc, path + ("parameters",), validator_for(schema_json).iter_errors(dict(params)),
                 rule="parameters", skip_instance=is_template)
+        for sub, key in literal_credentials(action.parameters, params):  # tools mark them `x-credential`
+            self.add(path + ("parameters",) + sub, f"`{key}` is written literally in the workflow file, "
+                     "where anyone who can read the file sees it: use a template such as "
+                     f"\"{{{{ secrets.{key.upper()} }}}}\" or \"{{{{ env.{key.upper()} }}}}\"", "credential", warning=True)
         for key in action.shell_parameters:  # spec §5: values enter shell commands as quoted words
             command = params.get(key)
             if isinstance(command, str) and is_template(command):
@@ -351,6 +353,8 @@ class _Checker:
         if analysis.uses_raw:
             self.add(tf.path, "`| raw` inserts text without quoting: make sure it cannot come from an "
                      "untrusted value", "raw", warning=True)
+        for message in analysis.forbidden:  # spec §5: no file access or code from templates
+            self.add(tf.path, message, "sandbox")
         available = sorted(set(params) | set(steps) | {"params", "steps", "env", "secrets", "run", "trigger"})
         for ref in analysis.references:
             name = ref.name
@@ -447,6 +451,9 @@ class _Checker:
                     check_value(params[pname], value)
                 except ParameterError as exc:
                     self.add(ppath, exc.detail, "trigger")
+        # two triggers that would get one Dagster schedule/sensor name (unnamed ones included)
+        for problem in trigger_name_clashes(wf):
+            self.problems.append(self.doc.problem(*problem))
 
     # -- run limits, failure handlers and features not supported yet
     def check_unsupported(self, wf: Workflow) -> None:
@@ -603,8 +610,69 @@ def folder_problems(reports: list[FileReport]) -> None:
             by_id.setdefault(wf.id, report)
     subworkflow_problems(reports)
     workflow_trigger_problems(reports)
+    definition_name_problems(reports)
+    trigger_name_problems(reports)
     for report in reports:
         report.problems[:] = _dedupe(report.problems)
+
+
+def report_definition_names(report: FileReport, resolve=None) -> list[DefinitionName]:
+    """The Dagster op/graph definition names the job of a valid report will have
+    (:func:`yaml2dag.naming.definition_names`); ``resolve(report, name) -> FileReport | None``
+    finds sub-workflows (default: none are followed)."""
+    wf = report.workflow
+    if wf is None or report.plan is None:
+        return []
+    doc = report.document
+    root_path = ("id",) if isinstance(doc.data, dict) and "id" in doc.data else ("name",)
+
+    def child(name: str):
+        found = resolve(report, name) if resolve is not None else None
+        if found is None or found.workflow is None or found.plan is None or found.errors:
+            return None
+        return found.workflow, found.plan
+
+    return definition_names(wf, report.plan, child, root_path)
+
+
+def definition_name_problems(reports: list[FileReport]) -> None:
+    """Report Dagster definition names that two jobs would share, in place (issue #2).
+
+    Dagster keeps the op and graph definitions of a code location in one namespace and refuses
+    to load a location where two differ under one name ("Conflicting definitions found in
+    repository"). Names are ``<job>__<step>`` (:mod:`.naming`), so job ``a`` with step ``b`` and
+    a workflow with id ``a__b`` clash, and so do job ``a_`` step ``b`` and job ``a`` step ``_b``.
+    Files are taken in order; the error goes on the later one (its line, naming the other file),
+    and only files without other errors take part (an invalid file becomes a stand-in job).
+    """
+    resolve = _resolver(reports)
+    owners: dict[str, tuple[FileReport, DefinitionName]] = {}
+    for report in reports:
+        if report.errors or report.workflow is None or report.plan is None:
+            continue
+        names = report_definition_names(report, resolve)
+        own: dict[str, DefinitionName] = {}
+        clashes: list[Problem] = []
+        for dn in names:
+            if dn.name in own:
+                first = own[dn.name]
+                line = report.document.position(first.path)[0]
+                clashes.append(report.document.problem(
+                    dn.path, f"the {dn.what} would be named `{dn.name}`, like the {first.what} (line {line}); "
+                    "Dagster op and graph names must be unique: rename one of the steps", "duplicate"))
+                continue
+            own[dn.name] = dn
+            if dn.name in owners:
+                other, theirs = owners[dn.name]
+                clashes.append(report.document.problem(
+                    dn.path, f"the {dn.what} would be named `{dn.name}`, like the {theirs.what} in {other.file} "
+                    f"(Dagster names ops `<job>__<step>`; op and graph names must be unique in a code location): "
+                    "rename the step or set a distinct `id`", "duplicate"))
+        if clashes:
+            report.problems += clashes
+            continue
+        for name, dn in own.items():
+            owners[name] = (report, dn)
 
 
 def _lookup(reports: list[FileReport]):
@@ -729,6 +797,68 @@ def workflow_trigger_problems(reports: list[FileReport]) -> None:
                 report.problems.append(doc.problem(path, f"workflow triggers form a loop ({chain}): these runs "
                                                    "would start each other again and again", "trigger",
                                                    severity=WARNING))
+
+
+def trigger_name_clashes(wf: Workflow, upstream_job=None) -> list[tuple[DocPath, str, str]]:
+    """``(path, message, rule)`` for each trigger of ``wf`` whose Dagster schedule/sensor name
+    (:func:`yaml2dag.trigger_names.trigger_names`) an earlier trigger of ``wf`` already has,
+    when at least one of the two has no ``name:`` (two equal ``name:`` values are reported as
+    duplicate trigger names). Dagster needs unique names; yaml2dag never renames silently.
+
+    Args:
+        wf: the workflow.
+        upstream_job: ``ref`` → upstream job id for ``workflow`` triggers (default: the
+            reference in snake_case).
+    """
+    from .trigger_names import duplicate_names, trigger_names
+
+    out = []
+    for trig, name, earlier in duplicate_names(wf, trigger_names(wf, upstream_job)):
+        if trig.name and earlier.name:
+            continue
+        number = wf.triggers.index(earlier) + 1
+        out.append((trig.path, f"this {trig.type} trigger would get the Dagster name `{name}`, like trigger "
+                    f"{number} of this workflow (schedule and sensor names are unique): add a `name:` to one "
+                    "of them", "trigger"))
+    return out
+
+
+def trigger_name_problems(reports: list[FileReport]) -> None:
+    """Check schedule and sensor names across files, in place (spec §7, Dagster: every schedule
+    and sensor name of a code location is unique). A name that an earlier valid file of the
+    folder already uses, explicit ``name:`` or generated, is an error on the later file's
+    trigger; generated names of ``workflow`` triggers use the upstream's job id."""
+    from .trigger_names import trigger_names
+
+    resolve = _resolver(reports)
+    owners: dict[str, FileReport] = {}
+    for report in reports:
+        wf = report.workflow
+        if wf is None:
+            continue
+
+        def upstream_job(ref: str, report: FileReport = report) -> str | None:
+            found = resolve(report, ref)
+            return found.workflow.id if found is not None and found.workflow is not None else None
+
+        doc = report.document
+        for problem in trigger_name_clashes(wf, upstream_job):
+            report.problems.append(doc.problem(*problem))
+        own: set[str] = set()
+        for trig, names in zip(wf.triggers, trigger_names(wf, upstream_job)):
+            for name in names:
+                other = owners.get(name)
+                if other is not None and other is not report:
+                    where = trig.path + ("name",) if trig.name else trig.path
+                    what = f"trigger name `{name}`" if trig.name else f"this trigger's Dagster name `{name}`"
+                    fix = "set another `name:`" if trig.name else "add a `name:`"
+                    report.problems.append(doc.problem(where, f"{what} is also the name of a trigger of {other.file} "
+                                                       "(schedule and sensor names are unique in the code "
+                                                       f"location): {fix}", "trigger"))
+                own.add(name)
+        if report.valid:
+            for name in own:
+                owners.setdefault(name, report)
 
 
 def _inclusion_cycle(start: FileReport, target: FileReport, resolve, seen=None) -> list[str] | None:

@@ -14,10 +14,16 @@ Every change to an existing workflow (``edit``, ``schedule``, ``import --force``
 4. the new file is written atomically (a temporary file renamed over it) and a line is added to
    ``.versions/<job>/log.jsonl`` (what, who, when, which versions).
 
-A rollback restores the archived bytes exactly (so the restored file hashes like the original
-and runs are tagged with that version again); it is itself recorded as a change: the file it
-replaces is archived and the log says ``rollback``. The next change after a rollback bumps above
-the highest version known, so no two different contents ever share a version number.
+Every change recorded in the log gets a **revision** number (``seq``: 1, 2, 3... per job), so
+the log is the workflow's change history even when two revisions carry the same ``version``.
+
+A rollback restores the archived bytes exactly (so the restored file hashes like the original,
+its ``version`` field is the old version again, and runs are tagged with that version again).
+It is itself a new revision: the file it replaces is archived, the log gets a ``rollback``
+entry with the next ``seq`` (``restored``: the saved version it brought back), and
+:func:`history` marks the current file as restored by that rollback. The next change after a
+rollback bumps above the highest version known, so no two different contents ever share a
+version number.
 
 Writes take a lock on ``.versions/.lock`` so two CLI processes cannot interleave. Nothing here
 imports Dagster.
@@ -139,6 +145,12 @@ class SavedVersion:
         saved_at: ISO-8601 UTC time the file was written.
         content_hash: SHA-256 of the file's bytes (as in the run tag ``yaml2dag/hash``).
         current: True for the file in the definitions folder.
+        same_as_current: an archived copy with the current file's bytes.
+        revisions: the ``seq`` numbers of the log entries that wrote this content (a content
+            can be written again, e.g. by a rollback); empty for content never written by the
+            CLI (e.g. the first, hand-written file).
+        rollback: for the current file, when its content was last written by a rollback: that
+            log entry (``seq``, ``at``, ``by``, ``restored``, ``previous``); else None.
     """
 
     version: str
@@ -147,10 +159,13 @@ class SavedVersion:
     content_hash: str
     current: bool = False
     same_as_current: bool = False
+    revisions: list[int] = field(default_factory=list)
+    rollback: dict | None = None
 
     def to_json(self) -> dict:
         return {"version": self.version, "file": self.file, "saved_at": self.saved_at,
-                "hash": self.content_hash, "current": self.current, "same_as_current": self.same_as_current}
+                "hash": self.content_hash, "current": self.current, "same_as_current": self.same_as_current,
+                "revisions": self.revisions, "rollback": self.rollback}
 
 
 def _iso(stamp: float) -> str:
@@ -208,24 +223,39 @@ def archive(root: str | Path, job_id: str, version: str, data: bytes, suffix: st
 
 
 def read_log(root: str | Path, job_id: str) -> list[dict]:
-    """The change log of a job (oldest first): ``{at, action, version, previous, by, file}``."""
+    """The change log of a job (oldest first): ``{seq, at, action, version, previous, by, file,
+    hash}`` (plus ``restored`` for a rollback, ``archived`` for a delete). ``seq`` is the
+    revision number, 1 for the first change; entries written before revisions were numbered
+    get their position."""
     path = archive_dir(root, job_id) / LOG_FILE
     if not path.is_file():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    previous = 0
+    for entry in out:
+        if not isinstance(entry.get("seq"), int) or entry["seq"] <= previous:
+            entry["seq"] = previous + 1
+        previous = entry["seq"]
     return out
 
 
-def _log(root: str | Path, job_id: str, entry: dict) -> None:
+def _log(root: str | Path, job_id: str, entry: dict) -> int:
+    """Append ``entry`` to the job's log with the next revision number; returns it (``seq``).
+    Called with the library lock held."""
     folder = archive_dir(root, job_id)
     folder.mkdir(parents=True, exist_ok=True)
+    existing = read_log(root, job_id)
+    seq = existing[-1]["seq"] + 1 if existing else 1
     with open(folder / LOG_FILE, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.write(json.dumps({"seq": seq, **entry}, ensure_ascii=False) + "\n")
+    return seq
 
 
 def _user() -> str:
@@ -367,6 +397,8 @@ class Change:
         archived: the archived copy of the previous file, if one was kept.
         changed: False when the new text equals the old one (nothing was written).
         warnings: validator warnings of the new text.
+        revision: the ``seq`` of the log entry this change wrote (None when nothing changed).
+        restored: for a rollback, the saved version it brought back.
     """
 
     action: str
@@ -378,11 +410,14 @@ class Change:
     archived: str | None = None
     changed: bool = True
     warnings: list[str] = field(default_factory=list)
+    revision: int | None = None
+    restored: str | None = None
 
     def to_json(self) -> dict:
         return {"action": self.action, "file": self.file, "workflow": self.workflow, "job": self.job,
                 "version": self.version, "previous_version": self.previous_version,
-                "archived": self.archived, "changed": self.changed, "warnings": self.warnings}
+                "archived": self.archived, "changed": self.changed, "warnings": self.warnings,
+                "revision": self.revision, "restored": self.restored}
 
 
 def commit_change(root: str | Path, path: str | Path, new_text: str, *, action: str,
@@ -448,10 +483,10 @@ def commit_change(root: str | Path, path: str | Path, new_text: str, *, action: 
             kept = str(archive(root, new_job, previous or DEFAULT_VERSION, old_bytes, target.suffix or ".yaml"))
         _atomic_write(target, new_text.encode("utf-8"))
         version = version_of(new_text)
-        _log(root, new_job, {"at": _iso(_now()), "action": action, "version": version, "previous": previous,
-                             "by": _user(), "file": str(path), "hash": _sha(new_text.encode("utf-8"))})
+        seq = _log(root, new_job, {"at": _iso(_now()), "action": action, "version": version, "previous": previous,
+                                   "by": _user(), "file": str(path), "hash": _sha(new_text.encode("utf-8"))})
         return Change(action, str(path), wf.name, wf.id, version, previous, kept,
-                      warnings=[p.format() for p in report.warnings])
+                      warnings=[p.format() for p in report.warnings], revision=seq)
 
 
 def _now() -> float:
@@ -469,7 +504,9 @@ def _move_archive(root: str | Path, old_job: str, new_job: str) -> None:
 def rollback(root: str | Path, path: str | Path, job_id: str, version: str) -> Change:
     """Restore the archived ``version`` of ``job_id`` into ``path``, byte for byte.
 
-    The file it replaces is archived first, and the rollback is logged.
+    The rollback is a new revision: the file it replaces is archived first, and a ``rollback``
+    log entry (next ``seq``, ``restored``: the saved version) is written. The restored file
+    keeps the ``version`` it had; the next change bumps above every known version.
 
     Raises:
         LibraryWriteError: no such archived version, or the archived text does not validate
@@ -495,11 +532,12 @@ def rollback(root: str | Path, path: str | Path, job_id: str, version: str) -> C
         if old_bytes is not None:
             kept = str(archive(root, job_id, previous or DEFAULT_VERSION, old_bytes, target.suffix or ".yaml"))
         _atomic_write(target, data)
-        _log(root, job_id, {"at": _iso(_now()), "action": "rollback", "version": version_of(text),
-                            "previous": previous, "restored": saved.version, "by": _user(), "file": str(path),
-                            "hash": _sha(data)})
+        seq = _log(root, job_id, {"at": _iso(_now()), "action": "rollback", "version": version_of(text),
+                                  "previous": previous, "restored": saved.version, "by": _user(), "file": str(path),
+                                  "hash": _sha(data)})
         wf = report.workflow
-        return Change("rollback", str(path), wf.name if wf else None, job_id, version_of(text), previous, kept)
+        return Change("rollback", str(path), wf.name if wf else None, job_id, version_of(text), previous, kept,
+                      revision=seq, restored=saved.version)
 
 
 def delete_workflow(root: str | Path, path: str | Path, job_id: str) -> Change:
@@ -516,23 +554,33 @@ def delete_workflow(root: str | Path, path: str | Path, job_id: str) -> Change:
         version = version_of(data.decode("utf-8", errors="replace"))
         kept = archive(root, job_id, version, data, target.suffix or ".yaml")
         target.unlink()
-        _log(root, job_id, {"at": _iso(_now()), "action": "delete", "version": None, "previous": version,
-                            "by": _user(), "file": str(path), "archived": str(kept)})
-    return Change("delete", str(path), None, job_id, None, version, str(kept))
+        seq = _log(root, job_id, {"at": _iso(_now()), "action": "delete", "version": None, "previous": version,
+                                  "by": _user(), "file": str(path), "archived": str(kept)})
+    return Change("delete", str(path), None, job_id, None, version, str(kept), revision=seq)
 
 
 def history(root: str | Path, path: str | Path, job_id: str) -> list[SavedVersion]:
     """Every version of a workflow: the archived ones and the current file (marked ``current``),
-    sorted by version."""
+    sorted by version. Each has the revisions (log ``seq``) that wrote its content; the current
+    one, when a rollback wrote it, has that log entry as ``rollback``."""
     out = archived(root, job_id)
+    log = read_log(root, job_id)
+    for saved in out:
+        saved.revisions = [e["seq"] for e in log if e.get("hash") == saved.content_hash]
     current_path = Path(path)
     if current_path.is_file():
         data = current_path.read_bytes()
         digest = _sha(data)
         for saved in out:
             saved.same_as_current = saved.content_hash == digest
+        writes = [e for e in log if e.get("hash") == digest]
+        last = writes[-1] if writes else None
+        rolled = None
+        if last is not None and last.get("action") == "rollback" and last is log[-1]:
+            rolled = {k: last.get(k) for k in ("seq", "at", "by", "restored", "previous")}
         current = SavedVersion(version_of(data.decode("utf-8", errors="replace")), str(current_path),
-                               _iso(current_path.stat().st_mtime), digest, current=True)
+                               _iso(current_path.stat().st_mtime), digest, current=True,
+                               revisions=[e["seq"] for e in writes], rollback=rolled)
         out = [s for s in out if not (s.same_as_current and s.version == current.version)] + [current]
     return sorted(out, key=lambda v: (version_key(v.version), v.current))
 

@@ -101,3 +101,46 @@ def test_run_by_file_path_lands_in_the_instance(env, tmp_path):
     assert info["status"] == "completed"
     assert info["step_statuses"]["soft"] == "continued"
     assert info["outputs"]["first"] == "one"
+
+
+def test_usage_errors_under_format_json_are_the_documented_json_error(env, tmp_path):
+    for args, phrase in ((("--format", "json"), "Missing argument 'WORKFLOW'"),
+                         (("CLI Contract", "--bogus", "--format=json"), "No such option '--bogus'"),
+                         (("CLI Contract", "--param-file", str(tmp_path / "none.yaml"), "--format", "json"),
+                          "does not exist")):
+        done = run_cli("run", *args, env=env)
+        assert done.code == 2, done.stdout + done.stderr
+        data = json.loads(done.stdout)
+        assert set(data) == {"error", "errors"} and data["errors"] == []
+        assert phrase in data["error"]
+    text = run_cli("run", "--bogus", env=env)
+    assert text.code == 2 and text.stdout == "" and "No such option '--bogus'" in text.stderr
+
+
+def test_dry_run_numbers_the_steps_it_counts_and_marks_decision_points(tmp_path):
+    folder = tmp_path / "definitions"
+    write(folder, "decide.yaml", """
+        name: Decide
+        parameters: {stage: dev}
+        steps:
+          - {id: build, tool: shell, parameters: {command: "echo b"}}
+          - id: choose
+            if: "{{ stage == 'prod' }}"
+            then:
+              - {id: deploy, tool: shell, parameters: {command: "echo d"}}
+            else:
+              - {id: preview, tool: shell, parameters: {command: "echo p"}}
+          - id: route
+            switch: "{{ stage }}"
+            cases:
+              dev: [{id: to_dev, tool: shell, parameters: {command: "echo dev"}}]
+          - {id: report, tool: shell, parameters: {command: "echo r"}}
+    """)
+    env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(make_dagster_home(tmp_path / "home"))}
+    done = run_cli("run", "Decide", "--dry-run", env=env)
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "5 step(s) and 2 decision point(s)" in lines[1]
+    listed = [line.split()[:2] for line in lines if line[:4].strip().rstrip(".").isdigit() or line.startswith("  ◆")]
+    assert listed == [["1.", "build"], ["◆", "choose"], ["2.", "deploy"], ["3.", "preview"], ["◆", "route"],
+                      ["4.", "to_dev"], ["5.", "report"]]

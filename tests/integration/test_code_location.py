@@ -105,6 +105,39 @@ def test_dagster_job_execute_runs_a_workflow_with_run_config(folder, tmp_path, d
         assert name in rejected.stdout + rejected.stderr
 
 
+def test_dagster_job_execute_rejects_an_out_of_range_value_as_a_config_error(folder, tmp_path, dagster_home):
+    # minimum/maximum/pattern are checked in the config mapping; the error must be Dagster's own
+    # config error naming each parameter and its rule, not "the config mapping function has
+    # thrown an unexpected error", and nothing may run
+    (folder / "broken.yaml").unlink()
+    write(folder, "patterned.yaml", """
+        name: Patterned
+        parameters:
+          count: {type: integer, default: 2, minimum: 1, maximum: 5}
+          branch: {type: string, default: main, pattern: "^[a-z]+$"}
+        steps:
+          - {id: hello, tool: shell, parameters: {command: "echo {{ count }} {{ branch }}"}}
+    """)
+    env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(dagster_home)}
+    params = tmp_path / "params.yaml"
+    params.write_text("count: 9\nbranch: Not-Valid\n")
+    rejected = run_process([sys.executable, "-m", "dagster", "job", "execute", "-m", "yaml2dag.definitions",
+                            "-j", "patterned", "-c", str(params)], env=env, cwd=tmp_path)
+    assert rejected.code != 0
+    lines = (rejected.stdout + rejected.stderr).strip().splitlines()
+    assert lines[-3] == "dagster._core.errors.DagsterInvalidConfigError: Error in config for job patterned"
+    assert lines[-2].strip() == "Error 1: parameter `count` (path root:count): 9 is greater than the maximum 5"
+    assert lines[-1].strip() == ("Error 2: parameter `branch` (path root:branch): 'Not-Valid' does not match "
+                                 "the pattern '^[a-z]+$'")
+    assert "unexpected error" not in rejected.stdout + rejected.stderr
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as inst:
+        for run in inst.get_runs():
+            assert not [r for r in inst.all_logs(run.run_id)
+                        if r.dagster_event is not None and r.dagster_event.event_type_value == "STEP_START"]
+
+
 def test_executor_escape_hatches_run_the_same_workflow(run_yaml):
     for kind in ("in_process", "multiprocess"):
         ran = run_yaml(f"""
@@ -122,3 +155,114 @@ def test_executor_escape_hatches_run_the_same_workflow(run_yaml):
         """)
         assert ran.result.status == "SUCCESS", ran.result.error
         assert ran.result.outputs == {"b": "answer 42"}
+
+
+# --------------------------------------------------------------------------- definition names
+
+def test_clashing_op_and_job_names_become_a_broken_job_and_the_location_still_loads(tmp_path, dagster_home, instance):
+    # job `a` has step `b` (op `a__b`); another workflow's job id is `a__b`: Dagster would refuse
+    # the whole location ("Conflicting definitions found in repository with name 'a__b'")
+    from yaml2dag import build_definitions
+
+    defs_dir = tmp_path / "definitions"
+    write(defs_dir, "a.yaml", """
+        name: a
+        steps:
+          - {id: b, tool: shell, parameters: {command: "echo from a"}}
+    """)
+    write(defs_dir, "z.yaml", """
+        name: Other
+        id: a__b
+        steps:
+          - {id: x, tool: shell, parameters: {command: "echo x"}}
+    """)
+    jobs = {job.name: job for job in build_definitions(defs_dir, strict=False).resolve_all_job_defs()}
+    assert "a__b" not in jobs  # the stand-in job of z.yaml must not take the clashing name either
+    stand_in = jobs["z"]
+    assert stand_in.tags.get("yaml2dag/invalid") == "true"
+    assert "z.yaml:2:5: id:" in stand_in.description and "a.yaml" in stand_in.description
+    assert jobs["a"].execute_in_process(instance=instance).success
+    env = {"YAML2DAG_DEFINITIONS": str(defs_dir), "DAGSTER_HOME": str(dagster_home)}
+    done = run_process([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "yaml2dag.definitions"],
+                       env=env, cwd=tmp_path)
+    assert done.code == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_a_stand_in_job_never_takes_a_name_a_valid_job_uses(tmp_path):
+    # x.yaml is invalid, so its stand-in would be job `x` with op `x__invalid_workflow`: the
+    # root graph of the valid job `x__invalid_workflow` has that name
+    from yaml2dag import build_definitions
+
+    defs_dir = tmp_path / "definitions"
+    write(defs_dir, "x.yaml", BROKEN.replace("Broken One", "x"))
+    write(defs_dir, "y.yaml", """
+        name: Why
+        id: x__invalid_workflow
+        steps:
+          - {id: a, tool: shell, parameters: {command: "echo y"}}
+    """)
+    jobs = {job.name: job for job in build_definitions(defs_dir, strict=False).resolve_all_job_defs()}
+    assert jobs["x__invalid_workflow"].tags.get("yaml2dag/invalid") is None
+    stand_ins = [job for job in jobs.values() if job.tags.get("yaml2dag/invalid") == "true"]
+    assert len(stand_ins) == 1 and "unknown tool `shel`" in stand_ins[0].description
+    assert stand_ins[0].name not in ("x", "x__invalid_workflow")
+
+
+def test_the_validator_predicts_every_op_and_graph_name_the_compiler_makes(tmp_path):
+    """The validator's name check (yaml2dag.naming) and the compiled jobs cannot drift apart."""
+    from yaml2dag.library import Library
+    from yaml2dag.location import build_definitions, node_def_names
+    from yaml2dag.validation import _resolver, report_definition_names
+
+    defs_dir = tmp_path / "definitions"
+    write(defs_dir, "child.yaml", """
+        name: Child
+        parameters: {who: {type: string, default: you}}
+        steps:
+          - {id: greet, tool: shell, parameters: {command: "echo hi {{ who }}"}}
+          - {id: maybe, when: "{{ who == 'me' }}", tool: shell, parameters: {command: "echo me"}}
+    """)
+    write(defs_dir, "everything.yaml", """
+        name: Everything
+        parameters: {stage: {type: string, default: dev}, items: {type: array, default: [1, 2]}}
+        steps:
+          - {id: first, tool: shell, parameters: {command: "echo 1"}}
+          - parallel:
+              - {id: left, tool: shell, parameters: {command: "echo l"}}
+              - {id: right, when: "false", tool: shell, parameters: {command: "echo r"}}
+          - id: each
+            for_each: "{{ items }}"
+            tool: shell
+            parameters: {command: "echo {{ item }}"}
+          - id: pick
+            if: "{{ stage == 'prod' }}"
+            then:
+              - {id: deploy, tool: shell, parameters: {command: "echo deploy"}}
+            else:
+              - {id: dry, tool: shell, parameters: {command: "echo dry"}}
+          - id: route
+            switch: "{{ stage }}"
+            cases:
+              dev:
+                - {id: to_dev, tool: shell, parameters: {command: "echo dev"}}
+            default:
+              - {id: to_other, tool: shell, parameters: {command: "echo other"}}
+          - {id: sub, workflow: Child, parameters: {who: "{{ first.output }}"}}
+          - {id: reader, tool: shell, parameters: {command: "echo {{ right.output }}"}}
+        outputs: {n: "{{ each.count }}"}
+    """)
+    library = Library(defs_dir)
+    reports = library.reports()
+    assert all(r.valid for r in reports), [p.format() for r in reports for p in r.problems]
+    jobs = {job.name: job for job in build_definitions(defs_dir, strict=True).resolve_all_job_defs()}
+    resolve = _resolver(reports)
+    for report in reports:
+        predicted = [dn.name for dn in report_definition_names(report, resolve)]
+        compiled = node_def_names(jobs[report.workflow.id])
+        assert len(predicted) == len(set(predicted))
+        assert sorted(predicted) == sorted(compiled), report.file
+    names = set(node_def_names(jobs["everything"]))
+    assert {"everything__each__items", "everything__each__results", "everything__right__when",
+            "everything__reader__when", "everything__pick", "everything__route", "everything__sub__parameters",
+            "everything__sub", "everything__sub__greet", "everything__sub__maybe__when",
+            "everything__sub__workflow_outputs", "everything__workflow_outputs"} <= names

@@ -1,16 +1,16 @@
 """Issue #5 with the real Dagster daemon: `dagster-daemon run -m yaml2dag.definitions` on a
 temporary instance (the project's dagster.yaml: queued runs, run monitoring). A CSV file dropped
 into a watched folder starts a run of A (file trigger); A's success starts B and B's success
-starts C (workflow triggers), each run seeing the upstream run id and outputs.
+starts C (workflow triggers), each run seeing the upstream run id and outputs; then a
+`yaml2dag run` of B (outside the deployment, as in CI) starts C again.
 
 Every wait is bounded; the daemon's process group is killed on teardown.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, stored_outputs, write
+from conftest import run_cli, stored_outputs, write
+from local_servers import shipped_dagster_home, stop_process_tree
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +42,7 @@ def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path, p
 
 @pytest.fixture
 def daemon_env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    home = shipped_dagster_home(tmp_path / "home")
     folder = tmp_path / "definitions"
     inbox = tmp_path / "inbox"
     write(folder, "a_ingest.yaml", f"""
@@ -70,15 +69,17 @@ def daemon_env(tmp_path):
         parameters:
           upstream: {type: string, default: ""}
           lines: {type: string, default: ""}
+          file: {type: string, default: ""}
         triggers:
           - type: workflow
             workflow: Ingest
             status: success
-            parameters: {upstream: "{{ trigger.run_id }}", lines: "{{ trigger.outputs.lines }}"}
+            parameters: {upstream: "{{ trigger.run_id }}", lines: "{{ trigger.outputs.lines }}",
+                         file: "{{ trigger.outputs.file }}"}
         steps:
           - id: write
             tool: shell
-            parameters: {command: "echo report of {{ trigger.outputs.file }}: {{ lines }} lines"}
+            parameters: {command: "echo report of {{ file }}: {{ lines }} lines"}
         outputs:
           text: "{{ write.output }}"
           upstream: "{{ upstream }}"
@@ -114,7 +115,7 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
                                 cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     instance = DagsterInstance.get()
     try:
-        # run-status sensors start from where the event log stands on their first check:
+        # workflow-trigger sensors start from where the event log stands on their first check:
         # wait until both have checked once before anything runs
         def initialized():
             states = {s.name: s for s in instance.all_instigator_state()}
@@ -149,7 +150,7 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
         assert stored_outputs(instance, ingest.run_id) == [{"lines": "3", "file": "sales.csv"}]
 
         assert report.tags["yaml2dag/trigger"] == "sensor"
-        assert report.run_config == {"upstream": ingest.run_id, "lines": "3"}
+        assert report.run_config == {"upstream": ingest.run_id, "lines": "3", "file": "sales.csv"}
         assert stored_outputs(instance, report.run_id) == [{"text": "report of sales.csv: 3 lines",
                                                             "upstream": ingest.run_id}]
 
@@ -157,28 +158,72 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
         assert stored_outputs(instance, publish.run_id) == [{"said": "published report of sales.csv: 3 lines",
                                                              "after": report.run_id}]
         assert len(instance.get_runs()) == 3  # the .txt file started nothing
+
+        # a chain started in CI: `yaml2dag run` executes B outside the deployment (no code
+        # location origin), and its success still starts C under the daemon
+        ran = run_cli("run", "Report", "file=ci.csv", "lines=7", "--format", "json", env=env, cwd=tmp_path)
+        assert ran.code == 0, ran.stderr
+        cli_run = json.loads(ran.stdout)["run_id"]
+        assert instance.get_run_by_id(cli_run).remote_job_origin is None
+
+        def second_publish():
+            runs = [r for r in instance.get_runs() if r.job_name == "publish" and r.is_finished]
+            return next((r for r in runs if r.run_id != publish.run_id), None)
+
+        again = _wait("the Publish run started by the `yaml2dag run` of Report", second_publish, CHAIN_TIMEOUT,
+                      proc, log, 2.0)
+        assert again.status == DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
+        assert again.tags["dagster/sensor_name"] == "publish_on_report_success"
+        assert stored_outputs(instance, again.run_id) == [{"said": "published report of ci.csv: 7 lines",
+                                                           "after": cli_run}]
+        assert len(instance.get_runs()) == 5
     finally:
-        _stop(proc)
+        stop_process_tree(proc, timeout=30)
         instance.dispose()
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the daemon's process group, then SIGKILL whatever of it still runs (run workers
-    included). Only processes psutil sees running are signalled, never a reused pid."""
-    import psutil
 
-    members = []
-    if proc.poll() is None:
-        members = [psutil.Process(proc.pid)] + psutil.Process(proc.pid).children(recursive=True)
-        os.killpg(proc.pid, signal.SIGTERM)
+def test_the_shipped_dagster_yaml_is_the_repository_one_and_goes_into_every_new_home(tmp_path):
+    """yaml2dag/deploy/dagster.yaml (package data) is dagster_home/dagster.yaml; `yaml2dag run`
+    writes it into a DAGSTER_HOME that does not exist or has no dagster.yaml, and the instance
+    loaded from there has yaml2dag's queued run coordinator, the concurrency rules, pools and
+    run monitoring. A dagster.yaml that is there already is left alone."""
+    from dagster import DagsterInstance
+
+    from conftest import REPO
+    from yaml2dag.deploy import DAGSTER_YAML, dagster_yaml_text, ensure_dagster_yaml
+    from yaml2dag.run_coordinator import WorkflowRunCoordinator
+
+    assert (REPO / "dagster_home" / "dagster.yaml").read_bytes() == DAGSTER_YAML.read_bytes()
+    folder = tmp_path / "definitions"
+    write(folder, "hello.yaml", """
+        name: Hello
+        steps:
+          - id: hi
+            tool: shell
+            parameters: {command: "echo hi"}
+    """)
+    missing, empty = tmp_path / "new" / "home", tmp_path / "empty"
+    empty.mkdir()
+    for home in (missing, empty):
+        ran = run_cli("run", "Hello", "--format", "json", env={"DAGSTER_HOME": str(home),
+                                                              "YAML2DAG_DEFINITIONS": str(folder)}, cwd=tmp_path)
+        assert ran.code == 0, ran.stderr
+        assert (home / "dagster.yaml").read_text() == dagster_yaml_text()
+        instance = DagsterInstance.from_config(str(home))
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-    for member in members:
-        try:
-            if member.is_running():
-                member.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait(timeout=10)
+            assert isinstance(instance.run_coordinator, WorkflowRunCoordinator)
+            queue = instance.get_concurrency_config().run_queue_config
+            limits = {rule["key"]: rule["limit"] for rule in queue.tag_concurrency_limits}
+            assert limits == {f"yaml2dag/concurrency_{n}": n for n in range(1, 21)}
+            assert all(rule["value"] == {"applyLimitPerUniqueValue": True} for rule in queue.tag_concurrency_limits)
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+            assert instance.run_monitoring_enabled
+            assert [r.job_name for r in instance.get_runs()] == ["hello"]
+        finally:
+            instance.dispose()
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert ensure_dagster_yaml(own) is False
+    assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

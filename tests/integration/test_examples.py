@@ -69,11 +69,42 @@ def test_git_sync_and_test_clones_this_repository_and_runs_its_tests(env, tmp_pa
     assert json.loads(again.stdout)["status"] == "SUCCESS"
 
 
+def test_git_sync_and_test_removes_its_temporary_clone_whether_the_run_passes_or_fails(env, tmp_path):
+    if not (REPO / ".git").exists():
+        pytest.skip("the project is not a git checkout: nothing to clone")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**env, "TMPDIR": str(temp)}
+    passing = json.dumps([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_durations.py"])
+    for test_command, status in ((passing, "SUCCESS"), ('["false"]', "FAILURE")):
+        done = run_cli("run", "Git Sync and Test", f"repo={REPO}", f"test_command={test_command}", "--format", "json",
+                       env=env, cwd=tmp_path, timeout=600)
+        data = json.loads(done.stdout)
+        assert data["status"] == status, done.stdout + done.stderr
+        assert data["steps"]["clone"] == "succeeded"
+        assert list(temp.iterdir()) == [], f"left behind after a {status} run"
+    assert data["steps"]["cleanup"] == "not_run"  # the failed run cleaned up in its on_failure step
+
+
+def _tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if "__pycache__" not in p.parts}
+
+
 def test_third_party_tool_through_its_entry_point(tmp_path):
+    example = REPO / "examples" / "yaml2dag-tool-example"
+    before = _tree(example)
+    # build a copy, so the checkout gets no build/ or *.egg-info; offline: no build isolation
+    # (setuptools and wheel come with the dev extras) and no package index
+    source = tmp_path / "example"
+    shutil.copytree(example, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = tmp_path / "site"
-    build = run_process([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                         "--target", str(target), str(REPO / "examples" / "yaml2dag-tool-example")], timeout=600)
+    build = run_process([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                         "-q", "--target", str(target), str(source)], timeout=600)
     assert build.code == 0, build.stderr
+    assert _tree(example) == before, "installing the example changed files in the checkout"
+    assert (target / "yaml2dag_tool_example").is_dir()
+    assert (next(target.glob("yaml2dag_tool_example-*.dist-info")) / "entry_points.txt").read_text().split() == [
+        "[yaml2dag.tools]", "textstats", "=", "yaml2dag_tool_example:TOOL"]
     folder = tmp_path / "definitions"
     write(folder, "stats.yaml", """
         name: Text Stats

@@ -139,6 +139,32 @@ def test_interactive_create_through_stdin_validates_saves_and_refuses_to_overwri
     assert path.read_bytes() == before
 
 
+def _answers(name: str) -> str:
+    """A minimal interactive session: NAME typed (or kept with ""), one shell step, saved."""
+    return "\n".join([name, "", "", "", "build", "", "shell", "echo b", "abort", "", "", "", "y"]) + "\n"
+
+
+def test_interactive_create_names_the_file_after_the_name_typed_at_the_prompt(cli, folder):
+    done = cli("create", "Pipe2", "-i", input=_answers("Other Name"))
+    assert done.code == 0, done.stdout + done.stderr
+    assert "Workflow name [Pipe2]:" in done.stdout  # the command line's NAME is the default
+    assert not (folder / "pipe2.yaml").exists()
+    wf = validate_file(folder / "other_name.yaml").workflow
+    assert (wf.name, wf.id) == ("Other Name", "other_name")
+    # NAME's file exists: refused before any question is asked
+    before = (folder / "other_name.yaml").read_bytes()
+    early = cli("create", "Other Name", "-i", input=_answers(""))
+    assert early.code == 1 and "refusing to overwrite" in early.stderr
+    assert "Workflow name" not in early.stdout and (folder / "other_name.yaml").read_bytes() == before
+    early_json = cli("create", "other_name", "-i", "--format", "json", input=_answers(""))
+    assert early_json.code == 1 and "already exists" in json.loads(early_json.stdout)["error"]
+    # a name typed at the prompt that another workflow has is asked again
+    again = cli("create", "Pipe3", "-i", input="Nightly Sync\n" + _answers("Third Name"))
+    assert again.code == 0, again.stdout + again.stderr
+    assert "nightly_sync.yaml already exists; choose another name" in again.stdout
+    assert (folder / "third_name.yaml").exists() and not (folder / "pipe3.yaml").exists()
+
+
 def test_interactive_create_stops_when_the_input_ends_and_saves_nothing(cli, folder):
     done = cli("create", "Half Done", "-i", input="\nSome description\n")
     assert done.code == 1 and "input ended" in done.stderr
@@ -195,6 +221,49 @@ def test_create_from_a_description(cli, folder):
     assert accepted.code == 0 and (folder / "moon.yaml").exists()
 
 
+def test_create_describe_json_says_what_was_understood_and_what_was_not(cli, folder):
+    done = cli("create", "Tested Daily", "--describe", "run tests, every day at 9am", "--yes", "--format", "json")
+    assert done.code == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["action"], data["job"]) == ("create", "tested_daily")
+    assert data["draft"]["understood"] == [{"phrase": "every day at 9am", "became": "schedule `0 9 * * *`"},
+                                           {"phrase": "run tests", "became": "step `tests` (shell)"}]
+    assert data["draft"]["unknown"] == [] and data["draft"]["source"] == "grammar"
+    partial = cli("create", "Moon", "--describe", "run tests then fly to the moon", "--yes", "--format", "json")
+    assert partial.code == 1
+    refused = json.loads(partial.stdout)
+    assert "not understood" in refused["error"] and refused["draft"]["unknown"] == ["fly to the moon"]
+    assert [u["phrase"] for u in refused["draft"]["understood"]] == ["run tests"]
+    assert not (folder / "moon.yaml").exists()
+
+
+def test_every_library_error_is_json_with_format_json(cli, folder, tmp_path):
+    """Unknown names, existing files and bad arguments: one JSON document, the usual exit code."""
+    target = tmp_path / "out.json"
+    target.write_text("{}")
+    cases = [
+        (("export", "No Such Flow", "--format", "json"), 2, "no workflow named 'No Such Flow'"),
+        (("export", "Nightly Sync", "--format", "json", "--file", str(target)), 2, "--force"),
+        (("export", "Nightly Sync", "--format=json", "--file", str(tmp_path / "no" / "x.json")), 2, "does not exist"),
+        (("import", str(tmp_path / "missing.yaml"), "--format", "json"), 2, "does not exist"),
+        (("versions", "No Such Flow", "--format", "json"), 2, "no workflow named"),
+        (("diff", "Nightly Sync", "--format", "json", "--context", "-1"), 2, "--context"),
+        (("rollback", "Nightly Sync", "--format", "json"), 2, "Missing argument 'VERSION'"),
+        (("schedule", "Nightly Sync", "--format", "json", "--index", "zero"), 2, "--index"),
+        (("delete", "Nightly Sync", "--format", "json", "--no-such-option"), 2, "No such option"),
+        (("create", "X", "--describe", "run tests", "--from-file", str(target), "--format", "json"), 2, "choose one"),
+    ]
+    for args, code, message in cases:
+        done = cli(*args)
+        assert done.code == code, (args, done.stdout, done.stderr)
+        assert message in json.loads(done.stdout)["error"], (args, done.stdout)
+    assert target.read_text() == "{}" and (folder / "nightly_sync.yaml").exists()
+    missing = cli("list", "--format", "json", extra_env={"YAML2DAG_DEFINITIONS": str(tmp_path / "missing")})
+    assert missing.code == 2 and "does not exist" in json.loads(missing.stdout)["error"]
+    text = cli("export", "No Such Flow")  # without --format json: text on stderr, as before
+    assert text.code == 2 and text.stderr.startswith("error: no workflow named") and not text.stdout
+
+
 # --------------------------------------------------------------------------- schedule
 
 
@@ -239,7 +308,7 @@ def test_export_import_round_trip_yaml_json_yaml_gives_an_identical_model(cli, f
     data = json.loads(exported.read_text())
     assert data["name"] == "Nightly Sync" and list(data)[:2] == ["name", "version"]
     again = cli("export", "Nightly Sync", "--format", "json", "--file", str(exported))
-    assert again.code == 2 and "--force" in again.stderr
+    assert again.code == 2 and "--force" in json.loads(again.stdout)["error"]
     imported = cli("import", str(exported), "--name", "Sync Back", "--format", "json")
     assert imported.code == 0, imported.stderr
     info = json.loads(imported.stdout)
@@ -284,14 +353,31 @@ def test_versions_rollback_restores_byte_identical_content_and_diff(cli, folder)
     assert text_diff.code == 0 and "+++ nightly_sync@2.1.2 (current)" in text_diff.stdout
     rolled = cli("rollback", "Nightly Sync", "2.1.0", "--format", "json")
     assert rolled.code == 0, rolled.stderr
-    assert path.read_bytes() == original
-    assert json.loads(rolled.stdout)["previous_version"] == "2.1.2"
+    assert path.read_bytes() == original  # byte-identical content: its `version` is 2.1.0 again...
+    change = json.loads(rolled.stdout)
+    assert (change["previous_version"], change["version"], change["restored"], change["revision"]) == (
+        "2.1.2", "2.1.0", "2.1.0", 3)  # ...and the rollback is a new revision of the workflow
+    assert Path(change["archived"]).name == "2.1.2.yaml"
     listed = json.loads(cli("versions", "Nightly Sync", "--format", "json").stdout)
-    assert listed["log"][-1]["action"] == "rollback" and listed["log"][-1]["restored"] == "2.1.0"
-    assert [v["version"] for v in listed["versions"]] == ["2.1.0", "2.1.1", "2.1.2"]
-    # the next change bumps above every saved version
+    assert [(e["seq"], e["action"]) for e in listed["log"]] == [(1, "schedule"), (2, "schedule"), (3, "rollback")]
+    assert listed["log"][-1]["restored"] == "2.1.0" and listed["log"][-1]["previous"] == "2.1.2"
+    assert [(v["version"], v["current"], v["revisions"]) for v in listed["versions"]] == [
+        ("2.1.0", True, [3]), ("2.1.1", False, [1]), ("2.1.2", False, [2])]
+    assert listed["revision"] == 3 and listed["current"]["version"] == "2.1.0"
+    assert listed["current"]["rollback"] == {**listed["current"]["rollback"], "seq": 3, "restored": "2.1.0",
+                                             "previous": "2.1.2", "by": "tester"}
+    shown = cli("versions", "Nightly Sync")
+    assert "current version 2.1.0, revision #3 — rolled back to saved version 2.1.0 (replacing 2.1.2)" in shown.stdout
+    assert "#3 (rollback)" in shown.stdout
+    assert any(line.strip().startswith("#3 ") and "rollback  2.1.2 → 2.1.0 (restored saved version 2.1.0)" in line
+               for line in shown.stdout.splitlines()), shown.stdout
+    # the next change bumps above every saved version, and is revision 4
     nxt = json.loads(cli("schedule", "Nightly Sync", "@weekly", "--format", "json").stdout)
-    assert nxt["version"] == "2.1.3"
+    assert (nxt["version"], nxt["revision"]) == ("2.1.3", 4)
+    after = json.loads(cli("versions", "Nightly Sync", "--format", "json").stdout)
+    assert after["current"]["rollback"] is None and [v["version"] for v in after["versions"]] == [
+        "2.1.0", "2.1.1", "2.1.2", "2.1.3"]
+    assert after["versions"][0]["revisions"] == [3]  # the content revision 3 restored, archived again
     assert cli("rollback", "Nightly Sync", "0.0.1").code == 1
     assert cli("diff", "Nightly Sync", "7.7.7").code == 2
 

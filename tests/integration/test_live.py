@@ -1,7 +1,9 @@
 """Issue #5, the live deployment: `yaml2dag dev` (webserver + daemon + hot reload) on 127.0.0.1
 with a temporary DAGSTER_HOME and definitions folder, driven over GraphQL, through
 `yaml2dag trigger`, and in a real headless Chromium with Playwright (screenshots under the
-test's tmp_path). The last test stops the server with SIGTERM and checks that nothing is left.
+test's tmp_path). The definitions folder holds the shipped examples (definitions/*) next to the
+test's own workflows. The last tests stop a server with SIGTERM, and another one, started on an
+empty DAGSTER_HOME, with SIGINT (Ctrl-C), and check that nothing is left.
 
 The browser tests skip, printing why, when Chromium cannot start (Debian's `chromium` package
 at /usr/bin/chromium; `.ci/run` installs it). Every wait is bounded; every process group the
@@ -18,105 +20,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
 from conftest import REPO, run_cli, write
-from local_servers import free_port
+from local_servers import Live, descendants, free_port, start_dev, stop_process_tree
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-#: Bound for the server to come up (code server, webserver, daemon on a slow 2-core machine).
-START_TIMEOUT = 180
 #: Bound for a reload to show a change.
 RELOAD_TIMEOUT = 90
 #: Bound for a launched run to finish.
 RUN_TIMEOUT = 180
-
-JOBS_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name description } " \
-             "sensors { name } schedules { name } } } } }"
-
-
-@dataclass
-class Live:
-    url: str
-    root: Path
-    home: Path
-    folder: Path
-    proc: subprocess.Popen
-    log: Path
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        response = requests.post(self.url + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        assert not body.get("errors"), body
-        return body["data"]
-
-    def location(self) -> dict:
-        """jobs (name → description), sensors and schedules of the loaded code location."""
-        nodes = self.graphql(JOBS_QUERY)["repositoriesOrError"].get("nodes") or []
-        jobs = {j["name"]: j["description"] for n in nodes for j in n["jobs"] if not j["name"].startswith("__")}
-        return {"jobs": jobs, "sensors": {s["name"] for n in nodes for s in n["sensors"]},
-                "schedules": {s["name"] for n in nodes for s in n["schedules"]}}
-
-    def wait_for(self, what: str, check, timeout: float = RELOAD_TIMEOUT, poll: float = 1.0):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = check()
-            except (requests.RequestException, AssertionError, KeyError) as exc:
-                last = exc
-            if last and not isinstance(last, Exception):
-                return last
-            if self.proc.poll() is not None:
-                raise AssertionError(f"yaml2dag dev exited ({self.proc.returncode}) waiting for {what}:\n{self.tail()}")
-            time.sleep(poll)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def run_status(self, run_id: str) -> str:
-        data = self.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id})
-        return data["runOrError"].get("status", "")
-
-
-def _descendants(pid: int) -> list:
-    import psutil
-
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _kill_groups(processes: list) -> None:
-    """SIGKILL the process groups of ``processes`` (psutil.Process objects) still running.
-
-    psutil's ``is_running`` compares creation times, so a pid reused by an unrelated process
-    is never touched.
-    """
-    groups = set()
-    for process in processes:
-        try:
-            if process.is_running():
-                groups.add(os.getpgid(process.pid))
-        except (ProcessLookupError, OSError):
-            pass
-    for group in groups:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 GREETER = """
@@ -151,42 +71,33 @@ NIGHTLY = """
 """
 
 
+#: The example workflows shipped in definitions/ (job id → description), read from their files.
+SHIPPED = {
+    "git_sync_and_test": "definitions/git_sync_and_test.yaml",
+    "seattle_weather_report": "definitions/seattle_weather_report.yaml",
+}
+
+
+def shipped_descriptions() -> dict[str, str]:
+    import yaml
+
+    return {job: yaml.safe_load((REPO / path).read_text())["description"] for job, path in SHIPPED.items()}
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     root = tmp_path_factory.mktemp("live")
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     folder = root / "definitions"
+    # what a fresh clone serves: every shipped example (with its python steps module), plus ours
+    folder.mkdir()
+    for shipped in (REPO / "definitions").iterdir():
+        if shipped.is_file():
+            shutil.copy(shipped, folder / shipped.name)
     write(folder, "greet.yaml", GREETER)
     write(folder, "nightly.yaml", NIGHTLY)
-    port = free_port()
-    env = dict(os.environ, DAGSTER_HOME=str(home), YAML2DAG_DEFINITIONS=str(folder), NO_COLOR="1")
-    log = root / "dev.log"
-    with open(log, "w") as sink:
-        # no workspace.yaml in root: yaml2dag dev writes its own, with the location "yaml2dag"
-        proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "dev", "--port", str(port), "--debounce", "0.5"],
-                                cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Live(f"http://127.0.0.1:{port}", root, home, folder, proc, log)
-    try:
-        server.wait_for("the code location to load",
-                        lambda: {"greeter", "nightly_cleanup"} <= set(server.location()["jobs"]),
-                        timeout=START_TIMEOUT, poll=2.0)
+    with start_dev(root, folder, {"greeter", "nightly_cleanup", *SHIPPED}) as server:
         server.graphql("mutation { setNuxSeen }")  # no "join the community" dialog over the UI
         yield server
-    finally:
-        import psutil
-
-        leftovers = _descendants(proc.pid)
-        if proc.poll() is None:
-            leftovers.append(psutil.Process(proc.pid))
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pass
-        _kill_groups(leftovers)
-        proc.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- browser
@@ -248,7 +159,10 @@ def _tooltip_shows(page, job: str, text: str) -> bool:
 def test_jobs_list_shows_the_workflows_with_their_descriptions(live, page):
     _open_jobs(page, live)
     names = page.locator('a[href^="/locations/yaml2dag/jobs/"]').all_inner_texts()
-    assert {"greeter", "nightly_cleanup"} <= {n.strip() for n in names}
+    assert {"greeter", "nightly_cleanup", *SHIPPED} <= {n.strip() for n in names}
+    # the shipped examples, each with the description its file gives
+    for job, description in shipped_descriptions().items():
+        assert _tooltip_shows(page, job, description)
     assert _tooltip_shows(page, "greeter", "Says hello and maybe goodbye")
     assert _tooltip_shows(page, "nightly_cleanup", "Removes temporary files every night")
     page.screenshot(path=str(page.screenshots / "jobs.png"))
@@ -411,7 +325,7 @@ def test_yaml2dag_trigger_submits_runs_over_graphql(live, tmp_path):
 def test_dev_stops_cleanly_on_sigterm_taking_its_children_along(live):
     import psutil
 
-    children = _descendants(live.proc.pid)
+    children = descendants(live.proc.pid)
     names = " ".join(" ".join(c.cmdline()) for c in children)
     assert "dagster_webserver" in names and "dagster._daemon" in names and "code-server" in names
     live.proc.send_signal(signal.SIGTERM)
@@ -421,3 +335,45 @@ def test_dev_stops_cleanly_on_sigterm_taking_its_children_along(live):
     with pytest.raises(requests.ConnectionError):
         requests.get(live.url + "/server_info", timeout=5)
     assert "yaml2dag dev: stopping" in live.tail()
+
+
+def test_dev_on_an_empty_home_writes_the_shipped_config_and_stops_on_ctrl_c(tmp_path):
+    """Ctrl-C: the terminal sends SIGINT to the foreground process group, which is `yaml2dag dev`
+    alone (its services run in a session of their own); all of them must go. The home did not
+    exist: `yaml2dag dev` writes the shipped dagster.yaml there."""
+    import psutil
+
+    from yaml2dag.deploy import dagster_yaml_text
+
+    home, folder = tmp_path / "fresh_home", tmp_path / "definitions"
+    write(folder, "greet.yaml", GREETER)
+    port = free_port()
+    log = tmp_path / "dev.log"
+    env = dict(os.environ, DAGSTER_HOME=str(home), YAML2DAG_DEFINITIONS=str(folder), NO_COLOR="1")
+    with open(log, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "dev", "--port", str(port), "--no-reload"],
+                                cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Live(f"http://127.0.0.1:{port}", tmp_path, home, folder, proc, log)
+    try:
+        config = home / "dagster.yaml"
+        server.wait_for("the dagster.yaml", lambda: config.is_file() and config.read_text() == dagster_yaml_text(),
+                        timeout=60)
+        server.wait_for("the code location", lambda: "greeter" in server.location()["jobs"], timeout=180, poll=2.0)
+
+        def services():
+            found = descendants(proc.pid)
+            names = " ".join(" ".join(c.cmdline()) for c in found)
+            ready = "dagster_webserver" in names and "dagster._daemon" in names and "code-server" in names
+            return found if ready else None
+
+        children = server.wait_for("the webserver, daemon and code server processes", services, timeout=60)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, server.tail()
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == [], [" ".join(p.cmdline()) for p in alive]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/server_info", timeout=5)
+        assert "yaml2dag dev: stopping" in server.tail()
+        assert f"wrote the shipped dagster.yaml into {home}" in server.tail()
+    finally:
+        stop_process_tree(proc)

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +81,20 @@ steps:
     parameters: {command: "echo shipped"}
 """
 
+TRIGGERED = """
+name: Triggered Flow
+steps:
+  - id: hi
+    tool: shell
+    parameters: {command: "echo hi"}
+"""
+
+#: A workspace for Dagster's GraphQL layer (what the webserver serves) on the definitions folder.
+WORKSPACE = "load_from:\n  - python_module: yaml2dag.definitions\n"
+#: The launchpad's mutation.
+LAUNCH = """mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
 LONG = """
 name: Long Flow
 triggers:
@@ -111,6 +126,10 @@ def world(tmp_path_factory):
     write(defs, "failing.yaml", FAILING.replace("{marker}", str(fix_marker)))
     write(defs, "long.yaml", LONG.replace("{token}", token))
     write(defs, "gated.yaml", GATED)
+    write(defs, "triggered.yaml", TRIGGERED)
+    # runs launched like the webserver does start at once (no daemon to dequeue them here)
+    with open(home / "dagster.yaml", "a") as fh:
+        fh.write("run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n")
     env = {"YAML2DAG_DEFINITIONS": str(defs), "DAGSTER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "160",
            "YAML2DAG_USER": "auditor", "API_TOKEN": "s3cr3t-token-value"}
     with pytest.MonkeyPatch.context() as mp:
@@ -125,16 +144,66 @@ def world(tmp_path_factory):
             first = run_workflow(observed, {"who": "you"}, instance=instance)    # flaky retried once
             second = run_workflow(observed, {}, instance=instance)              # flaky passes at once
             failed = run_workflow(validate_file(defs / "failing.yaml"), {}, instance=instance)
-            gated = _run_and_approve(instance, validate_file(defs / "gated.yaml"))
+            paused: dict = {}
+            gated = _run_and_approve(instance, validate_file(defs / "gated.yaml"), home, env, paused)
+            triggered = _runs_of_every_trigger(instance, base, defs, env)
         finally:
             instance.dispose()
     assert (first.status, second.status, failed.status, gated.status) == ("SUCCESS", "SUCCESS", "FAILURE", "SUCCESS")
     return {"defs": defs, "home": home, "env": env, "first": first.run_id, "second": second.run_id,
-            "failed": failed.run_id, "gated": gated.run_id, "fix_marker": fix_marker, "token": token}
+            "failed": failed.run_id, "gated": gated.run_id, "fix_marker": fix_marker, "token": token,
+            "paused": paused, "triggered": triggered}
 
 
-def _run_and_approve(instance, report):
-    """Run a workflow with an approval gate on a thread; approve it from here when it waits."""
+def _runs_of_every_trigger(instance, base, defs, env) -> dict[str, str]:
+    """Runs of `Triggered Flow` started the other ways Dagster starts runs, each real:
+    `dagster job execute`, runs carrying the tags Dagster's schedules and sensors set, a run
+    launched through Dagster's GraphQL API (the webserver's launchpad mutation, on a code server
+    for the definitions folder), and last a run that is being canceled (CANCELING)."""
+    from dagster import execute_job
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql, infer_job_selector
+
+    from yaml2dag.compiler import reconstructable_job
+
+    from conftest import run_process
+
+    def newest() -> str:
+        return instance.get_run_records(limit=1)[0].dagster_run.run_id
+
+    ids: dict[str, str] = {}
+    done = run_process([sys.executable, "-m", "dagster", "job", "execute", "-m", "yaml2dag.definitions",
+                        "-j", "triggered_flow"], env=env, cwd=base)
+    assert done.code == 0, done.stdout + done.stderr
+    ids["manual"] = newest()
+    recon = reconstructable_job(str(defs / "triggered.yaml"), str(defs))
+    for kind, tags in (("schedule", {"dagster/schedule_name": "triggered_every_hour"}),
+                       ("sensor", {"dagster/sensor_name": "triggered_on_file"})):
+        result = execute_job(recon, instance, tags=tags)
+        assert result.success
+        ids[kind] = result.run_id
+    workspace = base / "workspace.yaml"
+    workspace.write_text(WORKSPACE)
+    with define_out_of_process_context(str(workspace), None, instance) as context:
+        answer = execute_dagster_graphql(context, LAUNCH, {"p": {"selector": infer_job_selector(context, "triggered_flow"),
+                                                                 "runConfigData": {}}})
+        launched = answer.data["launchPipelineExecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", answer
+        ids["ui"] = launched["run"]["runId"]
+        deadline = time.monotonic() + 120
+        while not instance.get_run_by_id(ids["ui"]).is_finished and time.monotonic() < deadline:
+            time.sleep(0.3)
+    assert instance.get_run_by_id(ids["ui"]).status.value == "SUCCESS"
+    # a run whose cancel is under way: Dagster's CANCELING, which `yaml2dag cancel` sets for runs
+    # that another machine executes until they stop
+    run = instance.create_run_for_job(recon.get_definition(), run_config={}, tags={"yaml2dag/trigger": "cli"})
+    instance.report_run_canceling(run, message="cancel requested by test")
+    ids["canceling"] = run.run_id
+    return ids
+
+
+def _run_and_approve(instance, report, home, env, paused: dict):
+    """Run a workflow with an approval gate on a thread; approve it from here when it waits.
+    While it waits, ``paused`` gets what `list` (both of its paths) and `history` say of it."""
     import threading
 
     from dagster import DagsterRunStatus, RunsFilter
@@ -150,6 +219,12 @@ def _run_and_approve(instance, report):
     while time.monotonic() < deadline and not decided:
         runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
         if runs and any(g.waiting for g in gates(instance, runs[0].run_id)):
+            from yaml2dag.history import last_runs, last_runs_sqlite
+
+            paused.update(run_id=runs[0].run_id, fast=last_runs_sqlite(home, ["gated_flow"]),
+                          slow=last_runs(instance, ["gated_flow"]),
+                          listed=json.loads(run_cli("list", "--format", "json", env=env).stdout),
+                          history=json.loads(run_cli("history", "Gated Flow", "--format", "json", env=env).stdout))
             record_decision(instance, runs[0].run_id, "approve", by="boss", comment="looks good")
             decided = True
         else:
@@ -177,8 +252,8 @@ def test_history_json_shape_and_filters(world):
     assert (data["workflow"], data["job"]) == ("Observed Flow", "observed_flow")
     assert [r["run_id"] for r in data["runs"]] == [world["second"], world["first"]]  # newest first
     row = data["runs"][1]
-    assert set(row) == {"run_id", "workflow", "job", "status", "dagster_status", "trigger", "version", "created_at",
-                        "started_at", "ended_at", "duration_s", "parent_run_id", "root_run_id", "user"}
+    assert set(row) == {"run_id", "workflow", "job", "status", "canceling", "dagster_status", "trigger", "version",
+                        "created_at", "started_at", "ended_at", "duration_s", "parent_run_id", "root_run_id", "user"}
     assert (row["status"], row["trigger"], row["version"], row["user"]) == ("completed", "cli", "3.0.0", "auditor")
     assert row["duration_s"] > 0 and row["started_at"] <= row["ended_at"]
     assert [r["run_id"] for r in cli_json(world, "history", "observed_flow", "--limit", "1")["runs"]] == [world["second"]]
@@ -189,6 +264,113 @@ def test_history_json_shape_and_filters(world):
     assert text.code == 0 and world["first"] in text.stdout and "completed" in text.stdout
     assert cli(world, "history", "Observed Flow", "--status", "sideways").code == 2
 
+
+def test_history_reads_well_at_80_columns(world):
+    narrow = run_cli("history", "Observed Flow", env={**world["env"], "COLUMNS": "80"})
+    assert narrow.code == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), narrow.stdout
+    assert lines[1].split() == ["Run", "Status", "Trigger", "Version", "Started", "(UTC)", "Duration"]
+    rows = lines[2:]
+    assert len(rows) == 2, narrow.stdout  # one line a run: nothing wraps
+    short = world["second"][:8]
+    assert rows[0].split()[:3] == [short, "completed", "cli"] and world["second"] not in narrow.stdout
+    assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d  ", rows[0]), rows[0]
+    # the short id is enough for the commands that take a run id
+    assert cli_json(world, "status", short)["run_id"] == world["second"]
+    assert cli_json(world, "events", short, "--type", "RUN_SUCCESS")["run_id"] == world["second"]
+    wide = cli(world, "history", "Observed Flow")  # 160 columns: the full ids
+    assert world["second"] in wide.stdout and len(wide.stdout.splitlines()) == 4
+
+
+#: Any SGR escape, and one that sets a colour (foreground 30-39/90-97, 256/true colour 38;...).
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|9[0-7])(?:;[0-9;]*)?m")
+
+
+def test_colours_degrade_on_a_dumb_terminal_and_with_no_color(world):
+    def styled(*args: str, **env: str) -> str:
+        done = run_cli(*args, env={**world["env"], "COLUMNS": "120", **env})
+        assert done.code == 0, done.stderr
+        return done.stdout
+
+    forced = {"TERM": "xterm-256color", "FORCE_COLOR": "1", "NO_COLOR": ""}
+    for args in (("list",), ("history", "Observed Flow"), ("status", world["failed"])):
+        assert COLOUR.search(styled(*args, **forced)), args  # a colour terminal gets colours...
+        dumb = styled(*args, **{**forced, "TERM": "dumb"})
+        assert dumb.strip() and not ANSI.search(dumb), args  # ...a dumb one none
+    no_color = styled("history", "Observed Flow", **{**forced, "NO_COLOR": "1"})
+    assert "completed" in no_color and not COLOUR.search(no_color)
+    piped = styled("history", "Observed Flow", TERM="xterm-256color", FORCE_COLOR="", NO_COLOR="")
+    assert "completed" in piped and not ANSI.search(piped)
+
+
+def test_observe_errors_are_json_with_format_json(world, tmp_path):
+    cases = [
+        (("history", "Observed Flow", "--limit", "0"), 2, "--limit"),
+        (("history", "Observed Flow", "--since", "soon"), 2, "--since"),
+        (("events", world["first"], "--offset", "-1"), 2, "--offset"),
+        (("logs",), 2, "Missing argument 'RUN_ID'"),
+        (("logs", "no-such-run"), 1, "no run with id"),
+        (("status", "--bogus", world["first"]), 2, "No such option"),
+        (("stats", "--since", "soon"), 2, "--since"),
+        (("retry", world["failed"], "--from-failure", "--all"), 2, "choose one"),
+        (("cancel", world["first"], "--wait", "-1"), 2, "--wait"),
+    ]
+    for args, code, message in cases:
+        done = cli(world, *args, "--format", "json")
+        assert done.code == code, (args, done.stdout, done.stderr)
+        assert message in json.loads(done.stdout)["error"], (args, done.stdout)
+    text = cli(world, "history", "Observed Flow", "--limit", "0")
+    assert text.code == 2 and "--limit" in text.stderr and not text.stdout
+
+
+# --------------------------------------------------------------------------- triggers
+
+
+def test_history_and_audit_name_every_kind_of_trigger(world):
+    ids = world["triggered"]
+    runs = {r["run_id"]: r for r in cli_json(world, "history", "Triggered Flow")["runs"]}
+    assert {kind: runs[run_id]["trigger"] for kind, run_id in ids.items()} == {
+        "manual": "manual", "schedule": "schedule", "sensor": "sensor", "ui": "ui", "canceling": "cli"}
+    assert all(runs[ids[kind]]["status"] == "completed" for kind in ("manual", "schedule", "sensor", "ui"))
+    by = cli_json(world, "audit", ids["schedule"])["started_by"]
+    assert (by["trigger"], by["schedule"], by["sensor"]) == ("schedule", "triggered_every_hour", None)
+    by = cli_json(world, "audit", ids["sensor"])["started_by"]
+    assert (by["trigger"], by["schedule"], by["sensor"]) == ("sensor", None, "triggered_on_file")
+    assert cli_json(world, "audit", ids["ui"])["started_by"]["trigger"] == "ui"
+    assert cli_json(world, "audit", ids["manual"])["started_by"]["trigger"] == "manual"
+    rows = list(csv.DictReader(io.StringIO(cli(world, "audit", ids["ui"], "--format", "csv").stdout)))
+    assert {"trigger=ui"} <= {r["detail"] for r in rows if r["section"] == "started_by"}
+
+
+def test_a_canceling_run_is_running_until_it_stops(world):
+    run_id = world["triggered"]["canceling"]
+    info = cli_json(world, "status", run_id)
+    assert (info["status"], info["canceling"], info["dagster_status"]) == ("running", True, "CANCELING")
+    assert cli_json(world, "status", world["first"])["canceling"] is False
+    assert "running (canceling)" in cli(world, "status", run_id).stdout
+    running = cli_json(world, "history", "Triggered Flow", "--status", "running")["runs"]
+    assert [(r["run_id"], r["canceling"]) for r in running] == [(run_id, True)]
+    assert cli_json(world, "history", "Triggered Flow", "--status", "canceled")["runs"] == []
+    (flow,) = cli_json(world, "stats", "Triggered Flow", "--since", "all")["workflows"]
+    assert (flow["canceled"], flow["in_progress"], flow["completed"]) == (0, 1, 4)
+
+
+# --------------------------------------------------------------------------- events and logs
+
+
+def test_events_rejects_unknown_types_and_lists_the_valid_ones(world):
+    bad = cli(world, "events", world["first"], "--type", "STEP_FAILURE,BOGUS", "--format", "json")
+    assert bad.code == 2, bad.stdout + bad.stderr
+    error = json.loads(bad.stdout)["error"]
+    assert "unknown event type BOGUS" in error
+    assert all(name in error for name in ("STEP_FAILURE", "RUN_START", "ENGINE_EVENT", "LOG"))
+    text = cli(world, "events", world["first"], "--type", "bogus")
+    assert text.code == 2 and "unknown event type BOGUS" in text.stderr and not text.stdout
+    # case-insensitive, and Dagster's legacy names of run events still select them
+    assert cli_json(world, "events", world["first"], "--type", "pipeline_start")["total"] == 1
+    assert cli_json(world, "events", world["first"], "--type", "run_success,log")["total"] > 1
 
 # --------------------------------------------------------------------------- events and logs
 
@@ -231,6 +413,38 @@ def test_logs_are_the_steps_output(world):
     assert "hello you" in compute["compute_logs"][0]["stderr"] + compute["compute_logs"][0]["stdout"]
     text = cli(world, "logs", world["first"], "--step", "py")
     assert text.code == 0 and "printed from python" in text.stdout
+
+
+# --------------------------------------------------------------------------- status
+
+
+STATUS_KEYS = {"workflow_id", "run_id", "status", "current_step", "started_at", "step_statuses", "outputs",
+               "error_message", "failed_step"}
+
+
+def test_status_json_shape_of_a_completed_and_a_failed_run(world):
+    done = cli_json(world, "status", world["first"])
+    assert STATUS_KEYS <= set(done)
+    assert (done["workflow_id"], done["run_id"], done["status"]) == ("observed_flow", world["first"], "completed")
+    assert done["current_step"] is None and done["error_message"] is None and done["failed_step"] is None
+    assert done["started_at"].endswith("+00:00") and done["outputs"] == {"greeting": "hello you"}
+    assert done["step_statuses"] == {"hello": "succeeded", "flaky": "succeeded", "maybe": "skipped",
+                                     "soft": "continued", "py": "succeeded"}
+    failed = cli_json(world, "status", world["failed"])
+    assert (failed["status"], failed["failed_step"]) == ("failed", "breaks")
+    assert "exited with code 1" in failed["error_message"]
+    assert failed["step_statuses"]["after"] == "not_run" and failed["outputs"] == {}
+    missing = cli(world, "status", "no-such-run", "--format", "json")
+    assert missing.code == 1 and "no run with id" in json.loads(missing.stdout)["error"]
+
+
+def test_status_text_shows_a_progress_bar_and_each_step(world):
+    text = cli(world, "status", world["first"])
+    assert text.code == 0, text.stderr
+    assert "[" + "#" * 30 + "] 5/5 steps" in text.stdout
+    assert "Observed Flow" in text.stdout and "completed" in text.stdout and "maybe: skipped" in text.stdout
+    failed = cli(world, "status", world["failed"])
+    assert "] 2/3 steps" in failed.stdout and "#" * 20 in failed.stdout and "breaks: failed" in failed.stdout
 
 
 # --------------------------------------------------------------------------- audit
@@ -334,14 +548,29 @@ def test_list_shows_the_last_run_and_the_next_scheduled_run(world):
         mp.setenv("DAGSTER_HOME", str(world["home"]))
         instance = DagsterInstance.get()
         try:
-            jobs = ["observed_flow", "failing_flow"]
+            jobs = ["observed_flow", "failing_flow", "triggered_flow"]
             slow = last_runs(instance, jobs)
         finally:
             instance.dispose()
-    fast = last_runs_sqlite(world["home"], ["observed_flow", "failing_flow"])
+    fast = last_runs_sqlite(world["home"], jobs)
     assert fast == slow
     text = cli(world, "list")
     assert "Last run" in text.stdout and "completed" in text.stdout
+    # a run being canceled is still running
+    assert (rows["triggered_flow"]["last_run"]["run_id"], rows["triggered_flow"]["last_run"]["status"]) == (
+        world["triggered"]["canceling"], "running")
+
+
+def test_list_and_history_show_a_run_waiting_at_an_approval_gate_as_paused(world):
+    paused = world["paused"]  # read while the gate of `Gated Flow` was waiting
+    assert paused["fast"] == paused["slow"]  # the fast SQLite path agrees with the Dagster API
+    assert (paused["fast"]["gated_flow"]["run_id"], paused["fast"]["gated_flow"]["status"]) == (paused["run_id"], "paused")
+    listed = {w["id"]: w for w in paused["listed"]["workflows"]}
+    assert listed["gated_flow"]["last_run"]["status"] == "paused"
+    assert [(r["run_id"], r["status"]) for r in paused["history"]["runs"]] == [(paused["run_id"], "paused")]
+    from yaml2dag.history import last_runs_sqlite
+
+    assert last_runs_sqlite(world["home"], ["gated_flow"])["gated_flow"]["status"] == "completed"  # once approved
 
 
 # --------------------------------------------------------------------------- retry

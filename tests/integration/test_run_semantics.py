@@ -263,6 +263,121 @@ def test_retry_gives_up_after_max_attempts(run_yaml, tmp_path):
     assert "exited with code 3" in ran.result.error
 
 
+def _retry_waits(ran, step_key: str) -> list[tuple[float, float]]:
+    """(wait Dagster recorded on STEP_UP_FOR_RETRY, seconds until the next STEP_RESTARTED) per retry."""
+    ups = [r for r in ran.events("STEP_UP_FOR_RETRY") if r.dagster_event.step_key == step_key]
+    restarts = ran.timestamps(step_key, "STEP_RESTARTED")
+    assert len(ups) == len(restarts)
+    return [(up.dagster_event.event_specific_data.seconds_to_wait, restart - up.timestamp)
+            for up, restart in zip(ups, restarts)]
+
+
+ALWAYS_FAILS = """
+    name: {name}
+    steps:
+      - id: flaky
+        tool: shell
+        retry: {retry}
+        parameters: {{command: "exit 1"}}
+"""
+
+
+def test_linear_backoff_waits_delay_times_the_retry_number_through_dagsters_retry_policy(run_yaml):
+    from yaml2dag.compiler.job import compile_workflow
+    from yaml2dag.validation import validate_text
+
+    retry = "{max_attempts: 4, backoff: linear, delay: 0.2}"
+    policy = compile_workflow(validate_text(ALWAYS_FAILS.format(name="Linear", retry=retry)).workflow) \
+        .graph.node_named("flaky").definition.retry_policy
+    assert policy is not None and policy.backoff.value == "LINEAR" and policy.max_retries == 3
+    ran = run_yaml(ALWAYS_FAILS.format(name="Linear", retry=retry))
+    assert ran.result.status == "FAILURE"
+    waits = _retry_waits(ran, "flaky")
+    assert [round(w, 6) for w, _ in waits] == [0.2, 0.4, 0.6]
+    for wait, gap in waits:  # the executor really waited (a lower bound only: the machine may be slow)
+        assert gap >= wait - 0.01
+
+
+@pytest.mark.parametrize("backoff, caps", [("constant", [0.3, 0.3, 0.3]), ("exponential", [0.3, 0.6, 1.2])])
+def test_jitter_waits_a_random_time_up_to_the_backoff(run_yaml, backoff, caps):
+    ran = run_yaml(ALWAYS_FAILS.format(name=f"Jitter {backoff}",
+                                       retry=f"{{max_attempts: 4, backoff: {backoff}, delay: 0.3, jitter: true}}"))
+    waits = _retry_waits(ran, "flaky")
+    assert len(waits) == 3
+    assert all(0 <= wait <= cap for (wait, _), cap in zip(waits, caps))
+    assert any(wait < cap for (wait, _), cap in zip(waits, caps)), "full jitter never waits the whole backoff 3 times"
+    for wait, gap in waits:
+        assert gap >= wait - 0.01
+
+
+@pytest.mark.parametrize("backoff", ["linear", "exponential"])
+def test_max_delay_caps_every_wait(run_yaml, backoff):
+    ran = run_yaml(ALWAYS_FAILS.format(name=f"Capped {backoff}",
+                                       retry=f"{{max_attempts: 4, backoff: {backoff}, delay: 0.2, max_delay: 0.3}}"))
+    waits = _retry_waits(ran, "flaky")
+    assert [round(w, 6) for w, _ in waits] == [0.2, 0.3, 0.3]
+    for wait, gap in waits:
+        assert gap >= wait - 0.01
+
+
+def test_shell_output_reaches_the_event_log_while_the_step_still_runs(run_yaml, tmp_path):
+    import threading
+
+    from dagster import DagsterInstance
+
+    marker = tmp_path / "go-on"
+    text = f"""
+        name: Streaming
+        steps:
+          - id: talk
+            tool: shell
+            parameters:
+              command: 'echo "first line out"; for i in $(seq 1200); do [ -f {marker} ] && break; sleep 0.05; done; [ -f {marker} ] && echo "after the marker"'
+    """
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.setdefault("ran", run_yaml(text)), daemon=True)
+    runner.start()
+    seen_while_running = False
+    with DagsterInstance.get() as watcher:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not seen_while_running:
+            for run in watcher.get_runs(limit=1):
+                records = watcher.all_logs(run.run_id)
+                lines = [r.user_message for r in records if r.dagster_event is None and r.step_key == "talk"]
+                finished = [r for r in records if r.dagster_event is not None and r.step_key == "talk"
+                            and r.dagster_event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE")]
+                if any("first line out" in line for line in lines):
+                    assert not finished
+                    seen_while_running = True
+            time.sleep(0.1)
+    marker.touch()  # only now may the step finish
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    assert seen_while_running, "the first line did not reach the event log while the step was running"
+    ran = done["ran"]
+    assert ran.result.status == "SUCCESS"
+    assert any("after the marker" in line for line in ran.messages("talk"))
+
+
+def test_rewriting_a_file_runs_the_new_version_in_the_same_process(instance, tmp_path):
+    # Dagster caches rebuilt jobs per process by their reconstructable arguments
+    from yaml2dag.runner import run_workflow
+    from yaml2dag.validation import validate_file
+
+    from conftest import write
+
+    outputs = []
+    for word, extra in (("one", ""), ("two", "  # longer")):
+        path = write(tmp_path, "same.yaml", f"""
+            name: Same File
+            steps:
+              - {{id: say, tool: shell, parameters: {{command: "echo {word}"}}}}{extra}
+            outputs: {{said: "{{{{ say.output }}}}"}}
+        """)
+        outputs.append(run_workflow(validate_file(path), {}, instance=instance).outputs)
+    assert outputs == [{"said": "one"}, {"said": "two"}]
+
+
 def test_on_error_continue_records_the_failure_and_goes_on(run_yaml):
     ran = run_yaml("""
         name: Continue on error
@@ -303,9 +418,16 @@ def test_on_error_fallback_takes_the_fallback_result(run_yaml):
         outputs:
           deployed: "{{ deploy.succeeded }}"
           note: "{{ deploy.output }}"
+          status: "{{ deploy.status }}"
+          error: "{{ deploy.error }}"
     """)
     assert ran.result.status == "SUCCESS"
+    # the step failed (spec §1: `deployed` stays false when only the fallback ran), the run went
+    # on with the fallback's output, like GitHub Actions' continue-on-error
+    assert ran.result.steps == {"deploy": "continued"}
     assert ran.result.outputs["deployed"] is False
+    assert ran.result.outputs["status"] == "failed"
+    assert ran.result.outputs["error"] == "command exited with code 4: boom"
     assert ran.result.outputs["note"] == "deploy of main failed in deploy: command exited with code 4: boom"
 
 

@@ -59,7 +59,7 @@ def assert_records_close(got: list[dict], expected: list[dict]) -> None:
 # --------------------------------------------------------------------------- read + transform
 
 
-def test_weather_per_year_pipeline_matches_pandas(run_yaml, weather):
+def test_weather_per_year_pipeline_matches_pandas(run_yaml, weather, dagster_home):
     ran = run_yaml(yaml("""
         name: Weather per year
         parameters:
@@ -154,6 +154,22 @@ def test_weather_per_year_pipeline_matches_pandas(run_yaml, weather):
     assert "| 2012" in rainy_meta["preview"] and str(int(expected_rainy[2012])) in rainy_meta["preview"]
     assert rainy_meta["operations"] == 3
 
+    # the DataFrames pass between steps through Dagster's IO manager: `load` stores its result
+    # under DAGSTER_HOME/storage, and both parallel steps load it from there
+    handled = {r.dagster_event.step_key: r.dagster_event.event_specific_data for r in ran.events("HANDLED_OUTPUT")}
+    stored = dagster_home / "storage" / ran.result.run_id / "load" / "result"
+    assert handled["load"].manager_key == "io_manager"
+    assert handled["load"].metadata["path"].value == str(stored)
+    loaded = {(r.dagster_event.step_key, r.dagster_event.event_specific_data.upstream_step_key)
+              for r in ran.events("LOADED_INPUT")}
+    assert {("rainy", "load"), ("yearly", "load"), ("joined", "yearly"), ("joined", "rainy")} <= loaded
+    import pickle
+
+    with stored.open("rb") as fh:  # the fs IO manager pickles the step result (written by this test's run)
+        result = pickle.load(fh)
+    assert isinstance(result["output"], pd.DataFrame)
+    pd.testing.assert_frame_equal(result["output"], weather)
+
 
 def test_analyze_summary_matches_pandas(run_yaml, weather):
     ran = run_yaml(yaml("""
@@ -239,12 +255,17 @@ def test_write_csv_json_sqlite_and_read_back(run_yaml, weather, tmp_path):
               - id: to_parquet
                 tool: data
                 action: write
-                on_error: continue
                 parameters: {input: "{{ load.output }}", path: "$out/weather.parquet"}
           - id: append
             tool: data
             action: write
             parameters: {input: "{{ load.output }}", path: "$out/weather.sqlite", table: weather, if_exists: append}
+          - id: again
+            tool: data
+            action: write
+            on_error: continue
+            retry: {max_attempts: 3, delay: 1}
+            parameters: {input: "{{ load.output }}", path: "$out/weather.sqlite", table: weather}
           - parallel:
               - id: csv_back
                 tool: data
@@ -265,6 +286,12 @@ def test_write_csv_json_sqlite_and_read_back(run_yaml, weather, tmp_path):
                 tool: data
                 on_error: continue
                 parameters: {path: "$out/weather.sqlite", query: "DELETE FROM weather"}
+              - id: parquet_back
+                tool: data
+                parameters: {path: "{{ to_parquet.output }}"}
+              - id: parquet_columns
+                tool: data
+                parameters: {path: "$out/weather.parquet", format: parquet, options: {usecols: [date, weather]}}
         outputs:
           csv_path: "{{ to_csv.output }}"
           csv_bytes: "{{ to_csv.bytes }}"
@@ -276,8 +303,13 @@ def test_write_csv_json_sqlite_and_read_back(run_yaml, weather, tmp_path):
           per_type: "{{ per_type.output }}"
           table_back: "{{ table_back.output }}"
           delete_error: "{{ try_delete.error }}"
-          parquet_ok: "{{ to_parquet.succeeded }}"
-          parquet_error: "{{ to_parquet.error }}"
+          parquet_rows: "{{ to_parquet.rows }}"
+          parquet_back: "{{ parquet_back.output }}"
+          parquet_names: "{{ parquet_back.columns }}"
+          parquet_columns: "{{ parquet_columns.columns }}"
+          parquet_columns_rows: "{{ parquet_columns.rows }}"
+          again_status: "{{ again.status }}"
+          again_error: "{{ again.error }}"
     """, csv=CSV, out=out))
     assert ran.result.status == "SUCCESS", ran.result.error
     o = ran.result.outputs
@@ -295,22 +327,122 @@ def test_write_csv_json_sqlite_and_read_back(run_yaml, weather, tmp_path):
     assert written[1]["precipitation"] == weather.precipitation[1]
     with sqlite3.connect(out / "weather.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM weather").fetchone()[0] == 2 * 1461  # written, then appended
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["weather.csv", "nested", "weather.sqlite"] + (["weather.parquet"] if o["parquet_ok"] else []))
+    assert sorted(p.name for p in out.iterdir()) == sorted(["weather.csv", "nested", "weather.sqlite", "weather.parquet"])
 
     rainy = weather[weather.precipitation > 0].weather.value_counts()
     assert {r["weather"]: r["days"] for r in o["per_type"]} == {k: 2 * int(v) for k, v in rainy.items()}
     assert len(o["table_back"]) == 5 and o["table_back"][0]["date"].startswith("2012-01-01")
     assert o["delete_error"].endswith("attempt to write a readonly database")
 
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        assert o["parquet_ok"] is False
-        assert "pip install pyarrow" in o["parquet_error"]
-    else:
-        assert o["parquet_ok"] is True
-        pd.testing.assert_frame_equal(pd.read_parquet(out / "weather.parquet"), weather, check_dtype=False)
+    # if_exists defaults to fail: the third write is refused at once, and the table is unchanged
+    assert o["again_status"] == "failed"
+    assert o["again_error"] == (f"table `weather` already exists in {out / 'weather.sqlite'} "
+                                "(set `if_exists: replace` or `append`)")
+    assert [r for r in ran.events("STEP_UP_FOR_RETRY") if r.dagster_event.step_key == "again"] == []
+
+    # Parquet (pyarrow, a dev dependency) round-trips through `data write` and `data read`,
+    # types included: the dates come back as datetimes, not text
+    assert o["parquet_rows"] == 1461
+    assert o["parquet_names"] == ["date", "precipitation", "temp_max", "temp_min", "wind", "weather"]
+    back = pd.DataFrame(o["parquet_back"])
+    assert len(back) == 1461
+    assert back.precipitation.sum() == pytest.approx(weather.precipitation.sum())
+    assert back.weather.value_counts().to_dict() == weather.weather.value_counts().to_dict()
+    assert back.date.iloc[0].startswith("2012-01-01") and back.date.iloc[-1].startswith("2015-12-31")
+    assert o["parquet_columns"] == ["date", "weather"] and o["parquet_columns_rows"] == 1461
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "weather.parquet"), weather)
+    parquet_meta = step_metadata(ran, "parquet_back")
+    assert parquet_meta["columns"] == {str(k): str(v) for k, v in weather.dtypes.items()}
+
+
+def test_parquet_without_pyarrow_says_what_to_install(monkeypatch):
+    from yaml2dag.tools.base import ToolError
+    from yaml2dag.tools.data.formats import require_parquet_engine
+
+    require_parquet_engine("writing")  # pyarrow is a dev dependency: no error
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # find_spec() now finds no pyarrow
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
+    with pytest.raises(ToolError) as info:
+        require_parquet_engine("writing")
+    assert str(info.value) == "writing Parquet needs the pyarrow package, which is not installed: pip install pyarrow"
+    assert info.value.retryable is False
+
+
+def test_dropna_and_fillna_match_pandas(run_yaml, weather, tmp_path):
+    # the weather data has no gaps: blank some, deterministically, and save it as a CSV
+    gappy = weather.copy()
+    gappy.loc[gappy.weather == "drizzle", "precipitation"] = None
+    gappy.loc[gappy.index % 7 == 0, "wind"] = None
+    gappy.loc[(gappy.index % 7 == 0) & (gappy.weather == "drizzle"), "temp_min"] = None
+    gappy.loc[gappy.index % 11 == 0, "weather"] = None
+    source = tmp_path / "gappy.csv"
+    gappy.to_csv(source, index=False)
+    assert gappy.isna().any(axis=1).sum() > 100  # the test has gaps to work on
+
+    ran = run_yaml(yaml("""
+        name: Gaps
+        steps:
+          - id: load
+            tool: data
+            parameters: {path: "$source", options: {parse_dates: [date]}}
+          - parallel:
+              - id: complete
+                tool: data
+                action: transform
+                parameters: {input: "{{ load.output }}", operations: [{dropna: true}]}
+              - id: with_wind
+                tool: data
+                action: transform
+                parameters: {input: "{{ load.output }}", operations: [{dropna: wind}]}
+              - id: all_gone
+                tool: data
+                action: transform
+                parameters:
+                  input: "{{ load.output }}"
+                  operations: [{dropna: {subset: [precipitation, wind], how: all}}]
+              - id: filled
+                tool: data
+                action: transform
+                parameters:
+                  input: "{{ load.output }}"
+                  operations:
+                    - fillna: {precipitation: 0, wind: -1.5, weather: unknown}
+                    - derive: {year: "date.dt.year"}
+                    - group_by: {by: year, agg: {precipitation: sum, wind: min}}
+              - id: labels
+                tool: data
+                action: transform
+                parameters:
+                  input: "{{ load.output }}"
+                  operations: [{select: [weather]}, {fillna: unknown}, {group_by: {by: weather, count: days}}]
+        outputs:
+          complete: "{{ complete.rows }}"
+          with_wind: "{{ with_wind.rows }}"
+          all_gone: "{{ all_gone.rows }}"
+          complete_nulls: "{{ complete.output.isna().sum().sum() }}"
+          filled: "{{ filled.output }}"
+          labels: "{{ labels.output }}"
+          first_complete: "{{ complete.output.iloc[0].date.isoformat() }}"
+    """, source=source))
+    assert ran.result.status == "SUCCESS", ran.result.error
+    o = ran.result.outputs
+    frame = pd.read_csv(source, parse_dates=["date"])
+    assert o["complete"] == len(frame.dropna()) < len(frame)
+    assert o["complete_nulls"] == 0
+    assert o["first_complete"] == frame.dropna().date.iloc[0].isoformat()
+    assert o["with_wind"] == len(frame.dropna(subset=["wind"])) == len(frame) - int(frame.wind.isna().sum())
+    assert o["all_gone"] == len(frame.dropna(subset=["precipitation", "wind"], how="all"))
+    assert len(frame.dropna()) < o["all_gone"] < len(frame)
+
+    filled = frame.fillna({"precipitation": 0, "wind": -1.5, "weather": "unknown"})
+    expected = (filled.assign(year=filled.date.dt.year).groupby("year")
+                .agg(precipitation=("precipitation", "sum"), wind=("wind", "min")).reset_index())
+    assert_records_close(o["filled"], records(expected))
+    assert all(r["wind"] == -1.5 for r in o["filled"])  # every year had a blanked wind value
+    assert {r["weather"]: r["days"] for r in o["labels"]} == {
+        k: int(v) for k, v in frame.weather.fillna("unknown").value_counts().items()}
+    assert {r["weather"]: r["days"] for r in o["labels"]}["unknown"] == int(frame.weather.isna().sum()) > 0
+    assert step_metadata(ran, "complete")["rows"] == o["complete"]
 
 
 def test_write_refuses_to_replace_a_file_unless_overwrite(run_yaml, tmp_path):
@@ -454,6 +586,99 @@ def test_expressions_refuse_attribute_tricks_and_local_variables(run_yaml, tmp_p
         {"temp_max": 1.5, "weather": "rain @ noon", "rounded": 1.5, "warm": False, "root": pytest.approx(6 ** 0.5)},
         {"temp_max": 3.25, "weather": "sun", "rounded": 3.2, "warm": True, "root": pytest.approx(13 ** 0.5)},
     ]
+
+
+def test_templates_cannot_write_files_through_a_frame(run_yaml, weather, tmp_path):
+    """Spec §5: no file access from templates, even through a DataFrame's own writers. These
+    forms hide the call from the validator (which refuses `.to_csv('/path')` it can see); the
+    sandbox refuses them when the template renders."""
+    pwned = tmp_path / "pwned"
+    pwned.mkdir()
+    ran = run_yaml(yaml("""
+        name: Frame writers
+        steps:
+          - id: load
+            tool: data
+            parameters: {path: "$csv", options: {parse_dates: [date]}}
+          - id: via_variable
+            tool: notify
+            on_error: continue
+            parameters:
+              message: "{% set f = load.output.to_csv %}{{ f('$pwned/a.csv') }}"
+          - id: via_attr_filter
+            tool: notify
+            on_error: continue
+            parameters:
+              message: "{{ (load.output | attr('to_pickle'))('$pwned/b.pkl') }}"
+          - id: via_column
+            tool: notify
+            on_error: continue
+            parameters:
+              message: "{% set w = load.output.temp_max | attr('to_pickle') %}{{ w('$pwned/c.pkl') }}"
+          - id: runs_code
+            tool: notify
+            on_error: continue
+            parameters:
+              message: "{% set p = load.output | attr('pipe') %}{{ p(load.output.head) }}"
+          - id: reads
+            tool: notify
+            parameters:
+              message: >-
+                {{ load.output | length }} rows, columns {{ load.output.columns.tolist() | join(',') }},
+                rain {{ load.output.precipitation.sum() | round(1) }} mm,
+                {{ load.output.head(2).to_csv(index=False) | trim | replace('\\n', ' / ') }}
+        outputs:
+          via_variable: "{{ via_variable.error }}"
+          via_attr_filter: "{{ via_attr_filter.error }}"
+          via_column: "{{ via_column.error }}"
+          runs_code: "{{ runs_code.error }}"
+          reads: "{{ reads.output.message }}"
+    """, csv=CSV, pwned=pwned))
+    assert ran.result.status == "SUCCESS", ran.result.error
+    assert list(pwned.iterdir()) == []
+    o = ran.result.outputs
+    assert o["via_variable"] == (
+        "parameters.message: blocked by the template sandbox: `.to_csv()` in a template may only return "
+        "text: give it no path or buffer (`path_or_buf`); to write a file use a `data` step with action `write`")
+    assert o["via_attr_filter"].startswith(
+        "parameters.message: blocked by the template sandbox: `.to_pickle` of a DataFrame is not allowed in "
+        "templates: templates may only read data, never write files or run code (spec §5)")
+    assert o["via_column"].startswith("parameters.message: blocked by the template sandbox: `.to_pickle` of a Series")
+    assert o["runs_code"].startswith("parameters.message: blocked by the template sandbox: `.pipe` of a DataFrame")
+    head = weather.head(2).to_csv(index=False).strip().replace("\n", " / ")
+    assert o["reads"] == (f"1461 rows, columns {','.join(weather.columns)}, "
+                          f"rain {round(weather.precipitation.sum(), 1)} mm, {head}")
+
+
+def test_validator_flags_frame_writers_it_can_see():
+    report = validate_text(yaml("""\
+name: Writers
+steps:
+  - id: load
+    tool: data
+    parameters: {path: "$csv"}
+  - id: leak
+    tool: notify
+    parameters:
+      message: "{{ load.output.to_csv('/tmp/x/pwned.csv') }}"
+  - id: run_code
+    tool: notify
+    parameters:
+      message: "{{ load.output.eval('temp_max * 2') }}"
+  - id: fine
+    tool: notify
+    parameters:
+      message: "{{ load.output.to_markdown() }} {{ load.output.to_csv(index=False) }}"
+""", csv=CSV), "writers.yaml")
+    found = {(p.line, p.path, p.rule): p.message for p in report.errors}
+    assert found == {
+        (9, "steps[1].parameters.message", "sandbox"):
+            "`.to_csv()` with a path or buffer would write a file, which the template sandbox forbids (spec §5): "
+            "call it without one to get the text, or write the file with a `data` step (action `write`)",
+        (13, "steps[2].parameters.message", "sandbox"):
+            "`.eval()` is not allowed in templates: on a data value it would write a file or run code, which the "
+            "template sandbox forbids (spec §5); use a `data` step instead",
+    }
 
 
 @pytest.mark.parametrize("expr, refused", [

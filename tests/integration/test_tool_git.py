@@ -212,6 +212,106 @@ def test_log_since_a_date_and_per_author(run_yaml, tmp_path):
     assert out["latest"] == "alice april"
 
 
+def test_log_since_accepts_git_dates_and_refuses_text_git_would_misread(run_yaml, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    repo = tmp_path / "ages"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    ages = {"40 days": 40, "10 days": 10, "3 days": 3}
+    for subject, days in ages.items():
+        commit(repo, {"f.txt": subject}, subject, date=(now - timedelta(days=days)).isoformat())
+    twelve_days_ago = int((now - timedelta(days=12)).timestamp())
+    ran = run_yaml(f"""
+        name: Ages
+        parameters:
+          since: "1 week ago"
+          bad_since: "not a date"
+        steps:
+          - id: week
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "{{{{ since }}}}"}}
+          - id: two_weeks
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "2 weeks ago"}}
+          - id: dotted
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "5.weeks.ago", until: "1 week, 2 days ago"}}
+          - id: epoch
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "@{twelve_days_ago}"}}
+          - id: yesterday
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "yesterday"}}
+          - id: iso
+            tool: git
+            action: log
+            parameters: {{directory: "{repo}", since: "{(now - timedelta(days=20)).strftime('%Y-%m-%dT%H:%M:%SZ')}"}}
+          - id: bad
+            tool: git
+            action: log
+            on_error: continue
+            retry: {{max_attempts: 3, delay: 1}}
+            parameters: {{directory: "{repo}", since: "{{{{ bad_since }}}}"}}
+        outputs:
+          week: "{{{{ week.output | map(attribute='subject') | list }}}}"
+          two_weeks: "{{{{ two_weeks.count }}}}"
+          dotted: "{{{{ dotted.output | map(attribute='subject') | list }}}}"
+          epoch: "{{{{ epoch.count }}}}"
+          yesterday: "{{{{ yesterday.count }}}}"
+          iso: "{{{{ iso.count }}}}"
+          bad: "{{{{ bad.error }}}}"
+    """)
+    assert ran.result.status == "SUCCESS", ran.result.error
+    out = ran.result.outputs
+    assert out["week"] == ["3 days"]
+    assert out["two_weeks"] == 2 and out["epoch"] == 2 and out["iso"] == 2
+    assert out["dotted"] == ["10 days"]
+    assert out["yesterday"] == 0
+    # a template that renders to text git would quietly read as "now" fails before git runs
+    assert out["bad"].startswith("git.log: parameters.since: expected a date (\"2024-05-01\")")
+    assert out["bad"].endswith(", got 'not a date'")
+    assert [r for r in ran.events("STEP_UP_FOR_RETRY") if r.dagster_event.step_key == "bad"] == []
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("2024-05-01", True), ("2024-05-01 09:00", True), ("2024-05-01T09:00:00+02:00", True), ("@1700000000", True),
+    ("1 day ago", True), ("2 weeks ago", True), ("1 hour 30 minutes ago", True), ("3 months", True),
+    ("yesterday", True), ("today", True), ("last monday", True), ("{{ since }}", True),
+    ("not a date", False), ("36h", False), ("1 sec ago", False), ("1.5 days ago", False), ("May 1 2024", False),
+    ("2 days ago; rm -rf /", False),
+])
+def test_validator_checks_log_since_and_until(value, ok):
+    report = validate_text(f"""\
+name: Since
+parameters:
+  since: "1 day ago"
+steps:
+  - id: log
+    tool: git
+    action: log
+    parameters:
+      directory: /tmp/x
+      since: "{value}"
+      until: "{value}"
+""", "since.yaml")
+    if ok:
+        assert report.valid, [p.format() for p in report.problems]
+        return
+    assert [(p.line, p.path) for p in report.errors] == [(10, "steps[0].parameters.since"),
+                                                         (11, "steps[0].parameters.until")]
+    assert report.errors[0].message == (
+        "expected a date (\"2024-05-01\"), a date-time (\"2024-05-01T08:00:00Z\"), \"@<unix seconds>\", \"today\", "
+        "\"yesterday\", \"last monday\" or an age in whole units (\"1 day ago\", \"2 weeks ago\", "
+        f"\"1 hour 30 minutes ago\"), got the string '{value}'")
+
+
 def test_checkout_of_a_remote_branch_and_a_new_branch(run_yaml, tmp_path, remote):
     clone_dir = tmp_path / "co"
     git(tmp_path, "clone", "-q", str(remote["bare"]), str(clone_dir))

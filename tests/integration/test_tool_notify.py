@@ -149,6 +149,40 @@ def test_log_is_the_default_action_and_writes_the_event_log_at_its_level(run_yam
     assert [r.level for r in infos] == [logging.INFO]
 
 
+def test_a_required_parameter_rendered_to_null_names_the_template(run_yaml):
+    ran = run_yaml("""
+        name: Null message
+        parameters:
+          note: {type: string, default: ""}
+        steps:
+          - id: tell
+            tool: notify
+            on_error: continue
+            retry: {max_attempts: 3, delay: 1}
+            parameters: {message: "{{ note or none }}"}
+          - id: after
+            tool: notify
+            parameters: {message: "{{ tell.error }}"}
+        outputs:
+          error: "{{ tell.error }}"
+    """)
+    assert ran.result.status == "SUCCESS", ran.result.error
+    assert ran.result.outputs["error"] == (
+        "notify.log: parameters.message rendered to null (from the template '{{ note or none }}'); it is "
+        "required: make the template give a value, e.g. `{{ ... or 'default' }}`")
+    assert [r for r in ran.events("STEP_UP_FOR_RETRY") if r.dagster_event.step_key == "tell"] == []
+
+
+def test_check_parameters_names_a_missing_key_plainly():
+    from yaml2dag.tools.base import ToolError, check_parameters
+    from yaml2dag.tools.registry import get_tool
+
+    action = get_tool("notify").action("log")
+    with pytest.raises(ToolError) as info:
+        check_parameters(action.parameters, {"level": "info"}, "notify.log", {"level": "info"})
+    assert str(info.value) == "notify.log: parameters: missing required key `message`"
+
+
 # --------------------------------------------------------------------------- webhook
 
 
@@ -491,6 +525,51 @@ def test_email_without_host_is_a_configuration_error(run_yaml, monkeypatch):
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def test_validator_warns_about_credentials_written_literally():
+    report = validate_text(
+        "name: Literal secrets\n"                                   # 1
+        "steps:\n"                                                  # 2
+        "  - id: mail\n"                                            # 3
+        "    tool: notify\n"                                        # 4
+        "    action: email\n"                                       # 5
+        "    parameters:\n"                                         # 6
+        "      to: ops@example.test\n"                              # 7
+        "      subject: s\n"                                        # 8
+        "      username: ops\n"                                     # 9
+        "      password: hunter22\n"                                # 10
+        "  - id: ask\n"                                             # 11
+        "    tool: llm\n"                                           # 12
+        "    parameters: {base_url: \"http://127.0.0.1:9/v1\", model: m, prompt: hi, api_key: sk-abc123}\n"
+        "  - id: get\n"                                             # 14
+        "    tool: http\n"                                          # 15
+        "    parameters: {url: \"http://127.0.0.1:9/\", auth: {username: me, password: pw123}}\n"
+        "  - id: fine\n"                                            # 17
+        "    tool: notify\n"                                        # 18
+        "    action: email\n"                                       # 19
+        "    parameters:\n"                                         # 20
+        "      to: ops@example.test\n"                              # 21
+        "      subject: s\n"                                        # 22
+        "      password: \"{{ secrets.SMTP_PASSWORD }}\"\n"         # 23
+        "    fallback:\n"                                           # 24
+        "      tool: email\n"                                       # 25
+        "      action: fetch\n"                                     # 26
+        "      parameters: {password: \"{{ env.IMAP_PASSWORD }}\"}\n"
+        "    on_error: fallback\n"                                  # 28
+        "  - id: imap\n"                                            # 29
+        "    tool: email\n"                                         # 30
+        "    action: fetch\n"                                       # 31
+        "    parameters: {password: \"\"}\n",                         # 32 (empty: no warning)
+        "creds.yaml")
+    assert report.valid, [p.format() for p in report.errors]  # a warning, not an error
+    warned = {(p.line, p.path, p.rule): p.message for p in report.warnings}
+    assert set(warned) == {(10, "steps[0].parameters.password", "credential"),
+                           (13, "steps[1].parameters.api_key", "credential"),
+                           (16, "steps[2].parameters.auth.password", "credential")}
+    assert warned[(10, "steps[0].parameters.password", "credential")] == (
+        "`password` is written literally in the workflow file, where anyone who can read the file sees it: "
+        "use a template such as \"{{ secrets.PASSWORD }}\" or \"{{ env.PASSWORD }}\"")
 
 
 def test_validator_reports_bad_notify_parameters_with_line_numbers():

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from yaml2dag.location import build_definitions
 from yaml2dag.validation import validate_paths
 
-from conftest import stored_outputs, write
+from conftest import run_cli, stored_outputs, write
 from local_servers import LocalHTTPServer, QuietHandler, free_port, serving
 
 SHELL_STEP = """
@@ -63,7 +64,7 @@ def info_of(request: dg.RunRequest) -> dict:
 
 def test_schedules_get_stable_names_normalized_cron_zone_and_default_status(tmp_path):
     folder = tmp_path / "defs"
-    write_wf(folder, "nightly.yaml", """
+    nightly = write_wf(folder, "nightly.yaml", """
         name: Nightly Build
         triggers:
           - type: manual
@@ -77,10 +78,18 @@ def test_schedules_get_stable_names_normalized_cron_zone_and_default_status(tmp_
           - type: schedule
             cron: "@daily"
     """)
+    write_wf(folder, "single.yaml", """
+        name: Single
+        triggers:
+          - type: schedule
+            cron: "*/15 * * * *"
+    """)
     repo = repo_of(folder)
     by_name = {s.name: s for s in repo.schedule_defs}
-    assert sorted(by_name) == ["nightly_build_schedule", "nightly_build_schedule_3", "weekly_full"]
-    first = by_name["nightly_build_schedule"]
+    # several unnamed schedules are named from their own cron (`*` → x); the only one is <job>_schedule
+    assert sorted(by_name) == ["nightly_build_schedule_0_0_x_x_x", "nightly_build_schedule_30_6_x_x_1_5",
+                               "single_schedule", "weekly_full"]
+    first = by_name["nightly_build_schedule_30_6_x_x_1_5"]
     assert first.cron_schedule == "30 6 * * 1-5"
     assert first.execution_timezone == "Europe/Berlin"
     assert first.default_status == dg.DefaultScheduleStatus.RUNNING
@@ -88,7 +97,73 @@ def test_schedules_get_stable_names_normalized_cron_zone_and_default_status(tmp_
     weekly = by_name["weekly_full"]
     assert weekly.cron_schedule == "0 0 * * 0" and weekly.execution_timezone == "UTC"
     assert weekly.default_status == dg.DefaultScheduleStatus.STOPPED
-    assert by_name["nightly_build_schedule_3"].cron_schedule == "0 0 * * *"
+    assert by_name["nightly_build_schedule_0_0_x_x_x"].cron_schedule == "0 0 * * *"
+
+    # inserting a schedule in front and removing the named one renames none of the others
+    text = nightly.read_text()
+    text = text.replace("  - type: manual\n", "  - type: manual\n  - type: schedule\n    cron: \"0 12 * * *\"\n")
+    text = text.replace("  - type: schedule\n    name: weekly_full\n    cron: \"@weekly\"\n    enabled: false\n", "")
+    nightly.write_text(text)
+    assert sorted(s.name for s in repo_of(folder).schedule_defs) == [
+        "nightly_build_schedule_0_0_x_x_x", "nightly_build_schedule_0_12_x_x_x", "nightly_build_schedule_30_6_x_x_1_5",
+        "single_schedule"]
+
+
+def test_same_cron_in_two_zones_gets_the_zone_and_a_real_clash_is_a_validation_error(tmp_path):
+    folder = tmp_path / "defs"
+    write_wf(folder, "zones.yaml", """
+        name: Zones
+        triggers:
+          - type: schedule
+            cron: "0 9 * * *"
+            timezone: Europe/Berlin
+          - type: schedule
+            cron: "0 9 * * *"
+          - type: schedule
+            cron: "@hourly"
+    """)
+    write_wf(folder, "clash.yaml", """
+        name: Clash
+        triggers:
+          - type: schedule
+            cron: "@daily"
+          - type: schedule
+            cron: "0 0 * * *"
+    """)
+    files = {Path(r.file).stem: r for r in validate_paths([folder]).files}
+    assert files["zones"].valid
+    assert sorted(s.name for s in repo_of(folder).schedule_defs) == [
+        "zones_schedule_0_9_x_x_x_europe_berlin", "zones_schedule_0_9_x_x_x_utc", "zones_schedule_0_x_x_x_x"]
+    [error] = files["clash"].errors
+    assert (error.line, error.path, error.rule) == (5, "triggers[1]", "trigger")
+    assert "clash_schedule_0_0_x_x_x" in error.message and "add a `name:`" in error.message
+
+
+def test_shipped_schedule_names_show_in_show_and_list_json(tmp_path):
+    folder = tmp_path / "defs"
+    write_wf(folder, "two.yaml", """
+        name: Two Schedules
+        triggers:
+          - type: schedule
+            cron: "30 6 * * 1-5"
+            timezone: Europe/Berlin
+          - type: schedule
+            name: monthly
+            cron: "@monthly"
+            enabled: false
+    """)
+    schedules = {s.name for s in repo_of(folder).schedule_defs}
+    env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(tmp_path / "nohome")}
+    shown = run_cli("show", "Two Schedules", "--format", "json", env=env, cwd=tmp_path)
+    assert shown.code == 0, shown.stderr
+    assert {s["name"] for s in json.loads(shown.stdout)["schedules"]} == schedules == {
+        "two_schedules_schedule", "monthly"}
+    listed = run_cli("list", "--format", "json", "--no-runs", env=env, cwd=tmp_path)
+    [row] = json.loads(listed.stdout)["workflows"]
+    assert [s["name"] for s in row["schedules"]] == ["two_schedules_schedule", "monthly"]
+    text = run_cli("show", "Two Schedules", env=env, cwd=tmp_path).stdout
+    assert "schedule two_schedules_schedule: At 06:30, Monday through Friday (Europe/Berlin)" in text
+    assert "schedule monthly: At 00:00, on day 1 of the month (UTC) (disabled)" in text
 
 
 def test_schedule_tick_renders_parameters_with_trigger_values_and_concurrency_key(tmp_path, instance):
@@ -141,7 +216,42 @@ def test_schedule_parameter_that_does_not_check_fails_the_tick_naming_the_parame
     assert "count" in text and "expected an integer" in text
 
 
-def test_trigger_names_shared_by_two_workflows_stay_unique(tmp_path):
+def test_list_shows_each_schedule_on_its_own_line_with_its_next_run_and_whole_descriptions(tmp_path):
+    folder = tmp_path / "defs"
+    description = ("Pulls the overnight exports of every regional warehouse, reconciles stock levels "
+                   "against the ledger and mails the discrepancies to the inventory team")
+    write_wf(folder, "stock.yaml", f"""
+        name: Stock Reconciliation
+        description: "{description}"
+        tags: [inventory, finance]
+        triggers:
+          - type: schedule
+            cron: "30 6 * * 1-5"
+            timezone: Europe/Berlin
+          - type: schedule
+            name: month_end
+            cron: "0 22 28 * *"
+            enabled: false
+          - type: schedule
+            cron: "@hourly"
+    """)
+    env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(tmp_path / "nohome"), "COLUMNS": "200"}
+    done = run_cli("list", "--no-runs", env=env, cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["Name", "Job", "Steps", "Tags", "Schedules", "Description"]
+    assert "…" not in done.stdout and all(len(line) <= 200 for line in lines)
+    column = lines[0].index("Schedules")
+    cells = [line[column:].split("  ")[0].strip() for line in lines[1:]]
+    assert re.fullmatch(r"At 06:30, Monday through Friday \(Europe/Berlin\), next in \d+[dhms]", cells[0]), cells
+    assert cells[1] == "At 22:00, on day 28 of the month (UTC) (disabled)"
+    assert re.fullmatch(r"At minute 0 past every hour \(UTC\), next in \d+[ms]", cells[2]), cells
+    # the description wraps onto the schedule lines instead of being cut
+    start = lines[0].index("Description")
+    assert " ".join(line[start:].strip() for line in lines[1:] if len(line) > start) == description
+
+
+def test_a_trigger_name_two_workflows_share_is_an_error_in_the_second_file(tmp_path):
     folder = tmp_path / "defs"
     for stem, name in (("a", "Alpha"), ("b", "Beta")):
         write_wf(folder, f"{stem}.yaml", f"""
@@ -154,10 +264,16 @@ def test_trigger_names_shared_by_two_workflows_stay_unique(tmp_path):
                 name: inbox
                 path: /nonexistent/inbox
         """)
+    files = {Path(r.file).stem: r for r in validate_paths([folder]).files}
+    assert files["a"].valid
+    errors = files["b"].errors
+    assert [(e.line, e.path) for e in errors] == [(4, "triggers[0].name"), (7, "triggers[1].name")]
+    assert "`nightly` is also the name of a trigger of" in errors[0].message and "a.yaml" in errors[0].message
+    # the code location: the first file keeps its triggers, the second is a broken job (no renaming)
     repo = repo_of(folder)
-    assert sorted(s.name for s in repo.schedule_defs) == ["beta_nightly", "nightly"]
-    assert sorted(s.name for s in repo.sensor_defs) == ["beta_inbox", "inbox"]
-    assert repo.get_schedule_def("beta_nightly").job_name == "beta"
+    assert [s.name for s in repo.schedule_defs] == ["nightly"] and [s.name for s in repo.sensor_defs] == ["inbox"]
+    assert repo.get_schedule_def("nightly").job_name == "alpha"
+    assert "is also the name of a trigger" in repo.get_job("beta").description
 
 
 # --------------------------------------------------------------------------- file triggers
@@ -339,58 +455,108 @@ def chain(tmp_path):
     return repo_of(folder)
 
 
-def _ended(instance, job: dg.JobDefinition, run_config: dict, event: str):
+def _ended(instance, job: dg.JobDefinition, run_config: dict):
+    """Run ``job`` in this process (like `dagster job execute`: no code-location origin)."""
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     run = instance.get_run_by_id(result.run_id)
-    record = next(r for r in instance.all_logs(result.run_id)
-                  if r.dagster_event is not None and r.dagster_event.event_type_value == event)
-    return run, record.dagster_event
+    assert run.remote_job_origin is None
+    return run
 
 
 def test_workflow_trigger_sensors_have_readable_names_and_watch_the_upstream_job(chain):
     sensors = {s.name: s for s in chain.sensor_defs}
     assert sorted(sensors) == ["alert_on_extract_failure", "audit_failure", "audit_success", "load_on_extract_success"]
-    assert all(isinstance(s, dg.RunStatusSensorDefinition) for s in sensors.values())
+    # plain sensors on the instance's run-status events, not run-status sensors (see the next tests)
+    assert not any(isinstance(s, dg.RunStatusSensorDefinition) for s in sensors.values())
     assert sensors["load_on_extract_success"].job_name == "load"
+    assert sensors["load_on_extract_success"].minimum_interval_seconds == 10
     assert sensors["alert_on_extract_failure"].default_status == dg.DefaultSensorStatus.RUNNING
     assert "ends with failure" in sensors["alert_on_extract_failure"].description
+    assert sensors["audit_failure"].metadata["yaml2dag/upstream_job"].value == "load"
+    assert sensors["audit_success"].metadata["yaml2dag/status"].value == "success"
 
 
-def test_upstream_success_starts_the_downstream_run_with_its_run_id_and_outputs(chain, instance):
-    run, event = _ended(instance, chain.get_job("extract"), {}, "PIPELINE_SUCCESS")
+def test_a_yaml2dag_run_of_the_upstream_starts_the_downstream_once_with_its_run_id_and_outputs(chain, instance, tmp_path):
+    from yaml2dag.library import Library
+    from yaml2dag.runner import run_workflow
+
     sensor = chain.get_sensor_def("load_on_extract_success")
-    context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
-                                                 dagster_instance=instance, dagster_run=run)
-    request = sensor(context)
-    assert isinstance(request, dg.RunRequest)
-    assert request.run_key == f"{run.run_id}:success"
-    assert request.run_config == {"upstream": run.run_id, "rows": "pulled-42"}
+    before = _ended(instance, chain.get_job("extract"), {})  # ended before the sensor's first check
+    first = tick(sensor, instance, None)
+    assert first.run_requests == [] and "started watching runs of extract" in first.skip_message
+
+    # `yaml2dag run` executes outside any code location, as `dagster job execute` does
+    ran = run_workflow(Library(tmp_path / "defs").find("Extract"), instance=instance)
+    assert ran.status == "SUCCESS" and instance.get_run_by_id(ran.run_id).remote_job_origin is None
+    _ended(instance, chain.get_job("extract"), {"fail": True})  # a failure: not for this sensor
+    result = tick(sensor, instance, first.cursor)
+    [request] = result.run_requests
+    assert request.run_key == f"{ran.run_id}:success"
+    assert request.run_config == {"upstream": ran.run_id, "rows": "pulled-42"}
     info = info_of(request)
-    assert info["run_id"] == run.run_id and info["workflow"] == "Extract" and info["job"] == "extract"
+    assert info["run_id"] == ran.run_id and info["workflow"] == "Extract" and info["job"] == "extract"
     assert info["status"] == "success" and info["outputs"] == {"rows": "pulled-42"}
     assert info["parameters"] == {"fail": False}
     assert request.tags["yaml2dag/trigger"] == "sensor"
+    assert before.run_id not in json.dumps([r.run_key for r in result.run_requests])
+
+    again = tick(sensor, instance, result.cursor)  # each upstream run fires once
+    assert again.run_requests == [] and "no run of extract ended with success" in again.skip_message
+    second = _ended(instance, chain.get_job("extract"), {})
+    assert [r.run_key for r in tick(sensor, instance, again.cursor).run_requests] == [f"{second.run_id}:success"]
 
     # the requested run sees trigger.* in its own steps and outputs
     load = chain.get_job("load").execute_in_process(run_config=request.run_config, tags=request.tags,
                                                     instance=instance)
     assert load.success
-    assert stored_outputs(instance, load.run_id) == [{"seen": "Extract/success/pulled-42", "from_run": run.run_id}]
+    assert stored_outputs(instance, load.run_id) == [{"seen": "Extract/success/pulled-42", "from_run": ran.run_id}]
     assert instance.get_run_by_id(load.run_id).tags["yaml2dag/trigger"] == "sensor"
 
 
 def test_upstream_failure_fires_the_failure_trigger_with_the_error(chain, instance):
-    run, event = _ended(instance, chain.get_job("extract"), {"fail": True}, "PIPELINE_FAILURE")
-    assert run.status == dg.DagsterRunStatus.FAILURE
     sensor = chain.get_sensor_def("alert_on_extract_failure")
-    request = sensor(dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
-                                                         dagster_instance=instance, dagster_run=run))
+    start = tick(sensor, instance, None).cursor
+    _ended(instance, chain.get_job("extract"), {})  # a success: not for this sensor
+    run = _ended(instance, chain.get_job("extract"), {"fail": True})
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    [request] = tick(sensor, instance, start).run_requests
     assert request.run_key == f"{run.run_id}:failure"
     assert request.run_config["message"].startswith("Extract failed at pull: ")
     info = info_of(request)
     assert info["status"] == "failure" and info["failed_step"] == "pull" and info["outputs"] == {}
-    assert chain.get_sensor_def("audit_failure")._run_status == dg.DagsterRunStatus.FAILURE
-    assert chain.get_sensor_def("audit_success")._run_status == dg.DagsterRunStatus.SUCCESS
+
+    # status: any → one sensor per status, each seeing only its own
+    audit_success, audit_failure = chain.get_sensor_def("audit_success"), chain.get_sensor_def("audit_failure")
+    cursors = {s.name: tick(s, instance, None).cursor for s in (audit_success, audit_failure)}
+    loaded = _ended(instance, chain.get_job("load"), {})  # started by hand: trigger.workflow is undefined
+    assert loaded.status == dg.DagsterRunStatus.FAILURE
+    assert [r.run_key for r in tick(audit_failure, instance, cursors["audit_failure"]).run_requests] == [
+        f"{loaded.run_id}:failure"]
+    assert tick(audit_success, instance, cursors["audit_success"]).run_requests == []
+
+
+def test_a_workflow_trigger_parameter_that_does_not_check_skips_that_upstream_run(tmp_path, instance):
+    folder = tmp_path / "defs"
+    write_wf(folder, "up.yaml", "name: Up\n")
+    write_wf(folder, "down.yaml", """
+        name: Down
+        parameters:
+          count: {type: integer, default: 0}
+        triggers:
+          - type: workflow
+            workflow: Up
+            parameters: {count: "{{ trigger.run_id }}"}
+    """)
+    repo = repo_of(folder)
+    sensor = repo.get_sensor_def("down_on_up_success")
+    start = tick(sensor, instance, None).cursor
+    run = _ended(instance, repo.get_job("up"), {})
+    skipped = tick(sensor, instance, start)
+    assert skipped.run_requests == []
+    assert run.run_id in skipped.skip_message and "count" in skipped.skip_message
+    assert "expected an integer" in skipped.skip_message
+    assert skipped.cursor != start  # the sensor goes on: that run is not looked at again
+    assert "no run of up ended with success" in tick(sensor, instance, skipped.cursor).skip_message
 
 
 # --------------------------------------------------------------------------- validation

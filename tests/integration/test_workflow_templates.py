@@ -405,8 +405,9 @@ def test_monitor_and_alert_sends_nothing_when_healthy_and_alerts_when_over(run_y
     assert "- memory usage is" in text and f"- disk {tmp_path} is" in text and over.result.run_id in text
 
     # the same alert without fail_on_alert: a successful run that still alerted
-    again = run_template(run_yaml, "Monitor and Alert", {**common, "memory_percent": 0, "disk_percent": 100,
-                                                         "email_to": ""})
+    # (cpu_percent: 100 so that a busy test machine cannot add a CPU alert)
+    again = run_template(run_yaml, "Monitor and Alert", {**common, "cpu_percent": 100, "memory_percent": 0,
+                                                         "disk_percent": 100, "email_to": ""})
     assert again.result.status == "SUCCESS", again.result.error
     assert [a["metric"] for a in again.result.outputs["alerts"]] == ["memory_percent"]
     assert again.result.outputs["webhook"] == "succeeded" and again.result.outputs["email"] == "skipped"

@@ -163,3 +163,87 @@ def test_next_times_utc_leap_day_and_naive():
     utc = dt.timezone.utc
     assert iso(cron.next_times("0 0 29 2 *", dt.datetime(2024, 3, 1, tzinfo=utc), 1)) == ["2028-02-29T00:00:00+00:00"]
     assert cron.next_times("0 12 * * *", dt.datetime(2024, 1, 1, 13), 1) == [dt.datetime(2024, 1, 2, 12)]
+
+
+# --------------------------------------------------------------------------- days that never come
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("0 0 31 2 *", "day of month: February has no day 31: the schedule would never run"),
+    ("0 0 30 2 *", "day of month: February has no day 30: the schedule would never run"),
+    ("0 0 30,31 FEB *", "day of month: February has no days 30 and 31: the schedule would never run"),
+    ("0 0 31 4,6,9,11 *", "day of month: April, June, September and November have no day 31"),
+    ("0 0 31 2,4 *", "day of month: February and April have no day 31"),
+    # cron(5) would run this on Mondays in February, but Dagster refuses it at load
+    ("0 0 30 2 1", "day of month: February has no day 30: Dagster refuses this combination even with a day of week"),
+    ("0 0 30/5 2 *", "day of month: February has no day 30"),
+])
+def test_day_of_month_that_no_month_of_the_expression_has_is_refused(expression, message):
+    with pytest.raises(cron.CronError) as err:
+        cron.parse(expression)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("expression", ["0 0 29 2 *", "0 0 31 * *", "0 0 30 1-3 *", "0 0 31 4 1", "0 0 31 4,5 *",
+                                        "0 0 */30 2 *", "0 0 29-31 2 *"])
+def test_possible_day_of_month_combinations_are_accepted(expression):
+    cron.parse(expression)
+
+
+def _random_expressions(count: int, seed: int = 5) -> list[str]:
+    """Cron expressions built from every field form cron.parse knows (numbers, ranges, steps,
+    lists, names, leading zeros), valid and invalid, reproducibly."""
+    import random
+
+    rng = random.Random(seed)
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "feb"]
+    weekdays = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "mon", "fri"]
+
+    def field(lo: int, hi: int, names=None) -> str:
+        a, b = rng.randint(lo - 1, hi + 1), rng.randint(lo, hi)
+        step = rng.randint(0, hi + 2)
+        form = rng.randrange(11)
+        if form == 7 and names:
+            return rng.choice(names) + ("-" + rng.choice(names) if rng.random() < 0.5 else "")
+        return ["*", f"*/{step}", str(a), f"{min(a, b)}-{max(a, b)}", f"{min(a, b)}-{max(a, b)}/{step}",
+                f"{a},{b}", f"{a}/{step}", str(b), f"{b:02d}", f"{a},{min(a, b)}-{max(a, b)}", f"{b}-{a}"][form]
+
+    out = []
+    for _ in range(count):
+        # February and days 29-31 often, where Dagster's own rule lives
+        dom = rng.choice([field(1, 31), str(rng.randint(28, 31)), f"{rng.randint(28, 31)}/{rng.randint(1, 9)}"])
+        month = rng.choice([field(1, 12, months), "2", "FEB", "2-3/13", "02"])
+        out.append(" ".join([field(0, 59), field(0, 23), dom, month, field(0, 7, weekdays)]))
+    return out
+
+
+FIXED = ["0 0 31 2 *", "0 0 30 2 *", "0 0 30 2 1", "0 0 31 4 *", "0 0 0 * *", "0 0 * * 8", "0 0 * * 8/1",
+         "* * * * *", "@daily", "@hourly", "@weekly", "@monthly", "@yearly", "30 6 * * 1-5", "0 0 29 2 *",
+         "5/15 * * * *", "0 0 * * 7", "0 0 * * 5-7", "0 0 * jan-mar *", "0 0 * * SAT-SUN", "0 0 * * 6-0",
+         "5-1 * * * *", "*/60 * * * *", "00 00 01 01 00", "0 0 1-31/2 * *", "0 24 * * *", "0 0 * 0 *",
+         "0 0 * * * *", "0 0 * *", "0 0 L * *", "0 0 ? * *", "0 0 1W * *", "H * * * *", "0 0 * * 1#2"]
+
+
+def test_every_expression_yaml2dag_accepts_is_accepted_by_dagster():
+    """Dagster's own check (``is_valid_cron_string``, used by ScheduleDefinition) on what
+    validation lets through: nothing that validates may fail at load."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    accepted = 0
+    for expression in FIXED + _random_expressions(30_000):
+        try:
+            five = cron.normalize(expression)
+        except cron.CronError:
+            continue
+        accepted += 1
+        assert is_valid_cron_string(five), f"yaml2dag accepts {expression!r} ({five!r}) but Dagster refuses it"
+    assert accepted > 5_000  # the sample really exercised accepted expressions
+
+
+def test_the_crons_dagster_refuses_at_load_are_refused():
+    from dagster._utils.schedules import is_valid_cron_string
+
+    for expression in ("0 0 31 2 *", "0 0 30 2 *", "0 0 30 2 1", "0 0 0 * *", "0 0 * * 8/1"):
+        assert not is_valid_cron_string(expression)
+        with pytest.raises(cron.CronError):
+            cron.parse(expression)

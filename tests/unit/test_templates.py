@@ -108,6 +108,109 @@ def test_the_sandbox_blocks_internals_and_mutation(template):
     assert SCOPE["items"] == [1, "a"] and SCOPE["mapping"]["k"] == 1
 
 
+class _FakeFrame:
+    """Stands in for a DataFrame without importing pandas: its type lives in a "pandas" module."""
+
+    def __init__(self, log):
+        self.log = log
+        self.columns = ["temp_max"]
+        self.temp_max = [1.5, 3.0]
+
+    def to_csv(self, path_or_buf=None, **kwargs):
+        if path_or_buf is not None:
+            self.log.append(("to_csv", path_or_buf))
+            return None
+        return "temp_max\n1.5\n3.0\n"
+
+    def to_pickle(self, path):
+        self.log.append(("to_pickle", path))
+
+    def head(self, n=5, **kwargs):
+        return self
+
+    def sort_values(self, by, key=None, inplace=False):
+        self.log.append(("sort_values", by))
+        return self
+
+
+_FakeFrame.__module__ = "pandas.core.frame"
+_FakeFrame.__name__ = "DataFrame"
+
+
+@pytest.mark.parametrize("template, refused", [
+    ("{{ frame.to_csv('/tmp/x.csv') }}", "`.to_csv()` in a template may only return text"),
+    ("{{ frame.to_csv(path_or_buf='/tmp/x.csv') }}", "`.to_csv()` in a template may only return text"),
+    ("{% set f = frame.to_csv %}{{ f('/tmp/x.csv') }}", "`.to_csv()` in a template may only return text"),
+    ("{{ frame.to_pickle('/tmp/x.pkl') }}", "`.to_pickle` of a DataFrame is not allowed in templates"),
+    ("{{ (frame | attr('to_pickle'))('/tmp/x.pkl') }}", "`.to_pickle` of a DataFrame is not allowed"),
+    ("{{ frame['to_pickle']('/tmp/x.pkl') }}", "`.to_pickle` of a DataFrame is not allowed"),
+    ("{{ frame.sort_values('temp_max', key=frame.head) }}", "cannot take a function as an argument"),
+    ("{{ frame.sort_values('temp_max', inplace=true) }}", "`.sort_values(inplace=...)` is not allowed"),
+    ("{{ frame.log }}", "`.log` of a DataFrame is not allowed in templates"),
+    ("{{ frame.__dict__ }}", "is not allowed in templates"),
+])
+def test_the_sandbox_lets_data_values_only_read(template, refused):
+    log: list = []
+    with pytest.raises(TemplateError) as err:
+        render_string(template, {"frame": _FakeFrame(log)})
+    assert str(err.value).startswith("blocked by the template sandbox: ")
+    assert refused in str(err.value)
+    assert log == []  # nothing was written or sorted
+
+
+def test_data_values_keep_their_read_only_methods_and_columns():
+    frame = _FakeFrame([])
+    assert render_string("{{ frame.to_csv() }}", {"frame": frame}) == "temp_max\n1.5\n3.0\n"
+    assert render_string("{{ frame.head(1).temp_max }}", {"frame": frame}) == [1.5, 3.0]
+    assert render_string("{{ frame.columns }}", {"frame": frame}) == ["temp_max"]
+
+
+def test_real_frames_read_but_never_write(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"city": ["Seattle", "Portland", "Seattle"], "rain_mm": [10.9, None, 3.2]})
+    scope = {"load": {"output": frame}}
+    target = tmp_path / "x.csv"
+    for template in (f"{{{{ load.output.to_csv('{target}') }}}}", f"{{{{ load.output.rain_mm.to_json('{target}') }}}}",
+                     f"{{{{ load.output.to_markdown('{target}') }}}}", f"{{{{ load.output.values.tofile('{target}') }}}}",
+                     f"{{{{ load.output.to_parquet('{target}') }}}}", "{{ load.output.eval('rain_mm * 2') }}",
+                     "{{ load.output.query('rain_mm > 1') }}", "{{ load.output.rain_mm.apply(load.output.rain_mm.abs) }}",
+                     "{{ load.output.style }}", "{{ load.output.plot }}", "{{ load.output.rain_mm.sum().tofile }}",
+                     "{{ load.output.dropna(inplace=true) }}"):
+        with pytest.raises(TemplateError, match="blocked by the template sandbox"):
+            render_string(template, scope)
+    assert not target.exists() and len(frame) == 3 and frame.rain_mm.isna().sum() == 1
+    assert render_string("{{ load.output | length }}", scope) == 3
+    assert render_string("{{ load.output.shape }}", scope) == (3, 2)
+    assert render_string("{{ load.output.rain_mm.sum() }}", scope) == pytest.approx(14.1)
+    assert render_string("{{ load.output.fillna(0).rain_mm.tolist() }}", scope) == [10.9, 0.0, 3.2]
+    assert render_string("{{ load.output.groupby('city').rain_mm.sum().to_dict() }}", scope) == {
+        "Portland": 0.0, "Seattle": pytest.approx(14.1)}
+    assert render_string("{{ load.output.iloc[0]['city'] }}", scope) == "Seattle"
+    assert render_string("{{ load.output.city.str.upper().tolist() }}", scope) == ["SEATTLE", "PORTLAND", "SEATTLE"]
+    assert render_string("{% for r in load.output.itertuples() %}{{ r.city[0] }}{% endfor %}", scope) == "SPS"
+    assert render_string("{{ load.output.to_csv(index=False) }}", scope).splitlines()[0] == "city,rain_mm"
+    assert "| Seattle" in render_string("{{ load.output.to_markdown() }}", scope)
+
+
+@pytest.mark.parametrize("template, phrase", [
+    ("{{ load.output.to_csv('/tmp/x') }}", "`.to_csv()` with a path or buffer would write a file"),
+    ("{{ load.output.to_markdown(buf='/tmp/x') }}", "`.to_markdown()` with a path or buffer"),
+    ("{{ load.output.to_pickle('/tmp/x') }}", "`.to_pickle()` is not allowed in templates"),
+    ("{{ load.output.query('a > 1') }}", "`.query()` is not allowed in templates"),
+    ("{% if x %}\n{{ load.output.apply(f) }}{% endif %}", "`.apply()` is not allowed in templates: on a data value "
+                                                          "it would write a file or run code"),
+])
+def test_analysis_reports_forbidden_calls_it_can_see(template, phrase):
+    forbidden = analyze(template).forbidden
+    assert len(forbidden) == 1 and phrase in forbidden[0]
+    assert ("(line 2)" in forbidden[0]) == ("\n" in template)
+
+
+def test_analysis_allows_reading_calls():
+    assert analyze("{{ load.output.to_csv(index=False) }} {{ load.output.head(3).to_markdown() }}").forbidden == ()
+    assert analyze("{{ items | map(attribute='name') | join(',') }}").forbidden == ()
+
+
 def test_runtime_errors_become_template_errors():
     with pytest.raises(TemplateError, match="ZeroDivisionError"):
         render_string("{{ 1 / 0 }}", {})

@@ -681,6 +681,73 @@ def test_dependency_cycle_via_depends_on():
     assert problem.message == "dependency cycle: a → b → a"
 
 
+def test_every_cycle_and_the_other_reference_errors_are_reported_together():
+    # two independent cycles (a <-> b, c -> d -> e -> c) and, away from them, a read of a later step
+    report = check("""
+        name: A
+        steps:
+          - id: a
+            depends_on: [b]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: b
+            depends_on: [a]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: early
+            depends_on: []
+            tool: shell
+            parameters:
+              command: "echo {{ late.output }}"
+          - id: late
+            depends_on: [early]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: c
+            needs: [e]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: d
+            needs: [c]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: e
+            needs: [d]
+            tool: shell
+            parameters: {command: "echo"}
+    """)
+    found = [(p.line, p.path, p.rule, p.message) for p in report.errors]
+    assert found == [
+        (4, "steps[0].depends_on", "cycle", "dependency cycle: a → b → a"),
+        (15, "steps[2].parameters.command", "reference",
+         "`early` reads step `late`, which runs after it (a dependency cycle); move `late` earlier or drop the reference"),
+        (21, "steps[4].needs", "cycle", "dependency cycle: c → d → e → c"),
+    ], "\n".join(p.format() for p in report.problems)
+
+
+def test_a_read_from_a_cycle_member_to_a_later_step_is_still_checked():
+    report = check("""
+        name: A
+        steps:
+          - id: a
+            depends_on: [b]
+            tool: shell
+            parameters:
+              command: "echo {{ b.output }} {{ after.output }}"
+          - id: b
+            depends_on: [a]
+            tool: shell
+            parameters: {command: "echo"}
+          - id: after
+            depends_on: [a]
+            tool: shell
+            parameters: {command: "echo"}
+    """)
+    rules = sorted((p.line, p.rule, p.message.split(",")[0]) for p in report.errors)
+    # the read of `b` (on the same cycle) is not reported twice; the read of `after` is
+    assert rules == [(4, "cycle", "dependency cycle: a → b → a"), (7, "reference", "`a` reads step `after`")]
+
+
 def test_unknown_depends_on_target_with_did_you_mean():
     report = check("""
         name: A
@@ -1056,6 +1123,46 @@ def test_duplicate_job_ids_across_files(tmp_path):
     assert slug.message.startswith("job id `git_sync` is also used by")
     explicit = only(report.files[2])
     assert (explicit.file, explicit.line, explicit.column, explicit.path) == (str(third), 2, 5, "id")
+
+
+def test_a_job_id_equal_to_another_jobs_op_name_is_reported_on_the_later_file(tmp_path):
+    # job `a` has step `b` → op `a__b`; a workflow with id `a__b` has a root graph `a__b`
+    first = write(tmp_path, "a.yaml", workflow("a").replace("id: a", "id: b"))
+    second = write(tmp_path, "z.yaml", workflow("Other", "id: a__b\n"))
+    report = validate_paths([tmp_path])
+    assert [f.valid for f in report.files] == [True, False]
+    problem = only(report.files[1])
+    assert (problem.file, problem.line, problem.column, problem.path, problem.rule) == (
+        str(second), 2, 5, "id", "duplicate")
+    assert "`a__b`" in problem.message and "op of step `b`" in problem.message
+    assert f"in {first}" in problem.message
+
+
+def test_two_jobs_whose_op_names_coincide(tmp_path):
+    # job `a` step `_b` and job `a_` step `b` both give the op name `a___b`
+    write(tmp_path, "a.yaml", "name: a\nsteps:\n  - {id: ok, tool: shell, parameters: {command: echo}}\n"
+                              "  - {id: _b, tool: shell, parameters: {command: echo}}\n")
+    second = write(tmp_path, "b.yaml", "name: B\nid: a_\nsteps:\n  - id: b\n    tool: shell\n"
+                                       "    parameters: {command: echo}\n")
+    report = validate_paths([tmp_path])
+    assert [f.valid for f in report.files] == [True, False]
+    problem = only(report.files[1])
+    assert (problem.file, problem.line, problem.column, problem.path) == (str(second), 4, 9, "steps[0].id")
+    assert "`a___b`" in problem.message and "a.yaml" in problem.message
+
+
+def test_names_of_a_sub_workflows_nested_ops_are_checked_too(tmp_path):
+    # the child's step `x` inside step `s` of job `p` is op `p__s__x`; a step `s__x` of `p` is too
+    write(tmp_path, "child.yaml", "name: child\nsteps:\n  - {id: x, tool: shell, parameters: {command: echo}}\n")
+    parent = write(tmp_path, "p.yaml", """name: p
+steps:
+  - {id: s, workflow: child}
+  - {id: s__x, tool: shell, parameters: {command: echo}}
+""")
+    report = validate_paths([tmp_path])
+    problem = only(next(f for f in report.files if f.file == str(parent)))
+    assert (problem.line, problem.path, problem.rule) == (4, "steps[1].id", "duplicate")
+    assert "`p__s__x`" in problem.message and "sub-workflow 'child'" in problem.message
 
 
 def test_same_name_twice_is_reported_once_not_also_as_a_job_id(tmp_path):

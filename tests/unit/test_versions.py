@@ -166,6 +166,35 @@ def test_rollback_restores_bytes_and_is_itself_recorded(lib):
         versions.rollback(lib, path, "commented_flow", "9.9.9")
 
 
+def test_a_rollback_is_a_new_revision_and_history_says_it_restored_the_current_file(lib):
+    path = lib / "commented.yaml"
+    first = commit_change(lib, path, COMMENTED.replace("echo bye", "echo 1"), action="edit")
+    second = commit_change(lib, path, path.read_text().replace("echo 1", "echo 2"), action="edit")
+    change = versions.rollback(lib, path, "commented_flow", "1.2.1")
+    assert (first.revision, second.revision, change.revision, change.restored) == (1, 2, 3, "1.2.1")
+    log = versions.read_log(lib, "commented_flow")
+    assert [(e["seq"], e["action"], e["version"]) for e in log] == [(1, "edit", "1.2.1"), (2, "edit", "1.2.2"),
+                                                                    (3, "rollback", "1.2.1")]
+    items = {(v.version, v.current): v for v in versions.history(lib, path, "commented_flow")}
+    current = items[("1.2.1", True)]
+    assert current.revisions == [1, 3] and current.rollback["seq"] == 3 and current.rollback["previous"] == "1.2.2"
+    assert items[("1.2.2", False)].revisions == [2] and items[("1.2.2", False)].rollback is None
+    assert ("1.2.1", False) not in items  # the archived copy is the current file: listed once
+    # the next change is revision 4 and no longer a rollback
+    commit_change(lib, path, path.read_text().replace("echo 1", "echo 4"), action="edit")
+    current = next(v for v in versions.history(lib, path, "commented_flow") if v.current)
+    assert (current.version, current.revisions, current.rollback) == ("1.2.3", [4], None)
+
+
+def test_log_entries_without_a_revision_number_get_their_position(lib):
+    folder = versions.archive_dir(lib, "commented_flow")
+    folder.mkdir(parents=True)
+    (folder / "log.jsonl").write_text('{"action": "edit"}\nnot json\n{"action": "schedule"}\n')
+    commit_change(lib, lib / "commented.yaml", COMMENTED.replace("echo bye", "echo x"), action="edit")
+    assert [(e["seq"], e["action"]) for e in versions.read_log(lib, "commented_flow")] == [
+        (1, "edit"), (2, "schedule"), (3, "edit")]
+
+
 def test_a_hand_edit_that_kept_the_version_is_archived_beside_the_first(lib):
     path = lib / "commented.yaml"
     versions.archive(lib, "commented_flow", "1.2.0", b"an older 1.2.0\n")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, fail, print_json, print_table
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, print_json, print_table
 
 
 @click.command()
@@ -23,14 +23,20 @@ def schema() -> None:
 
 
 def _schedule_info(workflow) -> list[dict[str, Any]]:
+    """Each schedule trigger of ``workflow`` as JSON: its Dagster ``name``
+    (:mod:`yaml2dag.trigger_names`), ``cron``, ``timezone``, ``enabled``, ``description`` (in
+    words) and ``next_run`` (ISO 8601 in its zone; None when the cron is invalid)."""
     from .. import cron
+    from ..trigger_names import trigger_names
 
     out = []
     now = _dt.datetime.now(_dt.timezone.utc)
-    for trig in workflow.schedules:
+    for trig, names in zip(workflow.triggers, trigger_names(workflow)):
+        if trig.type != "schedule":
+            continue
         expr = trig.options.get("cron", "")
         tz_name = trig.options.get("timezone") or "UTC"
-        item = {"cron": expr, "timezone": tz_name, "enabled": trig.enabled}
+        item = {"name": names[0], "cron": expr, "timezone": tz_name, "enabled": trig.enabled}
         try:
             from zoneinfo import ZoneInfo
 
@@ -43,6 +49,16 @@ def _schedule_info(workflow) -> list[dict[str, Any]]:
             item["next_run"] = None
         out.append(item)
     return out
+
+
+def _schedule_line(item: dict[str, Any], now: _dt.datetime) -> str:
+    """One schedule for people: ``At 06:30, Monday through Friday (Europe/Berlin), next in 3h``;
+    a disabled one ends with ``(disabled)`` instead of a next run."""
+    if not item.get("enabled", True):
+        return f"{item['description']} (disabled)"
+    if item.get("next_run"):
+        return f"{item['description']}, next {_ago(item['next_run'], now)}"
+    return item["description"]
 
 
 def _summary(report) -> dict[str, Any]:
@@ -109,12 +125,12 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
     for info in rows:
         run = found.get(info["id"])
         if run is not None:
-            info["last_run"] = {k: run[k] for k in ("run_id", "status", "trigger", "version", "created_at",
-                                                    "started_at", "ended_at", "duration_s")}
+            info["last_run"] = {k: run.get(k) for k in ("run_id", "status", "canceling", "trigger", "version",
+                                                        "created_at", "started_at", "ended_at", "duration_s")}
     return None
 
 
-@click.command("list")
+@click.command("list", cls=JsonErrorsCommand)
 @click.option("--tags", "tags", multiple=True, help="Only workflows with this tag (repeatable; comma lists allowed).")
 @click.option("--search", "search", default=None, help="Only workflows whose name, id, description or tags contain this text.")
 @click.option("--no-runs", is_flag=True, help="Do not read the last runs from the Dagster instance.")
@@ -125,7 +141,7 @@ def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) ->
 
     library = Library()
     if not library.folder.is_dir():
-        fail(f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS)")
+        fail_as(fmt, f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS)", 2)
     wanted_tags = {t.strip().casefold() for item in tags for t in item.split(",") if t.strip()}
     rows = []
     for report in library.reports():
@@ -160,9 +176,7 @@ def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) ->
         return
     now = _dt.datetime.now(_dt.timezone.utc)
     show_runs = any(info["last_run"] for info in rows)
-    show_next = any(info["next_run"] for info in rows)
-    headers = ["Name", "Job", "Steps"] + ["Last run"] * show_runs + ["Next run"] * show_next
-    headers += ["Tags", "Schedule", "Description"]
+    headers = ["Name", "Job", "Steps"] + ["Last run"] * show_runs + ["Tags", "Schedules", "Description"]
     styles = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "paused": "magenta"}
     table = []
     for info in rows:
@@ -176,14 +190,13 @@ def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) ->
             else:
                 when = _ago(run["started_at"] or run["created_at"], now)
                 cells.append((f"{run['status']} {when}", styles.get(run["status"])))
-        if show_next:
-            cells.append(_ago(info["next_run"], now) if info["next_run"] else "-")
-        schedule = "; ".join(s["description"] for s in info["schedules"]) or "-"
+        # one line per schedule, each with its own next run (or "(disabled)")
+        schedule = "\n".join(_schedule_line(s, now) for s in info["schedules"]) or "-"
         cells += [", ".join(info["tags"]) or "-", schedule, info["description"] or ""]
         table.append(cells)
-    # names and job ids are never cut; tags, schedule and description shrink to fit, one line a row
+    # names and job ids are never cut; tags are cut, schedules and descriptions wrap onto more lines
     last = len(headers) - 1
-    print_table(out, headers, table, shrink=(last - 2, last - 1, last), right=(2,))
+    print_table(out, headers, table, shrink=(last - 2, last - 1, last), right=(2,), wrap=(last - 1, last))
 
 
 def _parameter_json(param) -> dict[str, Any]:
@@ -210,17 +223,32 @@ def show(name: str, fmt: str) -> None:
     from ..plan import build_plan
     from .planview import parameter_rows, plan_json, print_plan
 
+    library = Library()
     try:
-        report = Library().find(name)
+        report = library.find(name)
     except WorkflowNotFoundError as exc:
         fail(str(exc))
     wf = report.workflow
+
+    def upstream_job(ref: str) -> str | None:
+        """The job id of the workflow a ``workflow`` trigger names (None when unknown)."""
+        try:
+            found = library.find(ref).workflow
+        except WorkflowNotFoundError:
+            return None
+        return found.id if found is not None else None
+
     if fmt == "json":
         data = _summary(report)
         if wf is not None:
             data["parameters"] = [_parameter_json(p) for p in wf.parameters]
             data["plan"] = plan_json(wf, build_plan(wf))
-            data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters)} for t in wf.triggers]
+            from ..trigger_names import trigger_names
+
+            # dagster_names: the Dagster schedule/sensor name(s) of each trigger ([] for manual)
+            data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters),
+                                 "dagster_names": names}
+                                for t, names in zip(wf.triggers, trigger_names(wf, upstream_job))]
         data["problems"] = [p.to_dict() for p in report.problems]
         print_json(data)
         raise SystemExit(0 if report.valid else 1)
@@ -250,17 +278,25 @@ def show(name: str, fmt: str) -> None:
             table.add_row(*(escape(cell) for cell in row))
         out.print(table)
     out.print("[bold]Triggers[/]")
-    for trig in wf.triggers:
-        line = f"  {trig.type}"
+    from ..trigger_names import trigger_names
+
+    schedules = iter(_schedule_info(wf))
+    for trig, names in zip(wf.triggers, trigger_names(wf, upstream_job)):
+        # each trigger with its Dagster schedule/sensor name(s), as in the UI
+        line = f"  {trig.type}" + (f" {', '.join(names)}" if names else "")
         if trig.type == "schedule":
-            info = _schedule_info(type("W", (), {"schedules": (trig,)})())[0]
-            line += f": {info['description']}" + (f", next {info['next_run']}" if info.get("next_run") else "")
+            info = next(schedules)
+            line += f": {info['description']}"
             if not trig.enabled:
                 line += " (disabled)"
+            elif info.get("next_run"):
+                line += f", next {info['next_run']}"
         elif trig.type == "file":
             line += f": {trig.options.get('path')} {trig.options.get('pattern', '*')}"
         elif trig.type == "workflow":
             line += f": after {trig.options.get('workflow')!r} ({trig.options.get('status', 'success')})"
+        if trig.type != "manual" and not trig.enabled and trig.type != "schedule":
+            line += " (disabled)"
         out.print(line, markup=False)
     out.print("[bold]Plan[/]")
     print_plan(out, wf, build_plan(wf))

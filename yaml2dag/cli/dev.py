@@ -1,7 +1,8 @@
 """``yaml2dag dev``: the Dagster webserver and daemon on the definitions folder, with hot reload.
 
 It runs ``dagster dev`` (webserver + daemon + one shared code server) in its own process
-group, with ``DAGSTER_HOME`` (default ``./dagster_home``) and ``YAML2DAG_DEFINITIONS`` (default
+group, with ``DAGSTER_HOME`` (default ``./dagster_home``; one without a ``dagster.yaml`` gets the
+shipped configuration, :mod:`yaml2dag.deploy`) and ``YAML2DAG_DEFINITIONS`` (default
 ``./definitions``) made absolute, and watches the definitions folder: adding, changing or
 removing a workflow file reloads the code location (:mod:`yaml2dag.reloader`). Ctrl-C or
 SIGTERM stops everything: every process of the group gets SIGTERM, then SIGKILL if still alive
@@ -102,13 +103,12 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     location within a few seconds (an invalid file shows up as a broken-workflow job). Stops
     cleanly on Ctrl-C / SIGTERM, taking its child processes with it.
     """
-    from ..runner import DEFAULT_DAGSTER_YAML
+    from ..deploy import ensure_dagster_yaml
 
     env = dict(os.environ)
     home = Path(env.get("DAGSTER_HOME") or "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DEFAULT_DAGSTER_YAML)
+    if ensure_dagster_yaml(home):
+        click.echo(f"yaml2dag dev: wrote the shipped dagster.yaml into {home}", err=True)
     env["DAGSTER_HOME"] = str(home)
     folder = Path(env.get("YAML2DAG_DEFINITIONS") or "definitions").resolve()
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import click
 
-from .output import FORMAT_OPTION, console, fail_as, print_json
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 YES_OPTION = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 
@@ -144,7 +144,9 @@ def _report_change(fmt: str, change, out=None, message: str | None = None) -> No
                 "rollback": "restored", "delete": "deleted"}.get(change.action, change.action)
         version = f" version {_esc(change.version)}" if change.version else ""
         before = f" (was {_esc(change.previous_version)})" if change.previous_version and change.version else ""
-        out.print(f"[green]✓[/] {what} {_esc(change.workflow or change.job)}{version}{before}: {_esc(change.file)}")
+        revision = f" as revision #{change.revision}" if change.revision and change.action != "create" else ""
+        out.print(f"[green]✓[/] {what} {_esc(change.workflow or change.job)}{version}{before}{revision}: "
+                  f"{_esc(change.file)}")
         if change.archived:
             out.print(f"  previous file kept as {_esc(change.archived)}", style="dim", markup=False)
     for warning in change.warnings:
@@ -248,8 +250,15 @@ def _value(text: str) -> Any:
     return value if isinstance(value, (int, float, bool, list)) else text
 
 
-def _interactive(name: str, prompt: _Prompter) -> str:
-    """The dialogue of ``create --interactive``; returns the workflow as YAML text."""
+def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] | None = None) -> str:
+    """The dialogue of ``create --interactive``; returns the workflow as YAML text.
+
+    Args:
+        name: the default workflow name (the command line's NAME).
+        prompt: where questions go and answers come from.
+        check_name: checks the typed name (raises ValueError to ask again), e.g. that no
+            workflow has it yet.
+    """
     import re
 
     from .. import cron
@@ -259,7 +268,7 @@ def _interactive(name: str, prompt: _Prompter) -> str:
 
     out = prompt.out
     data: dict[str, Any] = {}
-    data["name"] = prompt.ask("Workflow name", name, required=True)
+    data["name"] = prompt.ask("Workflow name", name, check=check_name, required=True)
     data["version"] = "1.0.0"
     description = prompt.ask("Description")
     if description:
@@ -417,7 +426,7 @@ def _template_values(assignments: tuple[str, ...]) -> dict[str, str]:
     return parse_assignments(assignments)
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.argument("assignments", nargs=-1)
 @click.option("--interactive", "-i", is_flag=True, help="Answer questions on stdin (the default on a terminal).")
@@ -452,13 +461,31 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     mode = modes[0]
     if assignments and mode != "template":
         _fail(fmt, f"unexpected arguments {' '.join(assignments)} (key=value pairs go with --from-template)", 2)
+    if file_name and Path(file_name).suffix.lower() not in (".yaml", ".yml"):
+        _fail(fmt, f"--file {file_name}: workflow files end in .yaml or .yml", 2)
     library = _library(fmt)
     out = _out(fmt)
+    # refuse before any question is asked (or any model called) when NAME's file is taken
+    early = library.folder / (file_name or f"{slugify(name)}.yaml")
+    if early.exists():
+        _fail(fmt, f"{early} already exists; refusing to overwrite it (use `yaml2dag edit` or `import --force`)", 1)
     review = mode in ("interactive", "describe")
     draft = None
     try:
         if mode == "interactive":
-            text = _interactive(name, _Prompter(out))
+            def check_name(answer: str) -> str:
+                """A name whose file or workflow name is taken is asked again."""
+                slug = slugify(answer)
+                taken = library.folder / (file_name or f"{slug}.yaml")
+                if taken.exists():
+                    raise ValueError(f"{taken} already exists; choose another name")
+                for other in library.reports():
+                    owf = other.workflow
+                    if owf is not None and (owf.name.casefold() == answer.casefold() or owf.id == slug):
+                        raise ValueError(f"the library already has {owf.name!r} ({other.file}); choose another name")
+                return answer
+
+            text = _interactive(name, _Prompter(out), check_name)
         elif mode == "template":
             from ..workflow_templates import instantiate
 
@@ -487,13 +514,21 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
         _fail(fmt, str(exc), 2)
     from ..loader import load_text
 
+    def refuse(message: str, code: int = 1, problems: list | None = None) -> None:
+        """Fail; the JSON error of a description also says what was understood and what was not."""
+        if fmt == "json" and draft is not None:
+            print_json({"error": message, "errors": [p.to_dict() for p in problems or []], "draft": draft.to_json()})
+            raise SystemExit(code)
+        _fail(fmt, message, code, problems)
+
     data = load_text(text).data
-    job = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else slugify(name)
+    data = data if isinstance(data, dict) else {}
+    # the file follows the final name (the one typed at the prompt, which defaults to NAME)
+    final_name = data.get("name") if isinstance(data.get("name"), str) and data.get("name") else name
+    job = data["id"] if isinstance(data.get("id"), str) and data["id"] else slugify(final_name)
     target = library.folder / (file_name or f"{job}.yaml")
-    if target.suffix.lower() not in (".yaml", ".yml"):
-        _fail(fmt, f"--file {file_name}: workflow files end in .yaml or .yml", 2)
     if target.exists():
-        _fail(fmt, f"{target} already exists; refusing to overwrite it (use `yaml2dag edit` or `import --force`)", 1)
+        refuse(f"{target} already exists; refusing to overwrite it (use `yaml2dag edit` or `import --force`)")
     from ..versions import check_text
 
     report = check_text(library.folder, text, target)
@@ -508,20 +543,28 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
         for phrase in draft.unknown:
             out.print(f"  [yellow]? not understood, left out:[/] {_esc(phrase)}")
     if not report.valid:
-        _fail(fmt, "the workflow is not valid; nothing was saved", 1, report.errors)
+        refuse("the workflow is not valid; nothing was saved", 1, report.errors)
     for warning in report.warnings:
         out.print(warning.format(), style="yellow", markup=False)
     if draft is not None and draft.unknown and yes:
-        _fail(fmt, f"{len(draft.unknown)} phrase(s) were not understood: {'; '.join(draft.unknown)}. Rephrase them, "
-                   "or run without --yes to review and save the rest", 1)
+        refuse(f"{len(draft.unknown)} phrase(s) were not understood: {'; '.join(draft.unknown)}. Rephrase them, "
+               "or run without --yes to review and save the rest")
     if review and not yes:
         default = not (draft is not None and draft.unknown)
         question = f"Save to {target}?"
         if draft is not None and draft.unknown:
             question = f"{len(draft.unknown)} phrase(s) were left out. Save the rest to {target}?"
         if not _confirm(out, question, default):
-            _fail(fmt, "not saved", 1)
-    change = _commit(fmt, library, target, text, "create", create=True, bump=False)
+            refuse("not saved")
+    from ..versions import LibraryWriteError, commit_change
+
+    try:
+        change = commit_change(library.folder, target, text, action="create", create=True, bump=False)
+    except LibraryWriteError as exc:
+        refuse(str(exc), 1, exc.problems)
+    if fmt == "json" and draft is not None:
+        print_json({**change.to_json(), "draft": draft.to_json()})
+        return
     _report_change(fmt, change, out if fmt == "text" else None)
 
 
@@ -542,7 +585,7 @@ def _editor_command(editor: str | None) -> list[str]:
     return shlex.split(command)
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.option("--editor", default=None, help="Editor command (default: $VISUAL, $EDITOR, vi).")
 @FORMAT_OPTION
@@ -610,7 +653,7 @@ def edit(name: str, editor: str | None, fmt: str) -> None:
 # --------------------------------------------------------------------------- delete
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @YES_OPTION
 @FORMAT_OPTION
@@ -647,7 +690,7 @@ def delete(name: str, yes: bool, fmt: str) -> None:
 # --------------------------------------------------------------------------- schedule
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.argument("cron_expression", metavar="CRON", required=False)
 @click.option("--timezone", "timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (default: keep, else UTC).")
@@ -718,26 +761,28 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
 # --------------------------------------------------------------------------- export / import
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.option("--file", "file", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="YAML (the file as it is, comments included) or JSON (the data).")
 @click.option("--force", is_flag=True, help="Overwrite --file if it exists.")
 def export(name: str, file: str | None, fmt: str, force: bool) -> None:
-    """Write workflow NAME as YAML or JSON (to stdout, or --file)."""
+    """Write workflow NAME as YAML or JSON (to stdout, or --file). With --format json, errors
+    are a JSON document too ({"error": ...})."""
     from ..errors import WorkflowNotFoundError
     from ..library import Library
     from ..roundtrip import is_json_path, to_json, to_yaml
     from ..versions import LibraryWriteError, check_writable_target
 
+    errors_as = "json" if fmt == "json" else "text"
     try:
         report = Library().find(name)
     except WorkflowNotFoundError as exc:
-        _fail("text", str(exc), 2)
+        _fail(errors_as, str(exc), 2)
     doc = report.document
     if doc.data is None:
-        _fail("text", f"{report.file} does not parse; nothing to export", 1, report.errors)
+        _fail(errors_as, f"{report.file} does not parse; nothing to export", 1, report.errors)
     if fmt == "json":
         text = to_json(doc.data)
     else:
@@ -746,14 +791,14 @@ def export(name: str, file: str | None, fmt: str, force: bool) -> None:
         try:
             check_writable_target(file, force)
         except LibraryWriteError as exc:
-            _fail("text", str(exc), 2)
+            _fail(errors_as, str(exc), 2)
         Path(file).write_text(text, encoding="utf-8")
         click.echo(f"wrote {report.workflow.name if report.workflow else report.file} to {file}", err=True)
     else:
         click.echo(text, nl=False)
 
 
-@click.command("import")
+@click.command("import", cls=JsonErrorsCommand)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", "new_name", default=None, help="Import under this workflow name (the job id follows it).")
 @click.option("--force", is_flag=True, help="Replace the library workflow of the same name or job id.")
@@ -811,7 +856,7 @@ def import_(file: str, new_name: str | None, force: bool, fmt: str) -> None:
 # --------------------------------------------------------------------------- versions
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @FORMAT_OPTION
 def versions(name: str, fmt: str) -> None:
@@ -824,24 +869,40 @@ def versions(name: str, fmt: str) -> None:
     job = _job_of_report(report)
     items = history(library.folder, report.file, job)
     log = read_log(library.folder, job)
+    current = next((v for v in items if v.current), None)
+    revision = log[-1]["seq"] if log else None
     if fmt == "json":
         print_json({"workflow": report.workflow.name if report.workflow else None, "job": job, "file": report.file,
+                    "revision": revision,
+                    "current": {"version": current.version, "revision": revision, "hash": current.content_hash,
+                                "rollback": current.rollback} if current is not None else None,
                     "versions": [v.to_json() for v in items], "log": log})
         return
     from rich.table import Table
 
     out = console()
+    if current is not None:
+        line = f"[bold]{_esc(report.workflow.name if report.workflow else job)}[/]: current version {_esc(current.version)}"
+        if revision is not None:
+            line += f", revision #{revision}"
+        if current.rollback:
+            line += (f" — [bold]rolled back[/] to saved version {_esc(current.rollback.get('restored'))} "
+                     f"(replacing {_esc(current.rollback.get('previous') or '-')})")
+        out.print(line)
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("Version", "Saved (UTC)", "Hash", "File"):
-        table.add_column(col, overflow="fold", no_wrap=col == "Version")
+    for col in ("Version", "Revisions", "Saved (UTC)", "Hash", "File"):
+        table.add_column(col, overflow="fold", no_wrap=col != "File")
     for item in items:
         mark = " [bold](current)[/]" if item.current else " (= current)" if item.same_as_current else ""
         try:
             shown = str(Path(item.file).resolve().relative_to(library.folder.resolve()))
         except ValueError:
             shown = item.file
-        table.add_row(_esc(item.version) + mark, item.saved_at.replace("T", " ").split("+")[0], item.content_hash[:12],
-                      _esc(shown))
+        revs = ", ".join(f"#{n}" for n in item.revisions[-3:]) or "-"
+        if item.current and item.rollback:
+            revs += " (rollback)"
+        table.add_row(_esc(item.version) + mark, revs, item.saved_at.replace("T", " ")[:16],
+                      item.content_hash[:12], _esc(shown))
     out.print(table)
     if log:
         out.print("[bold]Changes[/]")
@@ -849,18 +910,20 @@ def versions(name: str, fmt: str) -> None:
             what = entry.get("action")
             detail = f"{entry.get('previous') or '-'} → {entry.get('version') or '-'}"
             if entry.get("restored"):
-                detail += f" (restored {entry['restored']})"
-            out.print(f"  {entry.get('at', '')[:19].replace('T', ' ')}  {what:<9} {detail}  by {entry.get('by')}",
-                      markup=False)
+                detail += f" (restored saved version {entry['restored']})"
+            out.print(f"  #{entry.get('seq')}  {entry.get('at', '')[:19].replace('T', ' ')}  {what:<9} {detail}  "
+                      f"by {entry.get('by')}", markup=False, style="bold" if what == "rollback" else None)
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.argument("version")
 @FORMAT_OPTION
 def rollback(name: str, version: str, fmt: str) -> None:
-    """Restore saved VERSION of workflow NAME, byte for byte. The file it replaces is kept as
-    a version, so a rollback can itself be rolled back."""
+    """Restore saved VERSION of workflow NAME, byte for byte (its `version` field is VERSION
+    again). The rollback is a new revision in the change log; the file it replaces is kept as a
+    version, so a rollback can itself be rolled back, and the next change bumps above every
+    saved version."""
     from ..versions import LibraryWriteError, rollback as do_rollback
 
     library = _library(fmt)
@@ -872,7 +935,7 @@ def rollback(name: str, version: str, fmt: str) -> None:
     _report_change(fmt, change)
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.argument("v1")
 @click.argument("v2", required=False, default="current")

@@ -3,9 +3,11 @@
 
 Everything is read from Dagster's run storage through a ``DagsterInstance`` ($DAGSTER_HOME,
 else ./dagster_home): the runs of ``yaml2dag run``, of the UI, of schedules and sensors alike.
-Every command prints a rich table for people and one JSON document with ``--format json``.
-Exit codes: 0 done, 1 the run is unknown or not in a state that allows the operation (and, for
-``retry``, the re-execution failed), 2 usage errors.
+Every command prints a rich table for people and one JSON document with ``--format json``
+(errors too: ``{"error": ...}``). A RUN_ID may be given as a unique prefix of at least 6
+characters (``history`` shows the first 8 on narrow terminals). Exit codes: 0 done, 1 the
+run is unknown or not in a state that allows the operation (and, for ``retry``, the
+re-execution failed), 2 usage errors.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, fail_as, print_json
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan",
                 "paused": "magenta", "pending": "dim"}
@@ -75,7 +77,7 @@ def _table(*columns: str, no_wrap: tuple[str, ...] = (), **kwargs):
 # --------------------------------------------------------------------------- history
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
 @click.option("--status", "statuses", multiple=True,
@@ -105,22 +107,27 @@ def history(name: str, limit: int, statuses: tuple[str, ...], since: str | None,
     if not rows:
         out.print(f"no runs of {_esc(workflow)} (job {_esc(job)})" + (" match" if wanted or since else ""))
         return
-    table = _table("Run", "Status", "Trigger", "Version", "Started (UTC)", "Duration", no_wrap=("Run",))
+    # one line a run at any width: full run ids from 100 columns, else their first 8 characters
+    # (status, events, logs, audit, retry and cancel accept such a prefix); minutes are enough for the start
+    full = out.width >= 100
+    table = []
     for row in rows:
-        run_id = row["run_id"] + (" ↻" if row["parent_run_id"] else "")
-        table.add_row(run_id, _status(row["status"]), _esc(row["trigger"]), _esc(row["version"] or "-"),
-                      _when(row["started_at"] or row["created_at"]), _took(row["duration_s"]))
+        run_id = (row["run_id"] if full else row["run_id"][:8]) + (" ↻" if row["parent_run_id"] else "")
+        status = row["status"] + (" (canceling)" if row.get("canceling") else "")
+        table.append([run_id, (status, STATUS_STYLE.get(row["status"])), row["trigger"], row["version"] or "-",
+                      _when(row["started_at"] or row["created_at"])[:16], _took(row["duration_s"])])
     out.print(f"[bold]{_esc(workflow)}[/] [dim](job {_esc(job)})[/]")
-    out.print(table)
+    print_table(out, ["Run", "Status", "Trigger", "Version", "Started (UTC)", "Duration"], table, shrink=(3,))
 
 
 # --------------------------------------------------------------------------- events
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @click.option("--type", "types", multiple=True,
-              help="Only these event types, e.g. STEP_FAILURE,STEP_UP_FOR_RETRY (LOG: log messages).")
+              help="Only these event types (Dagster's, case-insensitive), e.g. STEP_FAILURE,STEP_UP_FOR_RETRY "
+                   "(LOG: log messages); an unknown type is an error.")
 @click.option("--step", default=None, help="Only events of this step (its conditions and elements included).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many events first.")
@@ -132,6 +139,8 @@ def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | N
     wanted = [t for item in types for t in item.split(",") if t.strip()]
     try:
         data = run_events(_instance(), run_id, types=wanted, step=step, limit=limit, offset=offset)
+    except ValueError as exc:  # an unknown --type
+        fail_as(fmt, f"--type: {exc}", 2)
     except RunNotFoundError as exc:
         fail_as(fmt, str(exc), 1)
     if fmt == "json":
@@ -154,7 +163,7 @@ def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | N
 # --------------------------------------------------------------------------- logs
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @click.option("--step", default=None, help="Only the output of this step.")
 @click.option("--compute", is_flag=True, help="Also print Dagster's compute logs (raw stdout/stderr of the process).")
@@ -198,7 +207,7 @@ def logs(run_id: str, step: str | None, compute: bool, output_only: bool, fmt: s
 # --------------------------------------------------------------------------- audit
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="A summary for people, or the complete record as JSON or CSV.")
@@ -262,7 +271,7 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
 # --------------------------------------------------------------------------- stats
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("name", required=False)
 @click.option("--since", default="30d", show_default=True, help="Period to count, e.g. 30d, 12h, 2w; 'all' for every run.")
 @FORMAT_OPTION
@@ -313,7 +322,7 @@ def stats(name: str | None, since: str, fmt: str) -> None:
 # --------------------------------------------------------------------------- retry
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @click.option("--from-failure", is_flag=True, help="Re-run the failed steps and those after them (default for failed runs).")
 @click.option("--from-step", "from_step", default=None, help="Re-run this step and everything downstream of it.")
@@ -361,7 +370,7 @@ def retry(run_id: str, from_failure: bool, from_step: str | None, all_steps: boo
 # --------------------------------------------------------------------------- cancel
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @click.option("--reason", default=None, help="Why; recorded in the run's event log.")
 @click.option("--by", default=None, help="Who cancels (default: $YAML2DAG_USER or the login name).")
@@ -387,10 +396,12 @@ def cancel(run_id: str, reason: str | None, by: str | None, wait_s: float, fmt: 
         return
     out = console()
     state = info["status"]
+    run_id = info["run_id"]
     if info["ended"]:
         out.print(f"run {run_id}: [bold]{_status(state)}[/] (was {info['previous_status'].lower()}; via {info['method']})")
     else:
-        out.print(f"run {run_id}: cancel requested ({info['method']}); it is still {_status(state)} after {wait_s:g}s")
+        out.print(f"run {run_id}: cancel requested ({info['method']}); it is still {_status(state)}"
+                  f"{' (canceling)' if info.get('canceling') else ''} after {wait_s:g}s")
     if info["method"] == "requested":
         out.print("[yellow]the run executes on another machine: its process stops it, or Dagster's run "
                   "monitoring marks it canceled[/]")

@@ -53,6 +53,55 @@ def fail_as(fmt: str, message: str, code: int, problems: Sequence[Any] | None = 
     raise SystemExit(code)
 
 
+def asks_for_json(args: Sequence[str]) -> bool:
+    """True when a command line asks for ``--format json`` (``--format json`` or ``--format=json``)."""
+    items = list(args)
+    for i, arg in enumerate(items):
+        if arg == "--format=json" or (arg == "--format" and i + 1 < len(items) and items[i + 1] == "json"):
+            return True
+    return False
+
+
+class JsonErrorsCommand(click.Command):
+    """A click command whose usage errors (a bad option value, a missing argument, a file that
+    does not exist, an unknown option) are printed as one JSON document ``{"error": message}``
+    on stdout when its command line has ``--format json``; the exit code stays click's (2).
+    Without ``--format json`` click reports them as usual.
+
+    A subclass with ``problem_list = True`` adds ``"errors": []`` to that document, for commands
+    whose JSON errors always carry a problem list (``yaml2dag run``: ``{"error", "errors"}``)."""
+
+    problem_list = False
+
+    def _usage_error_json(self, exc: click.UsageError) -> None:
+        document: dict[str, Any] = {"error": exc.format_message()}
+        if self.problem_list:
+            document["errors"] = []
+        print_json(document)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        wants_json = asks_for_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if not wants_json:
+                raise
+            self._usage_error_json(exc)
+            raise SystemExit(exc.exit_code) from None
+        ctx.yaml2dag_json_errors = wants_json  # type: ignore[attr-defined]
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if not getattr(ctx, "yaml2dag_json_errors", False):
+                raise
+            self._usage_error_json(exc)
+            raise SystemExit(exc.exit_code) from None
+
+
 FORMAT_OPTION = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="Output for people (text) or scripts (json).",
@@ -64,50 +113,76 @@ Cell = "str | tuple[str, str | None]"
 
 
 def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                shrink: Sequence[int] = (), right: Sequence[int] = ()) -> None:
-    """Print an aligned table, one line a row, much faster than ``rich.table.Table`` on long lists.
+                shrink: Sequence[int] = (), right: Sequence[int] = (), wrap: Sequence[int] = ()) -> None:
+    """Print an aligned table, much faster than ``rich.table.Table`` on long lists.
 
     Args:
         out: the console (its width, in terminal cells, bounds the line; colours follow it).
         headers: column titles, printed bold.
         rows: each row's cells, as text or ``(text, style)`` with a rich style such as ``"red"``.
-            Text is printed as it is (never read as markup).
-        shrink: indexes of the columns cut with ``…`` when the line is wider than the console,
-            the last one first; the other columns are never cut.
+            Text is printed as it is (never read as markup); a ``\\n`` in it starts another line
+            of the same cell (the row is as tall as its tallest cell).
+        shrink: indexes of the columns narrowed when the line is wider than the console, the
+            last one first; the other columns are never narrowed. Text that no longer fits is
+            cut with ``…``, or wrapped at spaces onto more lines for the columns in ``wrap``.
         right: indexes of right-aligned columns.
+        wrap: indexes (among ``shrink``) of columns wrapped rather than cut; they are not
+            narrowed below 24 cells (or their widest word) while other columns can give way.
     """
+    import textwrap
+
     from rich.cells import cell_len
     from rich.text import Text
 
-    def split(cell: Any) -> tuple[str, str | None]:
-        return (cell[0], cell[1]) if isinstance(cell, tuple) else (str(cell), None)
+    def split(cell: Any) -> tuple[list[str], str | None]:
+        text, style = (cell[0], cell[1]) if isinstance(cell, tuple) else (str(cell), None)
+        return str(text).split("\n"), style
 
-    table = [[(h, "bold") for h in headers]] + [[split(c) for c in row] for row in rows]
-    widths = [max(cell_len(r[i][0]) for r in table) for i in range(len(headers))]
+    table = [[([h], "bold") for h in headers]] + [[split(c) for c in row] for row in rows]
+    widths = [max(cell_len(line) for r in table for line in r[i][0]) for i in range(len(headers))]
     excess = sum(widths) + 2 * (len(widths) - 1) - out.width
-    # narrow the shrinkable columns, the last first: down to their title's width, then to one cell
-    for floors in ([cell_len(headers[i]) for i in range(len(headers))], [1] * len(headers)):
+
+    def floor(index: int, last_resort: bool) -> int:
+        if index in wrap and not last_resort:
+            words = max((cell_len(w) for r in table[1:] for line in r[index][0] for w in line.split()), default=1)
+            return max(cell_len(headers[index]), min(widths[index], max(24, min(words, 40))))
+        return 1 if last_resort else cell_len(headers[index])
+
+    # narrow the shrinkable columns, the last first: down to their floor, then to one cell
+    for last_resort in (False, True):
         for index in reversed(list(shrink)):
             if excess <= 0:
                 break
-            cut = min(excess, max(widths[index] - floors[index], 0))
+            cut = min(excess, max(widths[index] - floor(index, last_resort), 0))
             widths[index] -= cut
             excess -= cut
     lines = []
     for row in table:
-        line = Text(no_wrap=True, overflow="ellipsis")
-        for i, (text, style) in enumerate(row):
-            if i:
-                line.append("  ")
-            length = cell_len(text)
-            if length > widths[i]:
-                text = text[: max(widths[i] - 1, 0)] + "…"
-                length = cell_len(text)
-            pad = " " * (widths[i] - length)
-            if i in right:
-                line.append(pad)
-            line.append(text, style)
-            if i not in right and i != len(row) - 1:
-                line.append(pad)
-        lines.append(line)
+        cells = []
+        for i, (texts, style) in enumerate(row):
+            fitted: list[str] = []
+            for text in texts:
+                if cell_len(text) <= widths[i]:
+                    fitted.append(text)
+                elif i in wrap and widths[i] > 1:
+                    fitted += textwrap.wrap(text, widths[i], break_on_hyphens=False) or [""]
+                else:
+                    fitted.append(text[: max(widths[i] - 1, 0)] + "…")
+            cells.append((fitted, style))
+        for n in range(max(len(c[0]) for c in cells)):
+            line = Text(no_wrap=True, overflow="ellipsis")
+            for i, (fitted, style) in enumerate(cells):
+                text = fitted[n] if n < len(fitted) else ""
+                if i:
+                    line.append("  ")
+                if cell_len(text) > widths[i]:  # a word wider than a wrapped column
+                    text = text[: max(widths[i] - 1, 0)] + "…"
+                pad = " " * (widths[i] - cell_len(text))
+                if i in right:
+                    line.append(pad)
+                line.append(text, style)
+                if i not in right and i != len(cells) - 1:
+                    line.append(pad)
+            line.rstrip()  # continuation lines end where their last non-empty cell does
+            lines.append(line)
     out.print(Text("\n").join(lines), crop=False, soft_wrap=True)

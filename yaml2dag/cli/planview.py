@@ -73,17 +73,27 @@ def print_plan(out, workflow: Workflow, plan: Plan, params: Mapping[str, Any] | 
     """Human-readable plan (rich console ``out``)."""
     from rich.markup import escape
 
+    # steps are numbered as `yaml2dag run` counts them ("Step 2/5"); branch and switch decision
+    # points are listed in their place, marked ◆, but are not steps
     count = sum(1 for n in plan.nodes.values() if not n.is_decision)
+    decisions = len(plan.nodes) - count
+    extra = f" and {decisions} decision point(s) (◆ branch/switch)" if decisions else ""
     out.print(f"[bold]{escape(workflow.name)}[/] (job [cyan]{workflow.id}[/], version {escape(workflow.version)}): "
-              f"{count} step(s), executor {workflow.executor.type}")
+              f"{count} step(s){extra}, executor {workflow.executor.type}")
     if params is not None:
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "none"
         out.print(f"Parameters: {shown}", markup=False)
-    for i, node_id in enumerate(plan.order, start=1):
+    number = 0
+    for node_id in plan.order:
         node = plan.nodes[node_id]
         entry = node.entry
         title = getattr(entry, "name", "") or ""
-        head = f"{i:>3}. {node_id}" + (f" — {title}" if title and title != node_id else "")
+        if node.is_decision:
+            mark = "  ◆"
+        else:
+            number += 1
+            mark = f"{number:>3}."
+        head = f"{mark} {node_id}" + (f" — {title}" if title and title != node_id else "")
         details: list[str] = []
         if isinstance(entry, Step):
             details.append(f"{entry.tool}" + (f".{entry.action}" if entry.action else ""))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, fail_as, print_json
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 
 def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
@@ -38,7 +38,13 @@ def _load_param_file(path: str) -> dict[str, Any]:
     return dict(doc.data)
 
 
-@click.command()
+class _RunCommand(JsonErrorsCommand):
+    """Usage errors under ``--format json`` are ``{"error": ..., "errors": []}`` on stdout, exit 2."""
+
+    problem_list = True
+
+
+@click.command(cls=_RunCommand)
 @click.argument("workflow")
 @click.argument("assignments", nargs=-1)
 @click.option("--param-file", "param_file", type=click.Path(exists=True, dir_okay=False),

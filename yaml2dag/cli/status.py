@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import click
 
-from .output import FORMAT_OPTION, console, fail_as, print_json
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
          "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]"}
 
 
-@click.command()
+@click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
 @FORMAT_OPTION
 def status(run_id: str, fmt: str) -> None:
     """Show the status of RUN_ID from the Dagster instance ($DAGSTER_HOME).
 
-    Statuses: pending, running, paused (an approval gate is waiting), completed, failed,
-    canceled. Exits 0 when the run is found, 1 when it is not.
+    Statuses: pending, running (also while a cancel is stopping it: "canceling": true),
+    paused (an approval gate is waiting), completed, failed, canceled. RUN_ID may be a unique
+    prefix (at least 6 characters). Exits 0 when the run is found, 1 when it is not.
     """
     from rich.markup import escape
 
@@ -41,11 +42,13 @@ def status(run_id: str, fmt: str) -> None:
         when = f" (started {info['started_at']}, took {info['duration_s']:.1f}s)"
     elif info["started_at"]:
         when = f" since {info['started_at']}"
-    out.print(f"[bold]{escape(info['workflow'])}[/] run {info['run_id']}: [bold]{info['status']}[/]{when}")
+    shown_status = info["status"] + (" (canceling)" if info.get("canceling") else "")
+    out.print(f"[bold]{escape(info['workflow'])}[/] run {info['run_id']}: [bold]{shown_status}[/]{when}")
     if steps:
         width = 30
         filled = int(width * done / len(steps)) if steps else 0
-        out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps")
+        # markup off: rich would read "[###---]" as a style tag and swallow the bar
+        out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps", markup=False)
     for key, state in steps.items():
         shown = "running" if state == "not_run" and key == info["current_step"] else state
         out.print(f"  {ICONS.get(shown, '?')} {escape(key)}: {shown}")
@@ -53,7 +56,8 @@ def status(run_id: str, fmt: str) -> None:
         have = len(gate["approved_by"])
         out.print(f"[yellow]⏸ waiting for approval at {escape(gate['step'])}[/]: {escape(gate['message'])} "
                   f"({have}/{gate['required_approvals']} approvals)")
-        out.print(f"    yaml2dag approve {run_id} --step {escape(gate['step'])}   |   yaml2dag reject {run_id} --step {escape(gate['step'])}")
+        rid = info["run_id"]
+        out.print(f"    yaml2dag approve {rid} --step {escape(gate['step'])}   |   yaml2dag reject {rid} --step {escape(gate['step'])}")
     if info["error_message"]:
         out.print(f"[red]error[/]: {escape(info['error_message'])}")
     for handler in info["handlers"]:

@@ -2,7 +2,7 @@
 webserver, over GraphQL.
 
 The run is submitted with Dagster's GraphQL client, exactly like pressing "Launch run" in the
-UI: the deployment's run queue, concurrency limits, daemon and run-status sensors all apply.
+UI: the deployment's run queue, concurrency limits, daemon and workflow triggers all apply.
 The equivalent call without yaml2dag (see docs/manual/triggers_en.md)::
 
     curl -s http://127.0.0.1:3000/graphql -H 'Content-Type: application/json' -d '{

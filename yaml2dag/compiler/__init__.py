@@ -22,7 +22,7 @@ _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def job_from_file(path: str, root: str | None = None):
+def job_from_file(path: str, root: str | None = None, version: str | None = None):
     """Validate and compile one workflow file (cached per path, size and mtime in a process).
 
     This is the function Dagster calls to rebuild a job in another process (see
@@ -32,6 +32,10 @@ def job_from_file(path: str, root: str | None = None):
         path: the workflow file.
         root: the definitions folder its sub-workflows are found in (default: the folder that
             contains the file).
+        version: ignored here; :func:`reconstructable_job` passes the file's size and mtime so
+            that Dagster's per-process cache of rebuilt jobs (``ReconstructableJob.get_definition``
+            is an ``lru_cache`` keyed by these arguments) never hands back the job of an older
+            version of the same file.
 
     Raises:
         WorkflowInvalidError: the file does not validate.
@@ -61,8 +65,11 @@ def reconstructable_job(path: str, root: str | None = None):
     from ..library import library_root
 
     base = str(library_root(root or Path(path).resolve().parent))
+    resolved = str(Path(path).resolve())
+    stat = os.stat(resolved)
     return build_reconstructable_job(
-        "yaml2dag.compiler", "job_from_file", reconstructable_args=(str(Path(path).resolve()), base)
+        "yaml2dag.compiler", "job_from_file",
+        reconstructable_args=(resolved, base, f"{stat.st_size}:{stat.st_mtime_ns}"),
     )
 
 

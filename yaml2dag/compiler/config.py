@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..errors import ParameterError
 from ..model import MISSING, Parameter, Workflow
 from ..parameters import check_value
 
@@ -60,15 +61,55 @@ def config_mapping(workflow: Workflow) -> dg.ConfigMapping:
 
     def map_config(values: dict) -> dict:
         checked = {}
+        problems: list[ParameterError] = []
         for name, value in values.items():
             param = params.get(name)
-            checked[name] = check_value(param, value) if param is not None else value
+            try:
+                checked[name] = check_value(param, value) if param is not None else value
+            except ParameterError as exc:
+                problems.append(exc)
+        if problems:
+            raise invalid_config_error(workflow.id, problems, values)
         return {"resources": {RESOURCE_KEY: {"config": {"parameters": checked}}}}
 
     return dg.ConfigMapping(
         config_fn=map_config,
         config_schema=config_schema(workflow),
     )
+
+
+def invalid_config_error(job_name: str, problems: list[ParameterError], values: Any) -> dg.DagsterInvalidConfigError:
+    """Dagster's own "invalid run config" error for parameter values that fail a check Dagster's
+    config types cannot express (``minimum``, ``maximum``, ``pattern``, array element types).
+
+    Raised from the config mapping, a :class:`dagster.DagsterInvalidConfigError` passes through
+    Dagster's user-code boundary unchanged (Dagster wraps any other exception in a
+    ``DagsterConfigMappingFunctionError`` whose message says only that the mapping "has thrown an
+    unexpected error"). So ``dagster job execute -c``, the launchpad and sensors report it as they
+    report a value of the wrong type, one line per parameter::
+
+        Error in config for job deploy
+            Error 1: parameter `count` (path root:count): 9 is greater than the maximum 5
+
+    Args:
+        job_name: the job.
+        problems: one :class:`ParameterError` per rejected parameter.
+        values: the run config as given.
+    """
+    from dagster._config.errors import DagsterEvaluationErrorReason, EvaluationError
+    from dagster._config.stack import EvaluationStackRoot
+    from dagster._utils.error import SerializableErrorInfo
+
+    errors = []
+    for problem in problems:
+        message = f"parameter `{problem.name}` (path root:{problem.name}): {problem.detail}"
+        errors.append(EvaluationError(
+            stack=EvaluationStackRoot().for_field(problem.name),
+            reason=DagsterEvaluationErrorReason.FAILED_POST_PROCESSING,
+            message=message,
+            error_data=SerializableErrorInfo(message=message, stack=[], cls_name="ParameterError"),
+        ))
+    return dg.DagsterInvalidConfigError(f"Error in config for job {job_name}", errors, values)
 
 
 def parameters_resource() -> dg.ResourceDefinition:

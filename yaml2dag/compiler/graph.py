@@ -30,7 +30,7 @@ from ..errors import WorkflowInvalidError
 from ..model import Step, SubWorkflow
 from ..plan import Plan, build_plan, step_references
 from ..templates import analyze, is_template, iter_strings
-from ..validation import CONDITION_SUFFIX, OUTPUTS_NODE
+from ..naming import CONDITION_SUFFIX, OUTPUTS_NODE, subworkflow_prefix
 from . import ops
 from .scope import PARAMS_INPUT, TAG_FOR_EACH, TAG_PARALLEL_GROUP, CompiledWorkflow
 
@@ -193,8 +193,9 @@ class GraphBuilder:
             raise WorkflowInvalidError(cw.workflow.source.file, [])
         child, child_dir = cw.resolver(entry.workflow)
         self.add(ops.subworkflow_parameters_op(cw, node, run_ins, child), f"{node.id}__parameters", run_deps)
-        child_cw = CompiledWorkflow(child, child_dir, prefix=f"{cw.prefix}__{node.id}", params_input=True,
+        child_cw = CompiledWorkflow(child, child_dir, prefix=subworkflow_prefix(cw.prefix, node.id), params_input=True,
                                     resolver=cw.resolver, parent=cw, node_path=cw.node_path + (node.id,))
+        cw.children[node.id] = child_cw
         builder = GraphBuilder(child_cw)
         graph = builder.build()
         self.limits += builder.limits

@@ -22,7 +22,7 @@ import dagster as dg
 from ..model import Workflow
 from ..plan import Plan
 from .config import RESOURCE_KEY, config_mapping, parameters_resource
-from .executor import DEFAULT_MAX_PARALLEL, threads_executor
+from .executor import DEFAULT_MAX_PARALLEL, make_threads_executor, time_limited
 from .graph import GraphBuilder, workflow_dir_of
 from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
 
@@ -49,22 +49,27 @@ def concurrency_tag(workflow: Workflow, key: str | None = None) -> tuple[str, st
     return f"{CONCURRENCY_TAG_PREFIX}{workflow.concurrency.limit}", value
 
 
-def executor_for(workflow: Workflow, limits: list[dict]) -> dg.ExecutorDefinition:
-    """The job's executor: threads by default, or Dagster's in-process/multiprocess."""
+def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWorkflow | None = None
+                 ) -> dg.ExecutorDefinition:
+    """The job's executor: threads by default, or Dagster's in-process/multiprocess.
+
+    Each of them enforces the workflow ``timeout`` (:mod:`.executor`) and, when the run is
+    stopped by it, runs the failure handling of ``failure_cw`` (the job's compiled workflow).
+    """
     kind = workflow.executor.type
     if kind == "in_process":
-        return dg.in_process_executor
+        return time_limited(dg.in_process_executor, failure_cw)
     if kind == "multiprocess":
         config: dict = {}
         if workflow.executor.max_parallel:
             config["max_concurrent"] = workflow.executor.max_parallel
         if limits:
             config["tag_concurrency_limits"] = limits
-        return dg.multiprocess_executor.configured(config, name="multiprocess")
+        return time_limited(dg.multiprocess_executor, failure_cw).configured(config, name="multiprocess")
     config = {"max_parallel": workflow.executor.max_parallel or DEFAULT_MAX_PARALLEL}
     if limits:
         config["tag_concurrency_limits"] = limits
-    return threads_executor.configured(config, name="yaml2dag_threads")
+    return make_threads_executor(failure_cw).configured(config, name="yaml2dag_threads")
 
 
 def job_tags(workflow: Workflow) -> dict[str, str]:
@@ -190,7 +195,8 @@ def compile_workflow(
     cw = CompiledWorkflow(workflow, workflow_dir, resolver=resolver)
     builder = GraphBuilder(cw, plan)
     graph = builder.build()
-    hooks = {failure_hook(cw)} if needs_failure_handling(workflow) else set()
+    handled = needs_failure_handling(cw)  # the workflow's or a sub-workflow's handlers
+    hooks = {failure_hook(cw)} if handled else set()
     return graph.to_job(
         name=workflow.id,
         description=_job_description(workflow),
@@ -198,7 +204,7 @@ def compile_workflow(
         config=config_mapping(workflow),
         tags=job_tags(workflow),
         metadata=_job_metadata(workflow),
-        executor_def=executor_for(workflow, builder.limits),
+        executor_def=executor_for(workflow, builder.limits, cw if handled else None),
         hooks=hooks,
     )
 

@@ -24,7 +24,12 @@ Each op is an :class:`dagster.OpDefinition` whose compute function receives
   sub-workflow it yields the sub-workflow step's result.
 
 Every value that leaves an op (results, metadata, log lines, error messages) has the
-workflow's secrets masked (spec §3).
+workflow's secrets masked (spec §3). The two values that carry a secret to a later op — the
+parameters of a sub-workflow and the elements of a ``for_each`` list — are stored *sealed*
+instead: each secret is kept as the name of its environment variable and read back from the
+environment by the op that uses it (:meth:`CompiledWorkflow.seal`), so the step sees the real
+value and run storage never holds it. Failure handlers rebuild step results from the
+``result`` output metadata (:mod:`.failure`).
 """
 
 from __future__ import annotations
@@ -117,7 +122,9 @@ def _uses_retry_policy(step: Step) -> bool:
     retry = step.retry
     if retry is None or retry.max_attempts <= 1 or retry.backoff == "exponential":
         return False
-    return max(retry.schedule() or [0.0]) <= retry.max_delay and retry.delay <= retry.max_delay
+    # the longest uncapped wait (schedule() is already capped at max_delay, so it cannot tell)
+    longest = retry.delay * (retry.max_attempts - 1 if retry.backoff == "linear" else 1)
+    return longest <= retry.max_delay
 
 
 def retry_policy(step: Step) -> dg.RetryPolicy | None:
@@ -193,7 +200,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
         extra = None
         if element:
             el = inputs["element"]
-            extra = {"item": el["item"], "index": el["index"]}
+            extra = {"item": cw.unseal(el["item"]), "index": el["index"]}
         scope = cw.scope(context, params, results, extra)
         attempt = context.retry_number + 1
         watch = runtime.Stopwatch()
@@ -202,7 +209,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
         runtime.register_context(context.run_id, tctx)
         try:
             rendered = runtime.render_parameters(step.parameters, scope, action)
-            check_parameters(action.parameters, rendered, f"{step.tool}.{action.name}")
+            check_parameters(action.parameters, rendered, f"{step.tool}.{action.name}", step.parameters)
             tool_result = runtime.run_action(action, tctx, rendered, step.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure goes through on_error
             yield from _on_failure(cw, context, step, exc, attempt, max_attempts, policy, scope, watch,
@@ -214,8 +221,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
         if extra:
             res.update(extra)
         res = cw.mask(res, secrets)
-        if not element:
-            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, params))
+        # failure handlers rebuild results from this metadata (``result``), in any process
         yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded", tool_result, secrets))
 
     tags = _step_tags(cw, node, "for_each_element" if element else "step")
@@ -256,8 +262,7 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
                              attempts=attempt, fields=fields)
         if extra:
             res.update(extra)
-        if not extra:
-            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, dict(scope["params"])))
+        res = cw.mask(res, secrets)
         yield dg.Output(res, "result", metadata=result_metadata(res, "continued"))
         return
     if final == "fallback" and step.fallback is not None:
@@ -274,8 +279,6 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
         if extra:
             res.update(extra)
         res = cw.mask(res, secrets)
-        if not extra:
-            runtime.record_result(context.run_id, step_key, step.id, res, (cw, step, dict(scope["params"])))
         yield dg.Output(res, "result", metadata=result_metadata(res, "fallback", fb, secrets))
         return
     raise _failure(message + (f" ({attempt} attempts)" if attempt > 1 else ""), exc, secrets,
@@ -418,7 +421,9 @@ def items_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDe
                            None, secrets)
         context.log.info(f"step `{step.id}` runs for {len(values)} element(s)")
         for index, item in enumerate(values):
-            yield dg.DynamicOutput({"index": index, "item": cw.mask(item, secrets)}, output_name="items",
+            # stored by the IO manager: a secret in an element is kept as its variable's name and
+            # read back from the environment by the element's step (cw.unseal)
+            yield dg.DynamicOutput({"index": index, "item": cw.seal(item)}, output_name="items",
                                    mapping_key=str(index))
 
     return dg.OpDefinition(
@@ -449,8 +454,6 @@ def results_op(cw: CompiledWorkflow, node: Node) -> dg.OpDefinition:
             attempts=max([int(r.get("attempts", 1)) for r in elements] or [1]),
             fields={"results": elements, "count": len(elements)},
         )
-        step_key = context.get_step_execution_context().step.key
-        runtime.record_result(context.run_id, step_key, step.id, res, (cw, step))
         yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded" if not failed else "continued"))
 
     return dg.OpDefinition(
@@ -478,7 +481,9 @@ def subworkflow_parameters_op(cw: CompiledWorkflow, node: Node, ins: dict[str, d
             values = resolve(child, given)
         except (TemplateError, ParameterError) as exc:
             raise _failure(f"sub-workflow `{entry.id}` ({child.name}): {exc}", None, secrets) from None
-        yield dg.Output(values, "parameters", metadata={
+        # the IO manager pickles this output into run storage: secrets are sealed (kept as the
+        # names of their environment variables) and read back by the child's ops (cw.params)
+        yield dg.Output(cw.seal(values), "parameters", metadata={
             "parameters": dg.MetadataValue.json(runtime.to_jsonable(cw.mask(values, secrets)))})
 
     return dg.OpDefinition(
@@ -517,7 +522,7 @@ def outputs_op(cw: CompiledWorkflow, name: str, reads: list[str], ins: dict[str,
         if as_step:
             value = runtime.result(rendered)
             # the sub-workflow step's result, for failure handlers of the including workflow
-            runtime.record_result(context.run_id, ".".join(cw.node_path), cw.node_path[-1], value, None)
+            meta["result"] = dg.MetadataValue.json(runtime.to_jsonable(value))
         yield dg.Output(value, out_name, metadata=meta)
 
     return dg.OpDefinition(

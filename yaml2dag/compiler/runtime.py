@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..errors import TemplateError
-from ..templates import render_value
+from ..templates import evaluate, render_value
 from ..tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
 
 SUCCEEDED = "succeeded"
@@ -127,7 +127,8 @@ def build_scope(
 
 
 def render_parameters(parameters: Mapping[str, Any], scope: Mapping[str, Any], action: Action) -> dict:
-    """Render a step's parameters; shell command strings get quoted values (spec §5).
+    """Render a step's parameters; shell command strings get quoted values (spec §5), and
+    the action's ``condition_parameters`` are evaluated as conditions (bare expressions too).
 
     A parameter whose template renders to null (``"{{ branch or none }}"``) is left out, as if
     it were not set, so optional tool parameters can be switched off by a template.
@@ -138,7 +139,10 @@ def render_parameters(parameters: Mapping[str, Any], scope: Mapping[str, Any], a
     out: dict[str, Any] = {}
     for key, value in parameters.items():
         try:
-            rendered = render_value({key: value}, scope, shell_keys=action.shell_parameters)[key]
+            if key in action.condition_parameters:
+                rendered = evaluate(value, scope)  # a condition, like `when` (bare expression)
+            else:
+                rendered = render_value({key: value}, scope, shell_keys=action.shell_parameters)[key]
         except TemplateError as exc:
             raise TemplateError(f"parameters.{key}: {exc}") from None
         if rendered is None and value is not None:
@@ -315,24 +319,23 @@ def cancel_run(run_id: str, reason: str = "the run was terminated") -> int:
     return len(contexts)
 
 
-# Results of the steps of runs executing in this process, by run id, in completion order, so
-# failure handling (compensate, on_failure) can read them without reloading outputs.
-_results: dict[str, list[tuple[str, str, dict, Any]]] = {}
-_results_lock = threading.Lock()
+# Runs whose failure handling (compensate, on_failure) this process has started, so that two
+# failing steps of one run do not both run it. Other processes (the multiprocess executor) are
+# kept out by the marker events of the run's event log (see .failure).
+_handled: set[str] = set()
+_handled_lock = threading.Lock()
 
 
-def record_result(run_id: str, step_key: str, step_id: str, res: dict, owner: Any = None) -> None:
-    """Remember a finished step's result (``owner``: its compiled workflow and step)."""
-    with _results_lock:
-        _results.setdefault(run_id, []).append((step_key, step_id, res, owner))
-
-
-def recorded_results(run_id: str) -> list[tuple[str, str, dict, Any]]:
-    """(step key, step id, result, owner) of the run's finished steps, oldest first."""
-    with _results_lock:
-        return list(_results.get(run_id, ()))
+def claim_failure_handling(run_id: str) -> bool:
+    """True the first time it is called for ``run_id`` in this process, then False."""
+    with _handled_lock:
+        if run_id in _handled:
+            return False
+        _handled.add(run_id)
+        return True
 
 
 def forget_run(run_id: str) -> None:
-    with _results_lock:
-        _results.pop(run_id, None)
+    """Drop what this process remembers about a finished run."""
+    with _handled_lock:
+        _handled.discard(run_id)

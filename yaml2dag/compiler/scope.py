@@ -12,7 +12,8 @@ import json
 from typing import Any, Callable, Mapping
 
 from ..model import Workflow
-from ..secrets import SECRETS, SecretStore, mask
+from ..naming import op_name
+from ..secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
 from ..tools.base import ToolContext, ToolLog
 from . import runtime
 from .config import RESOURCE_KEY
@@ -103,10 +104,27 @@ class CompiledWorkflow:
         self.root: CompiledWorkflow = parent.root if parent is not None else self
         self.node_path = node_path
         self.secrets = SecretStore(workflow)
+        #: the workflows inlined by this one's sub-workflow steps, by step id (set by the graph
+        #: builder)
+        self.children: dict[str, CompiledWorkflow] = {}
+
+    def tree(self):
+        """This workflow and every workflow inlined below it, depth first."""
+        yield self
+        for child in self.children.values():
+            yield from child.tree()
+
+    def at(self, path: tuple[str, ...]) -> "CompiledWorkflow | None":
+        """The workflow inlined at ``path`` (sub-workflow step ids from here), or None."""
+        node: CompiledWorkflow | None = self
+        for part in path:
+            node = node.children.get(part) if node is not None else None
+        return node
 
     # -- names
     def op_name(self, node: str) -> str:
-        return f"{self.prefix}__{node}"
+        """The op definition name of ``node`` (:func:`yaml2dag.naming.op_name`)."""
+        return op_name(self.prefix, node)
 
     def step_key(self, node: str) -> str:
         """The Dagster step key of a node of this workflow's graph."""
@@ -114,17 +132,52 @@ class CompiledWorkflow:
 
     # -- values
     def params(self, context: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameter values of this workflow in an op: run config at the top level, the
+        ``workflow_parameters`` input (sealed, see :meth:`seal`) inside a sub-workflow.
+
+        Raises:
+            dagster.Failure: a sealed secret's environment variable is not set here.
+        """
         if self.params_input:
-            return dict(inputs[PARAMS_INPUT])
+            return self.unseal(dict(inputs[PARAMS_INPUT]))
         return dict(context.resources.yaml2dag["parameters"])
 
-    def secret_values(self) -> tuple[str, ...]:
-        values = set(self.secrets.values())
-        node = self.parent
+    def _chain(self):
+        node: CompiledWorkflow | None = self
         while node is not None:
-            values |= set(node.secrets.values())
+            yield node
             node = node.parent
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Values of the secrets of this workflow and of the workflows it is inlined in
+        (longest first, for masking)."""
+        values: set[str] = set()
+        for node in self._chain():
+            values |= set(node.secrets.values())
         return tuple(sorted(values, key=len, reverse=True))
+
+    def seal(self, value: Any) -> Any:
+        """``value`` with the secrets of this workflow (and its parents) replaced by references to
+        their environment variables, for values Dagster stores between steps (spec §3: a secret
+        never reaches run storage); :meth:`unseal` reads them back in the step that uses them."""
+        variables: dict[str, str] = {}
+        for node in self._chain():
+            for secret, var in node.secrets.by_value().items():
+                variables.setdefault(secret, var)
+        return seal(value, variables)
+
+    def unseal(self, value: Any) -> Any:
+        """The reverse of :meth:`seal`, reading the environment of this process.
+
+        Raises:
+            dagster.Failure: a sealed secret's environment variable is not set here.
+        """
+        try:
+            return unseal(value)
+        except SecretNotSetError as exc:
+            import dagster as dg
+
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def run_info(self, context: Any) -> Mapping[str, Any]:
         """``run.*`` for templates; ``started_at`` is looked up only when used."""
@@ -165,7 +218,7 @@ class CompiledWorkflow:
         return ToolContext(
             step_id, run_id=context.run_id, workflow=self.workflow.name, workflow_dir=self.workflow_dir,
             log=DagsterToolLog(context.log), timeout=timeout, secrets=secret_values,
-            resources={"approvals": InstanceApprovals(context.instance, context.run_id, key)},
+            resources={"approvals": InstanceApprovals(context.instance, context.run_id, key, secret_values)},
         )
 
     def mask(self, value: Any, secret_values: tuple[str, ...]) -> Any:

@@ -3,7 +3,9 @@
 ``request`` announces the gate, then waits until ``required_approvals`` distinct approvers
 approve (the step succeeds), anyone rejects (the step fails, so ``on_error`` and
 ``on_failure`` apply), or ``timeout`` passes (``on_timeout``: ``approve``, ``reject`` or
-``fail``). ``auto_approve_if`` (a condition) approves at once when true. Decisions come from
+``fail``). ``auto_approve_if`` (a condition, like ``when``: a bare expression such as
+``environment != 'production'`` or a template, evaluated when the step runs) approves at once
+when true. Decisions come from
 ``yaml2dag approve RUN_ID`` / ``yaml2dag reject RUN_ID``, through the store in
 ``ctx.resources["approvals"]`` (Dagster's event log, see :mod:`yaml2dag.approvals`).
 
@@ -36,7 +38,8 @@ PARAMETERS = {
                     "x-expected": "a duration such as 30, \"30m\" or \"24h\"",
                     "description": "How long to wait for a decision (default: no limit)."},
         "on_timeout": {"enum": ["approve", "reject", "fail"], "description": "What a timeout means (default fail)."},
-        "auto_approve_if": {"description": "A condition; when true the gate approves without waiting."},
+        "auto_approve_if": {"description": "A condition, like `when` (a bare expression or a template); "
+                                           "when true the gate approves without waiting."},
         "poll_interval": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds between checks (default 1)."},
     },
 }
@@ -52,7 +55,7 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
     store = ctx.resources.get("approvals")
     if store is None:
         raise ToolError("an approval gate can only run inside a Dagster run", retryable=False)
-    message = str(params["message"])
+    message = ctx.mask(str(params["message"]))  # it goes to the event log and `yaml2dag status`
     approvers = [str(a) for a in params.get("approvers") or []]
     required = int(params.get("required_approvals") or 1)
     if approvers and required > len(approvers):
@@ -135,6 +138,7 @@ TOOL = Tool(
             result_fields=("decision", "approved_by", "comment"),
             output="the decision: approved (a rejection or timeout fails the step)",
             handles_timeout=True,
+            condition_parameters=("auto_approve_if",),
         ),
     ),
 )

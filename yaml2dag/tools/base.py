@@ -36,6 +36,9 @@ class Action:
         output: what ``output`` holds, for the docs.
         handles_timeout: the action honours ``ToolContext.deadline`` itself (and stops its
             own work); otherwise the step's timeout interrupts it from outside.
+        condition_parameters: top-level parameters that are conditions, like ``when``: a string
+            is a bare expression or a template and is evaluated (``"env == 'prod'"`` gives a
+            boolean), not rendered as text (spec §5, bare expressions).
     """
 
     name: str
@@ -46,12 +49,53 @@ class Action:
     shell_parameters: tuple[str, ...] = ()
     output: str = ""
     handles_timeout: bool = False
+    condition_parameters: tuple[str, ...] = ()
 
 
 _JSON_TYPES = (dict, list, str, int, float, bool, type(None))
 
+#: Schema keyword that marks a parameter as a credential (a password, token or API key):
+#: ``{"type": "string", "x-credential": True}``. The validator warns when a step writes such a
+#: parameter as a literal string instead of a template such as ``"{{ secrets.SMTP_PASSWORD }}"``
+#: (:func:`literal_credentials`). Third-party tools mark theirs the same way.
+CREDENTIAL_KEYWORD = "x-credential"
 
-def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what: str) -> None:
+
+def literal_credentials(schema: Mapping[str, Any], params: Any,
+                        path: tuple = ()) -> list[tuple[tuple, str]]:
+    """The credential parameters that ``params`` writes literally (not as a template).
+
+    Walks ``properties`` of ``schema`` (nested objects too) for schemas marked with
+    :data:`CREDENTIAL_KEYWORD`; a value is literal when it is a non-empty string without
+    ``{{``/``{%``.
+
+    Args:
+        schema: an action's parameter schema (or a nested object's).
+        params: the step's parameters as written in the YAML (unrendered).
+        path: the path of ``params`` below ``parameters`` (for the recursion).
+
+    Returns:
+        ``[(path, key), ...]``: where each literal credential is (``("auth", "password")``) and
+        its key name, in ``params`` order.
+    """
+    found: list[tuple[tuple, str]] = []
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(params, Mapping) or not isinstance(properties, Mapping):
+        return found
+    for key, value in params.items():
+        sub = properties.get(key)
+        if not isinstance(sub, Mapping):
+            continue
+        if sub.get(CREDENTIAL_KEYWORD):
+            if isinstance(value, str) and value and "{{" not in value and "{%" not in value:
+                found.append((path + (key,), key))
+        elif isinstance(value, Mapping):
+            found.extend(literal_credentials(sub, value, path + (key,)))
+    return found
+
+
+def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what: str,
+                     source: Mapping[str, Any] | None = None) -> None:
     """Check rendered parameters against an action's JSON Schema, when the step runs.
 
     The validator checks parameters before a run but skips values that are templates; this
@@ -61,11 +105,14 @@ def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what:
 
     Args:
         schema: the action's parameter schema (draft 2020-12).
-        params: the rendered parameters.
+        params: the rendered parameters (a top-level template that rendered to null is left out).
         what: ``tool.action``, for the message.
+        source: the step's parameters before rendering, so a required parameter missing because
+            its template rendered to null is reported as such, with the template.
 
     Raises:
-        ToolError: (not retryable) naming the first wrong parameter and what was expected.
+        ToolError: (not retryable) naming the first wrong parameter and what was expected, e.g.
+            ``notify.log: parameters.message rendered to null (from the template "{{ x }}")...``.
     """
     import json
 
@@ -80,6 +127,18 @@ def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what:
         return
     error = sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[0]
     where = "parameters" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
+    if error.validator == "required" and not error.absolute_path:
+        missing = [k for k in error.validator_value if k not in params]
+        nulled = [k for k in missing if source is not None and source.get(k) is not None]
+        if nulled:
+            key = nulled[0]
+            template = str(source[key])
+            template = template if len(template) <= 120 else template[:117] + "..."
+            raise ToolError(f"{what}: parameters.{key} rendered to null (from the template {template!r}); "
+                            f"it is required: make the template give a value, e.g. "
+                            f"`{{{{ ... or 'default' }}}}`", retryable=False)
+        if missing:
+            raise ToolError(f"{what}: {where}: missing required key `{missing[0]}`", retryable=False)
     expected = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
     shown = "" if isinstance(error.instance, (dict, list)) else f", got {error.instance!r}"
     detail = f"expected {expected}{shown}" if expected else error.message

@@ -55,6 +55,33 @@ _NOT_OPTION = {"pattern": r"^[^-]", "x-expected": "a value that does not start w
 _DIRECTORY = {"type": "string", "minLength": 1, "description": "The repository's folder (a work tree)."}
 _REF = dict(_NOT_OPTION, type="string", minLength=1)
 
+_UNIT = r"(second|minute|hour|day|week|month|year)s?"
+_WEEKDAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+#: Dates ``git log --since/--until`` reads the way they look. git's own parser (approxidate)
+#: accepts anything and quietly reads text it does not understand as "now" (``since: "not a
+#: date"`` finds no commits) or as something else (``36h`` lands in the future, ``1 sec ago`` is
+#: two days), so only these forms are accepted (git-log(1), "--since"; checked at validation
+#: and again after a template renders):
+#: ISO dates and date-times, ``@UNIX-SECONDS``, ``now``/``today``/``yesterday``/``noon``/
+#: ``midnight``, ``last week|month|year|<weekday>`` and ages of whole units such as
+#: ``2 weeks ago``, ``1 hour 30 minutes ago`` or ``1.week.ago`` (``ago`` may be left out).
+GIT_DATE_PATTERN = (
+    r"^\s*("
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s?(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+    r"|@[0-9]+"
+    r"|now|today|yesterday|noon|midnight|yesterday noon|yesterday midnight"
+    rf"|last (week|month|year|{_WEEKDAY})"
+    rf"|[0-9]+[ .]{_UNIT}(,?[ .][0-9]+[ .]{_UNIT})*([ .]ago)?"
+    r")\s*$"
+)
+_GIT_DATE = {
+    "type": "string", "pattern": GIT_DATE_PATTERN,
+    "x-expected": "a date (\"2024-05-01\"), a date-time (\"2024-05-01T08:00:00Z\"), \"@<unix seconds>\", "
+                  "\"today\", \"yesterday\", \"last monday\" or an age in whole units "
+                  "(\"1 day ago\", \"2 weeks ago\", \"1 hour 30 minutes ago\")",
+}
+
 CLONE_PARAMETERS = {
     "type": "object",
     "additionalProperties": False,
@@ -98,9 +125,8 @@ LOG_PARAMETERS = {
     "required": ["directory"],
     "properties": {
         "directory": _DIRECTORY,
-        "since": {"type": "string", "minLength": 1,
-                  "description": "Commits after this date: \"2024-05-01\", \"1 day ago\", \"yesterday\"."},
-        "until": {"type": "string", "minLength": 1, "description": "Commits before this date."},
+        "since": dict(_GIT_DATE, description="Commits after this date: \"2024-05-01\", \"1 day ago\", \"yesterday\"."),
+        "until": dict(_GIT_DATE, description="Commits before this date (same forms as `since`)."),
         "author": {
             "anyOf": [{"type": "string", "minLength": 1},
                       {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}],
@@ -535,7 +561,8 @@ def log(ctx: ToolContext, params: dict) -> ToolResult:
     """``git log`` of ``directory``, parsed.
 
     Args (``params``):
-        since / until: dates git understands (``2024-05-01``, ``1 day ago``, ``yesterday``).
+        since / until: dates in the forms of :data:`GIT_DATE_PATTERN` (``2024-05-01``,
+            ``1 day ago``, ``yesterday``); the schema refuses others before git sees them.
         author: pattern(s) matched against ``Name <email>`` (regex; a list ORs).
         max_count, ref (default HEAD), all, no_merges, paths: as for ``git log``.
         format: ``list`` (default), ``text`` or ``markdown`` (grouped by author).

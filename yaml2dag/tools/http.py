@@ -117,8 +117,8 @@ PARAMETERS = {
             "additionalProperties": False,
             "properties": {
                 "username": {"type": "string"},
-                "password": {"type": "string"},
-                "token": {"type": "string"},
+                "password": {"type": "string", "x-credential": True},
+                "token": {"type": "string", "x-credential": True},
             },
             "oneOf": [{"required": ["username"], "not": {"required": ["token"]}},
                       {"required": ["token"], "not": {"anyOf": [{"required": ["username"]},

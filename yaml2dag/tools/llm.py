@@ -78,7 +78,8 @@ JSON_INSTRUCTION = (
 _COMMON = {
     "base_url": dict(URL_SCHEMA, description="The API root, e.g. https://api.openai.com/v1 or http://localhost:11434/v1."),
     "model": {"type": "string", "minLength": 1, "description": "Model name (default $YAML2DAG_LLM_MODEL)."},
-    "api_key": {"type": "string", "description": "API key; normally \"{{ secrets.OPENAI_API_KEY }}\"."},
+    "api_key": {"type": "string", "x-credential": True,
+                "description": "API key; normally \"{{ secrets.OPENAI_API_KEY }}\"."},
     "system": {"type": "string", "description": "System message."},
     "context": {"description": "Data sent with the prompt: strings as-is, other values as JSON."},
     "temperature": {"type": "number", "minimum": 0, "maximum": 2, "description": "Sampling temperature."},

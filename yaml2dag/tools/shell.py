@@ -145,6 +145,11 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
     except subprocess.TimeoutExpired:
         timed_out = True
         stop()
+    except BaseException:
+        # interrupted (Dagster's termination raises into the step): the command runs in its own
+        # session, so stop its process group before the interruption goes on
+        stop()
+        raise
     for reader in readers:
         reader.join(timeout=10)
     stdout = ctx.mask("".join(captured["stdout"]))

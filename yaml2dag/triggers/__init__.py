@@ -2,7 +2,7 @@
 
 * :mod:`.schedules` — ``schedule`` triggers as Dagster schedules;
 * :mod:`.files` — ``file`` triggers as sensors with a cursor, one run per new or changed file;
-* :mod:`.workflows` — ``workflow`` triggers as run-status sensors (chains of workflows);
+* :mod:`.workflows` — ``workflow`` triggers as sensors on the upstream job's finished runs (chains);
 * :mod:`.common` — names, parameters rendered with ``trigger.*``, run tags.
 
 ``manual`` triggers need nothing: every job can be launched from the UI, ``yaml2dag run``,

@@ -45,10 +45,12 @@ class TriggerParameterError(Yaml2DagError):
 class NameRegistry:
     """Hands out schedule and sensor names that are unique in one code location.
 
-    Dagster requires unique names across all schedules and sensors of a repository. A name
-    that is already taken (two workflows whose triggers share a ``name``) becomes
-    ``<job>_<name>``, then ``<job>_<name>_2``...; the first claimant keeps the plain name, so
-    names stay stable as long as the folder's file order does.
+    The names themselves come from :func:`yaml2dag.trigger_names.trigger_names`. Dagster
+    requires unique names across all schedules and sensors of a repository, and validation
+    refuses a folder where two triggers would share one (:mod:`yaml2dag.validation`), so on a
+    validated folder every name is claimed as it is. The registry is the last line of defence
+    for definitions built without that check: a taken name becomes ``<job>_<name>``, then
+    ``<job>_<name>_2``..., the first claimant keeping the plain name.
     """
 
     def __init__(self, taken: Iterable[str] = ()):
@@ -75,18 +77,13 @@ class NameRegistry:
         return final
 
 
-def default_name(workflow: Workflow, trigger: Trigger, kind_suffix: str) -> str:
-    """The trigger's ``name``, else ``<job>_<kind_suffix>`` numbered in file order.
+def own_names(workflow: Workflow, kind: str) -> list[tuple[Trigger, str]]:
+    """``(trigger, Dagster name)`` of each ``kind`` trigger (``schedule`` or ``file``) of
+    ``workflow``, in file order (:func:`yaml2dag.trigger_names.trigger_names`)."""
+    from ..trigger_names import trigger_names
 
-    The first trigger of a type is ``<job>_<suffix>``; the n-th (n ≥ 2, counting every trigger
-    of the same type, named or not) is ``<job>_<suffix>_<n>``.
-    """
-    if trigger.name:
-        return trigger.name
-    same = [t for t in workflow.triggers if t.type == trigger.type]
-    index = next((i for i, t in enumerate(same, start=1) if t is trigger), 1)
-    base = f"{workflow.id}_{kind_suffix}"
-    return base if index == 1 else f"{base}_{index}"
+    return [(trig, names[0]) for trig, names in zip(workflow.triggers, trigger_names(workflow))
+            if trig.type == kind]
 
 
 def parameter_defaults(workflow: Workflow) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from typing import Any
 import dagster as dg
 
 from ..model import Trigger, Workflow
-from .common import NameRegistry, TriggerParameterError, default_name, run_request
+from .common import NameRegistry, TriggerParameterError, own_names, run_request
 
 KIND = "file"
 #: Seconds between checks when the trigger has no ``interval`` (as in spec §7's example).
@@ -254,13 +254,13 @@ def file_sensors_for(workflow: Workflow, job: dg.JobDefinition,
                      names: NameRegistry | None = None) -> list[dg.SensorDefinition]:
     """One sensor per ``file`` trigger of ``workflow``, in file order.
 
-    Names: the trigger's ``name``, else ``<job>_file_sensor``, ``<job>_file_sensor_2``...
+    Names: the trigger's ``name``; else ``<job>_file_sensor`` for the only unnamed file trigger,
+    ``<job>_file_sensor_<slug of path and pattern>`` for each of several
+    (:mod:`yaml2dag.trigger_names`).
     """
     names = names if names is not None else NameRegistry()
     out = []
-    for trigger in workflow.triggers:
-        if trigger.type != KIND:
-            continue
-        name = names.claim(default_name(workflow, trigger, "file_sensor"), workflow.id)
+    for trigger, preferred in own_names(workflow, KIND):
+        name = names.claim(preferred, workflow.id)
         out.append(file_sensor(workflow, trigger, job, name))
     return out

@@ -9,8 +9,9 @@
   ``schedule`` (the schedule's name), ``scheduled_time`` (ISO 8601, in the schedule's zone),
   ``cron`` and ``timezone``; then checked like ``yaml2dag run`` values.
 
-Names: the trigger's ``name``, else ``<job>_schedule``, ``<job>_schedule_2``... in file order
-(see :func:`yaml2dag.triggers.common.default_name`).
+Names: the trigger's ``name``; else ``<job>_schedule`` for a workflow's only unnamed schedule,
+and ``<job>_schedule_<cron slug>`` for each of several (:mod:`yaml2dag.trigger_names`), so
+adding, removing or moving another schedule never renames one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import dagster as dg
 
 from ..model import Trigger, Workflow
-from .common import NameRegistry, default_name, run_request
+from .common import NameRegistry, own_names, run_request
 
 KIND = "schedule"
 DEFAULT_TIMEZONE = "UTC"
@@ -92,7 +93,7 @@ def schedules_for(workflow: Workflow, job: dg.JobDefinition,
     """
     names = names if names is not None else NameRegistry()
     out = []
-    for trigger in workflow.schedules:
-        name = names.claim(default_name(workflow, trigger, "schedule"), workflow.id)
+    for trigger, preferred in own_names(workflow, KIND):
+        name = names.claim(preferred, workflow.id)
         out.append(schedule_definition(workflow, trigger, job, name))
     return out

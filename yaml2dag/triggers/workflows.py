@@ -1,14 +1,28 @@
-"""``workflow`` triggers as Dagster run-status sensors: start this workflow when another one
-ends (spec §7).
+"""``workflow`` triggers as Dagster sensors: start this workflow when another one ends (spec §7).
 
 ``workflow`` names the upstream workflow of the same definitions folder (its name, ignoring
 case, its job id or its file name); ``status`` is ``success`` (default), ``failure`` or ``any``.
-Each trigger becomes a :class:`dagster.RunStatusSensorDefinition` per status it reacts to
-(``any`` = two sensors, one for success and one for failure; canceled runs start nothing),
-monitoring the upstream job. Chains A → B → C are just triggers on B and on C.
+Each trigger becomes one :class:`dagster.SensorDefinition` per status it reacts to (``any`` =
+two sensors, one for success and one for failure; canceled runs start nothing). Chains
+A → B → C are just triggers on B and on C.
+
+Every run of the upstream job recorded in the instance counts, however it was launched: the
+UI, schedules, sensors, ``yaml2dag trigger``/GraphQL, and also ``yaml2dag run`` and
+``dagster job execute``. That is why these are plain sensors reading the instance's
+run-status events (``DagsterInstance.fetch_run_status_changes``, the query Dagster's own
+run-status sensors use) and not :class:`dagster.RunStatusSensorDefinition` objects: those only
+react to runs whose remote origin is a job of the sensor's code location, which runs executed
+outside the deployment do not have. Like a run-status sensor:
+
+* the cursor (kept by Dagster) is the storage id of the last run-status event looked at,
+  JSON ``{"v": 1, "after": <storage id>}``; the first check only records where the event log
+  stands, so runs that ended before the sensor existed start nothing;
+* each upstream run requests one run, with the run key ``<upstream run id>:<status>``, so
+  Dagster never starts two downstream runs for one upstream run even if the cursor were lost;
+* at most :data:`MAX_RUNS_PER_CHECK` upstream runs are handled per check, oldest first.
 
 Names: the trigger's ``name`` (with ``_success``/``_failure`` appended for ``status: any``),
-else ``<job>_on_<upstream job>_<status>``.
+else ``<job>_on_<upstream job>_<status>`` (:mod:`yaml2dag.trigger_names`).
 
 ``trigger.*``: ``type`` (``"workflow"``), ``sensor``, ``run_id`` (the upstream run),
 ``workflow`` (its workflow name), ``job`` (its job id), ``status`` (``success`` or
@@ -16,15 +30,13 @@ else ``<job>_on_<upstream job>_<status>``.
 ``outputs`` of its ``workflow_outputs`` step; empty when it failed before), ``parameters``
 (the upstream run's parameter values), and for a failure ``error`` and ``failed_step``.
 
-Like every Dagster run-status sensor, these react to runs of the upstream job launched
-through the deployment (UI, schedules, sensors, ``yaml2dag trigger``, GraphQL). Runs executed
-outside it (``yaml2dag run``, ``dagster job execute``) have no code location origin and are
-not seen. The first check of a new sensor only records where the event log stands: runs that
-ended before it do not fire.
+A trigger parameter that does not render or check skips that upstream run, with the message in
+the sensor's tick (as a file trigger skips a file), and the sensor goes on with the next runs.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -37,13 +49,16 @@ from .common import NameRegistry, run_request
 KIND = "workflow"
 #: Seconds between checks of a workflow trigger's sensor (Dagster's default is 30).
 CHECK_INTERVAL = 10
-#: ``status`` → the Dagster run statuses it reacts to.
-STATUSES: dict[str, tuple[dg.DagsterRunStatus, ...]] = {
-    "success": (dg.DagsterRunStatus.SUCCESS,),
-    "failure": (dg.DagsterRunStatus.FAILURE,),
-    "any": (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE),
-}
-_WORD = {dg.DagsterRunStatus.SUCCESS: "success", dg.DagsterRunStatus.FAILURE: "failure"}
+#: Upstream runs handled per check at most; the rest follow on the next checks.
+MAX_RUNS_PER_CHECK = 50
+#: Run-status events read per page, and pages per check at most (events of other jobs count).
+PAGE_SIZE, MAX_PAGES = 200, 10
+CURSOR_VERSION = 1
+#: ``status`` → the words of the run statuses it reacts to (one sensor each).
+STATUSES: dict[str, tuple[str, ...]] = {"success": ("success",), "failure": ("failure",),
+                                        "any": ("success", "failure")}
+#: status word → the run-status event that ends such a run.
+EVENTS = {"success": dg.DagsterEventType.RUN_SUCCESS, "failure": dg.DagsterEventType.RUN_FAILURE}
 
 
 class UnknownUpstreamError(Yaml2DagError):
@@ -129,10 +144,101 @@ def _parameters_of(upstream: Workflow | None, run_config: Mapping[str, Any]) -> 
         return dict(run_config)
 
 
+def load_cursor(cursor: str | None) -> int | None:
+    """The storage id a workflow trigger's cursor stands at (None: no or unreadable cursor)."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION or not isinstance(data.get("after"), int):
+        return None
+    return data["after"]
+
+
+def dump_cursor(after: int) -> str:
+    """The cursor standing after the run-status event with storage id ``after``."""
+    return json.dumps({"v": CURSOR_VERSION, "after": after})
+
+
+def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upstream: Workflow | None,
+                           upstream_job: str, word: str, instance: Any, cursor: str | None,
+                           log: Any = None) -> dg.SensorResult:
+    """One check of a workflow trigger for one upstream status (the body of its sensor).
+
+    Args:
+        workflow: the validated downstream workflow.
+        trigger: its ``workflow`` trigger.
+        name: the sensor's name (``trigger.sensor``).
+        upstream: the upstream workflow (None when its file is invalid).
+        upstream_job: the upstream job's name (runs of this job name are looked at).
+        word: ``success`` or ``failure``.
+        instance: the Dagster instance (the sensor context's ``instance``).
+        cursor: the sensor's cursor (None on the first check).
+        log: a logger for per-run problems (the sensor context's ``log``), optional.
+
+    Returns:
+        A :class:`dagster.SensorResult` with the new cursor and one :class:`dagster.RunRequest`
+        per upstream run of ``upstream_job`` that ended with ``word`` since the cursor (run key
+        ``<run id>:<word>``), or a skip reason. On the first check (no cursor) nothing runs: the
+        cursor is set to the latest such event.
+    """
+    from dagster._core.event_api import RunStatusChangeRecordsFilter
+
+    from .common import TriggerParameterError
+
+    event_type = EVENTS[word]
+    after = load_cursor(cursor)
+    if after is None:
+        latest = instance.fetch_run_status_changes(event_type, limit=1).records
+        after = latest[0].storage_id if latest else -1
+        return dg.SensorResult(skip_reason=f"started watching runs of {upstream_job} that end with {word}; "
+                                           "runs that ended before now start nothing",
+                               cursor=dump_cursor(after))
+    requests: list[dg.RunRequest] = []
+    problems: list[str] = []
+    looked = 0
+    for _page in range(MAX_PAGES):
+        records = instance.fetch_run_status_changes(
+            RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
+            limit=PAGE_SIZE, ascending=True).records
+        for record in records:
+            if len(requests) + len(problems) >= MAX_RUNS_PER_CHECK:
+                break
+            after = record.storage_id
+            entry = record.event_log_entry
+            if entry.job_name != upstream_job:
+                continue
+            run = instance.get_run_by_id(entry.run_id)
+            if run is None:  # deleted since
+                continue
+            looked += 1
+            outputs, failure = upstream_result(instance, run.run_id)
+            info = workflow_info(name, upstream, run, word, outputs, failure)
+            try:
+                requests.append(run_request(workflow, trigger, info, run_key=f"{run.run_id}:{word}"))
+            except TriggerParameterError as exc:
+                problems.append(f"run {run.run_id}: {exc}")
+                if log is not None:
+                    log.warning(f"no run for upstream run {run.run_id}: {exc}")
+        else:
+            if len(records) == PAGE_SIZE:
+                continue  # a full page: there may be more
+        break
+    new_cursor = dump_cursor(after)
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+    if problems:
+        reason = f"{len(problems)} upstream run(s) could not start a run: " + "; ".join(problems[:3])
+    else:
+        reason = f"no run of {upstream_job} ended with {word} since the last check"
+    return dg.SensorResult(skip_reason=reason, cursor=new_cursor)
+
+
 def workflow_sensor(workflow: Workflow, trigger: Trigger, job: dg.JobDefinition, name: str,
-                    upstream: Workflow | None, upstream_job: dg.JobDefinition,
-                    run_status: dg.DagsterRunStatus) -> dg.RunStatusSensorDefinition:
-    """The run-status sensor of one ``workflow`` trigger for one upstream run status.
+                    upstream: Workflow | None, upstream_job: dg.JobDefinition, word: str) -> dg.SensorDefinition:
+    """The sensor of one ``workflow`` trigger for one upstream status.
 
     Args:
         workflow: the validated downstream workflow.
@@ -140,42 +246,35 @@ def workflow_sensor(workflow: Workflow, trigger: Trigger, job: dg.JobDefinition,
         job: the downstream job (the target of the run requests).
         name: the sensor name (unique in the code location).
         upstream: the upstream workflow (None when its file is invalid).
-        upstream_job: the upstream job (monitored).
-        run_status: ``SUCCESS`` or ``FAILURE``.
+        upstream_job: the upstream job (its runs are watched).
+        word: ``success`` or ``failure``.
 
-    The sensor requests one run per upstream run (run key ``<upstream run id>:<status>``). A
-    trigger parameter that does not render or check fails the sensor's tick with the message
-    (the upstream run is not retried).
+    Each check is :func:`evaluate_upstream_runs`.
     """
-    word = _WORD[run_status]
+    upstream_name = upstream_job.name
 
-    def evaluation_fn(context: dg.RunStatusSensorContext):
-        run = context.dagster_run
-        if run.job_name != upstream_job.name:  # only monitored jobs reach here
-            return dg.SkipReason(f"run {run.run_id} of {run.job_name} is not a run of {upstream_job.name}")
-        outputs, failure = upstream_result(context.instance, run.run_id)
-        info = workflow_info(name, upstream, run, word, outputs, failure)
-        return run_request(workflow, trigger, info, run_key=f"{run.run_id}:{word}")
+    def evaluation_fn(context: dg.SensorEvaluationContext):
+        return evaluate_upstream_runs(workflow, trigger, name, upstream, upstream_name, word,
+                                      context.instance, context.cursor, log=context.log)
 
-    shown = upstream.name if upstream is not None else upstream_job.name
-    return dg.RunStatusSensorDefinition(
+    shown = upstream.name if upstream is not None else upstream_name
+    return dg.SensorDefinition(
         name=name,
-        run_status=run_status,
-        run_status_sensor_fn=evaluation_fn,
+        evaluation_fn=evaluation_fn,
         minimum_interval_seconds=CHECK_INTERVAL,
         description=trigger.description or f"{workflow.name}: starts when {shown!r} ends with {word}",
-        monitored_jobs=[upstream_job],
+        job=job,
         default_status=(dg.DefaultSensorStatus.RUNNING if trigger.enabled else dg.DefaultSensorStatus.STOPPED),
-        request_job=job,
-        metadata={"yaml2dag/workflow": workflow.name, "yaml2dag/upstream": shown, "yaml2dag/status": word},
+        metadata={"yaml2dag/workflow": workflow.name, "yaml2dag/upstream": shown,
+                  "yaml2dag/upstream_job": upstream_name, "yaml2dag/status": word},
     )
 
 
 def workflow_sensors_for(workflow: Workflow, job: dg.JobDefinition,
                          find: Callable[[str], tuple[Workflow | None, str] | None],
                          jobs: Mapping[str, dg.JobDefinition],
-                         names: NameRegistry | None = None) -> list[dg.RunStatusSensorDefinition]:
-    """The run-status sensors of every ``workflow`` trigger of ``workflow``, in file order.
+                         names: NameRegistry | None = None) -> list[dg.SensorDefinition]:
+    """The sensors of every ``workflow`` trigger of ``workflow``, in file order.
 
     Args:
         workflow: the validated workflow.
@@ -187,9 +286,16 @@ def workflow_sensors_for(workflow: Workflow, job: dg.JobDefinition,
     Raises:
         UnknownUpstreamError: a trigger names no workflow of the folder.
     """
+    from ..trigger_names import trigger_names
+
     names = names if names is not None else NameRegistry()
+
+    def upstream_job(ref: str) -> str | None:
+        found = find(ref)
+        return found[1] if found is not None else None
+
     out = []
-    for trigger in workflow.triggers:
+    for trigger, own in zip(workflow.triggers, trigger_names(workflow, upstream_job)):
         if trigger.type != KIND:
             continue
         ref = str(trigger.options.get("workflow", ""))
@@ -197,14 +303,8 @@ def workflow_sensors_for(workflow: Workflow, job: dg.JobDefinition,
         if found is None or found[1] not in jobs:
             raise UnknownUpstreamError(f"{workflow.name!r}: trigger names an unknown workflow {ref!r}")
         upstream, upstream_job_name = found
-        status = str(trigger.options.get("status") or "success")
-        statuses = STATUSES[status]
-        for run_status in statuses:
-            word = _WORD[run_status]
-            if trigger.name:
-                preferred = trigger.name if len(statuses) == 1 else f"{trigger.name}_{word}"
-            else:
-                preferred = f"{workflow.id}_on_{upstream_job_name}_{word}"
+        words = STATUSES[str(trigger.options.get("status") or "success")]
+        for word, preferred in zip(words, own):
             name = names.claim(preferred, workflow.id)
-            out.append(workflow_sensor(workflow, trigger, job, name, upstream, jobs[upstream_job_name], run_status))
+            out.append(workflow_sensor(workflow, trigger, job, name, upstream, jobs[upstream_job_name], word))
     return out
