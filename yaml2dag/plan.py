@@ -13,9 +13,15 @@ Edges come from four places, as the spec says:
 * templates: a node that reads ``<step>.…`` waits for that step (a "data" edge). A read that
   would close a cycle is an error instead.
 
+A data edge reads either the step's *result* (``.output``, the tool's fields, or the step as a
+whole) or only its *state* (:data:`STATE_FIELDS`: ``.status``, ``.succeeded``, ``.error``,
+``.duration``, ``.attempts``). A node whose every reference to a step is a state field is a
+"state reader" of it (:attr:`Node.state_reads`): it runs when that step was skipped and sees
+``status: "skipped"``; a reader of the result is skipped with it (spec §4).
+
 Steps inside a branch or switch also wait for its decision. A node "may skip" when it has a
-condition, sits inside a branch/switch, or reads a step that may skip; such steps get a
-condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
+condition, sits inside a branch/switch, or reads the result of a step that may skip; such steps
+get a condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
 """
 
 from __future__ import annotations
@@ -85,6 +91,9 @@ def _condition_parameters(tool: str | None, action: str | None) -> tuple[str, ..
     e.g. ``approval``'s ``auto_approve_if``): bare expressions, like ``when``."""
     if not tool:
         return ()
+    cached = _CONDITIONS.get((tool, action))
+    if cached is not None:
+        return cached
     try:
         from .tools.registry import get_tool
 
@@ -92,7 +101,15 @@ def _condition_parameters(tool: str | None, action: str | None) -> tuple[str, ..
         act = found.action(action) if found is not None else None
     except Exception:  # noqa: BLE001 - unknown or broken tools are the validator's business
         return ()
-    return tuple(getattr(act, "condition_parameters", ()) or ()) if act is not None else ()
+    if act is None:
+        return ()  # not cached: a tool registered later may still define it
+    _CONDITIONS[(tool, action)] = conditions = tuple(getattr(act, "condition_parameters", ()) or ())
+    return conditions
+
+
+#: (tool, action) -> its condition parameters, for the actions found so far (a folder of 500
+#: workflows asks thousands of times).
+_CONDITIONS: dict[tuple[str, str | None], tuple[str, ...]] = {}
 
 
 def _parameter_strings(tool: str | None, action: str | None, parameters: Any, path: DocPath,
@@ -112,15 +129,28 @@ def _strings(value: Any, path: DocPath, scope: str) -> Iterator[TemplateField]:
             yield TemplateField(path + sub, text, scope=scope)
 
 
-def step_references(refs: tuple[Reference, ...], step_ids: set[str]) -> list[str]:
-    """Step ids a template reads: ``build.output`` and ``steps.build.output`` both read build."""
-    out = []
+#: The fields of a step result that describe how the step ended rather than what it produced
+#: (spec §5, "Names in scope"): a skipped step has them too (``status: "skipped"``,
+#: ``succeeded: false``, ``error: null``, ``duration: 0``), so reading only these never makes the
+#: reader skip.
+STATE_FIELDS = frozenset({"status", "succeeded", "error", "duration", "attempts"})
+
+
+def step_reference_fields(refs: tuple[Reference, ...], step_ids: set[str]) -> list[tuple[str, str | None]]:
+    """(step id, field) of each step reference: ``build.status`` and ``steps.build.status``
+    are ``("build", "status")``; ``{{ build }}`` (the step as a whole) has field None."""
+    out: list[tuple[str, str | None]] = []
     for ref in refs:
         if ref.name in step_ids:
-            out.append(ref.name)
+            out.append((ref.name, ref.attr))
         elif ref.name == "steps" and ref.attr in step_ids:
-            out.append(ref.attr)
+            out.append((ref.attr, ref.attr2))
     return out
+
+
+def step_references(refs: tuple[Reference, ...], step_ids: set[str]) -> list[str]:
+    """Step ids a template reads: ``build.output`` and ``steps.build.output`` both read build."""
+    return [step_id for step_id, _field in step_reference_fields(refs, step_ids)]
 
 
 @dataclass
@@ -133,6 +163,8 @@ class Node:
         entry: the model entry.
         after: nodes this one waits for because of list order or ``depends_on``.
         reads: steps whose results this node's templates read (data edges).
+        state_reads: the steps of ``reads`` of which every reference is a state field
+            (:data:`STATE_FIELDS`): the node runs when such a step was skipped.
         context: (decision node, side) of the innermost branch/switch around it, if any.
         may_skip: whether the node can end SKIPPED (see the module docstring).
         group: id of the parallel group it belongs to (for ``max_parallel``), if any.
@@ -143,6 +175,7 @@ class Node:
     entry: Entry
     after: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    state_reads: list[str] = field(default_factory=list)
     context: tuple[str, str] | None = None
     may_skip: bool = False
     group: str | None = None
@@ -308,6 +341,7 @@ class _Builder:
             for member in component:
                 cycle_of[member] = i
         for node in self.plan.nodes.values():
+            result_reads: set[str] = set()
             for tf in template_fields(node.entry):
                 if tf.scope == "compensate":
                     continue
@@ -315,7 +349,9 @@ class _Builder:
                     refs = analyze(tf.value, tf.bare).references
                 except TemplateError:
                     continue
-                for step_id in step_references(refs, self.step_ids):
+                for step_id, attr in step_reference_fields(refs, self.step_ids):
+                    if attr not in STATE_FIELDS:
+                        result_reads.add(step_id)
                     if step_id == node.id:
                         self.problem(tf.path, f"`{node.id}` cannot read its own result", "reference")
                         continue
@@ -337,6 +373,7 @@ class _Builder:
                         continue
                     if step_id not in node.reads:
                         node.reads.append(step_id)
+            node.state_reads = [r for r in node.reads if r not in result_reads]
 
     def _sides(self, node: Node) -> dict[str, str]:
         """Every branch/switch around ``node``: decision id -> the side it is on."""
@@ -476,7 +513,8 @@ class _Builder:
             node.may_skip = (
                 (not node.is_decision and cond is not None and cond is not True)
                 or node.context is not None
-                or any(plan.nodes[r].may_skip for r in node.reads if r in plan.nodes)
+                or any(plan.nodes[r].may_skip for r in node.reads
+                       if r in plan.nodes and r not in node.state_reads)
             )
             if node.is_decision:
                 node.may_skip = False  # a decision always ends; its decision may be "no side"

@@ -251,6 +251,29 @@ def test_list_text_shows_full_names_and_job_ids(cli):
     assert all(len(line) <= 80 for line in lines)
 
 
+def test_list_leaves_the_description_out_rather_than_breaking_words_on_a_narrow_terminal(folder, home):
+    def listing(columns: int) -> list[str]:
+        env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(home), "NO_COLOR": "1",
+               "COLUMNS": str(columns)}
+        done = run_cli("list", env=env)
+        assert done.code == 0, done.stderr
+        return done.stdout.splitlines()
+
+    narrow = listing(60)
+    assert "Description" not in narrow[0] and all(len(line) <= 60 for line in narrow)
+    wide = listing(200)
+    assert wide[0].split()[-1] == "Description"
+    # every word of each description is whole on some line (wrapped at spaces, never cut mid-word)
+    descriptions = [d for d in (yaml.safe_load((folder / f).read_text()).get("description")
+                                for f in ("deploy.yaml", "weather/seattle.yaml", "git_sync.yml")) if d]
+    assert descriptions
+    middle = listing(140)
+    assert middle[0].split()[-1] == "Description"
+    for text in descriptions:
+        for word in text.split():
+            assert any(word in line.split() for line in middle), word
+
+
 def test_list_filters_by_tags_and_search(cli):
     tagged = cli("list", "--tags", "deployment", "--format", "json")
     assert [w["name"] for w in json.loads(tagged.stdout)["workflows"]] == ["Deploy Pipeline"]

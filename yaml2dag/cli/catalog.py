@@ -194,9 +194,11 @@ def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) ->
         schedule = "\n".join(_schedule_line(s, now) for s in info["schedules"]) or "-"
         cells += [", ".join(info["tags"]) or "-", schedule, info["description"] or ""]
         table.append(cells)
-    # names and job ids are never cut; tags are cut, schedules and descriptions wrap onto more lines
+    # names and job ids are never cut; tags are cut, schedules and descriptions wrap onto more
+    # lines; on a narrow terminal the description (shown by `show`) is left out
     last = len(headers) - 1
-    print_table(out, headers, table, shrink=(last - 2, last - 1, last), right=(2,), wrap=(last - 1, last))
+    print_table(out, headers, table, shrink=(last - 2, last - 1, last), right=(2,), wrap=(last - 1, last),
+                optional=(last,))
 
 
 def _parameter_json(param) -> dict[str, Any]:

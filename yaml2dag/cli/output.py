@@ -113,7 +113,8 @@ Cell = "str | tuple[str, str | None]"
 
 
 def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                shrink: Sequence[int] = (), right: Sequence[int] = (), wrap: Sequence[int] = ()) -> None:
+                shrink: Sequence[int] = (), right: Sequence[int] = (), wrap: Sequence[int] = (),
+                optional: Sequence[int] = ()) -> None:
     """Print an aligned table, much faster than ``rich.table.Table`` on long lists.
 
     Args:
@@ -128,7 +129,21 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[An
         right: indexes of right-aligned columns.
         wrap: indexes (among ``shrink``) of columns wrapped rather than cut; they are not
             narrowed below 24 cells (or their widest word) while other columns can give way.
+        optional: indexes of columns left out, the last first, when the table would otherwise
+            have to narrow some column below its floor (a narrow terminal: say 80 cells).
     """
+    if optional:
+        keep = _columns_that_fit(out.width, headers, rows, shrink, wrap, optional)
+        if len(keep) < len(headers):
+            def pick(seq: Sequence[Any]) -> list[Any]:
+                return [seq[i] for i in keep]
+
+            def moved(indexes: Sequence[int]) -> tuple[int, ...]:
+                return tuple(keep.index(i) for i in indexes if i in keep)
+
+            print_table(out, pick(headers), [pick(r) for r in rows], shrink=moved(shrink), right=moved(right),
+                        wrap=moved(wrap))
+            return
     import textwrap
 
     from rich.cells import cell_len
@@ -186,3 +201,32 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[An
             line.rstrip()  # continuation lines end where their last non-empty cell does
             lines.append(line)
     out.print(Text("\n").join(lines), crop=False, soft_wrap=True)
+
+
+def _columns_that_fit(width: int, headers: Sequence[str], rows: Sequence[Sequence[Any]], shrink: Sequence[int],
+                      wrap: Sequence[int], optional: Sequence[int]) -> list[int]:
+    """The column indexes :func:`print_table` keeps: all of them, less the ``optional`` ones
+    (the last first) while the table cannot fit ``width`` cells with every column at or above
+    its floor (its header; 24 cells, or the widest word, for a wrapped column)."""
+    from rich.cells import cell_len
+
+    def cell_lines(cell: Any) -> list[str]:
+        return str(cell[0] if isinstance(cell, tuple) else cell).split("\n")
+
+    widths, floors = [], []
+    for i, header in enumerate(headers):
+        lines = [header] + [line for row in rows for line in cell_lines(row[i])]
+        widths.append(max(cell_len(line) for line in lines))
+        if i not in shrink:
+            floors.append(widths[i])
+        elif i in wrap:
+            words = max((cell_len(w) for line in lines[1:] for w in line.split()), default=1)
+            floors.append(max(cell_len(header), min(widths[i], max(24, min(words, 40)))))
+        else:
+            floors.append(min(widths[i], cell_len(header)))
+    keep = list(range(len(headers)))
+    for index in reversed(list(optional)):
+        if sum(floors[i] for i in keep) + 2 * (len(keep) - 1) <= width:
+            break
+        keep.remove(index)
+    return keep

@@ -490,7 +490,7 @@ def _run_on_failure(context: Any, cw: CompiledWorkflow, params: dict, results: d
         scope_results = {**results, **ended}
         if reason is None:
             for r in node.reads:
-                if scope_results.get(r, {}).get("status") == runtime.SKIPPED:
+                if r not in node.state_reads and scope_results.get(r, {}).get("status") == runtime.SKIPPED:
                     reason = f"it reads `{r}`, which was skipped"
         scope = cw.scope(context, params, scope_results, extra)
         if node.is_decision:

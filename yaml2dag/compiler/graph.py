@@ -10,8 +10,14 @@ the step ids, so the UI and step keys show step ids. Wiring, from the plan
   skip (spec §4);
 * a data edge (a template reading ``<step>.…``) is a plain input from the step's ``result``:
   when that step was skipped the reader has nothing to read and Dagster skips it too (spec §4);
+* a *state* read (every reference to the step is ``.status``, ``.succeeded``, ``.error``,
+  ``.duration`` or ``.attempts``, :data:`yaml2dag.plan.STATE_FIELDS`) is a fan-in of the step's
+  completion outputs instead, like an ordering edge: the reader runs after a skip and reads the
+  skipped-result (``status: skipped``). A step that failed (``on_error: abort``) emits neither,
+  so its state readers do not run either (the run fails anyway);
 * condition, decision and outputs ops read steps through fan-ins of ``result`` and ``skipped``,
-  so they always run and see a skipped step as ``status: skipped``;
+  so they always run and see a skipped step as ``status: skipped``; the condition op skips its
+  step when a step it reads the result of was skipped, never for a state read;
 * a ``for_each`` step is ``<step>__items`` (dynamic outputs) → ``<step>`` mapped per element →
   ``<step>__results`` (collect, in element order);
 * a sub-workflow step is ``<step>__parameters`` → a nested graph named after the step, whose
@@ -108,15 +114,35 @@ class GraphBuilder:
             deps["after"] = self.fan_in(after)
         for r in node.reads:
             ins[r] = dg.In(description=f"result of step `{r}` (or its skip)")
-            deps[r] = dg.MultiDependencyDefinition(
-                [dg.DependencyDefinition(n, o) for n, o in self.completion_handles(r)])
+            deps[r] = self.state_read(r)
         if node.context is not None:
             ins["decision"] = dg.In(description=f"decision of `{node.context[0]}`")
             deps["decision"] = dg.DependencyDefinition(node.context[0], "decision")
         return self.with_params(ins), deps
 
+    def state_read(self, node_id: str) -> dg.MultiDependencyDefinition:
+        """A fan-in of ``node_id``'s completion outputs: its result or its skipped-result (a
+        list of one element at run time, see ``ops._read_inputs``)."""
+        return dg.MultiDependencyDefinition(
+            [dg.DependencyDefinition(n, o) for n, o in self.completion_handles(node_id)])
+
+    def read_inputs(self, node) -> tuple[dict, dict]:
+        """The data inputs of an op that does the work: a plain input from the ``result`` of
+        each step whose result it reads (so Dagster skips it when that step was skipped), a
+        fan-in (:meth:`state_read`) for each step it only reads the state of."""
+        ins: dict = {}
+        deps: dict = {}
+        for r in node.reads:
+            if r in node.state_reads:
+                ins[r] = dg.In(description=f"state of step `{r}` (its result or its skip)")
+                deps[r] = self.state_read(r)
+            else:
+                ins[r] = dg.In(description=f"result of step `{r}`")
+                deps[r] = dg.DependencyDefinition(*self.result_handle(r))
+        return ins, deps
+
     def runner_inputs(self, node, gate_deps: dict) -> tuple[dict, dict]:
-        """Inputs of an op that does the work: go/after, plain data reads."""
+        """Inputs of an op that does the work: go/after, data reads (:meth:`read_inputs`)."""
         ins: dict = {}
         deps: dict = {}
         if node.gated:
@@ -125,9 +151,9 @@ class GraphBuilder:
         elif "after" in gate_deps:
             ins["after"] = dg.In(dg.Nothing)
             deps["after"] = gate_deps["after"]
-        for r in node.reads:
-            ins[r] = dg.In(description=f"result of step `{r}`")
-            deps[r] = dg.DependencyDefinition(*self.result_handle(r))
+        read_ins, read_deps = self.read_inputs(node)
+        ins.update(read_ins)
+        deps.update(read_deps)
         return self.with_params(ins), deps
 
     def build(self) -> dg.GraphDefinition:
@@ -177,9 +203,9 @@ class GraphBuilder:
         self.add(ops.items_op(cw, node, run_ins), f"{node.id}__items", run_deps)
         ins = {"element": dg.In(description="One element: {index, item}.")}
         deps: dict = {"element": dg.DependencyDefinition(f"{node.id}__items", "items")}
-        for r in node.reads:
-            ins[r] = dg.In(description=f"result of step `{r}`")
-            deps[r] = dg.DependencyDefinition(*self.result_handle(r))
+        read_ins, read_deps = self.read_inputs(node)
+        ins.update(read_ins)
+        deps.update(read_deps)
         self.add(ops.step_op(cw, node, self.with_params(ins), element=True), node.id, deps)
         self.add(ops.results_op(cw, node), f"{node.id}__results",
                  {"results": DynamicCollectDependencyDefinition(node.id, "result")})
@@ -208,8 +234,7 @@ class GraphBuilder:
         deps: dict = {"after": self.fan_in(self.after_handles(plan.sinks))} if plan.sinks else {}
         for r in reads:
             ins[r] = dg.In()
-            deps[r] = dg.MultiDependencyDefinition(
-                [dg.DependencyDefinition(n, o) for n, o in self.completion_handles(r)])
+            deps[r] = self.state_read(r)
         self.add(ops.outputs_op(self.cw, OUTPUTS_NODE, reads, self.with_params(ins)), OUTPUTS_NODE, deps)
 
 

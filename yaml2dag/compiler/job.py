@@ -22,7 +22,7 @@ import dagster as dg
 from ..model import Workflow
 from ..plan import Plan
 from .config import RESOURCE_KEY, config_mapping, parameters_resource
-from .executor import DEFAULT_MAX_PARALLEL, make_threads_executor, time_limited
+from .executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
 from .graph import GraphBuilder, workflow_dir_of
 from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
 
@@ -58,18 +58,39 @@ def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWor
     """
     kind = workflow.executor.type
     if kind == "in_process":
-        return time_limited(dg.in_process_executor, failure_cw)
+        return _base_executor(kind, failure_cw)
     if kind == "multiprocess":
         config: dict = {}
         if workflow.executor.max_parallel:
             config["max_concurrent"] = workflow.executor.max_parallel
         if limits:
             config["tag_concurrency_limits"] = limits
-        return time_limited(dg.multiprocess_executor, failure_cw).configured(config, name="multiprocess")
+        return _base_executor(kind, failure_cw).configured(config, name="multiprocess")
     config = {"max_parallel": workflow.executor.max_parallel or DEFAULT_MAX_PARALLEL}
     if limits:
         config["tag_concurrency_limits"] = limits
-    return make_threads_executor(failure_cw).configured(config, name="yaml2dag_threads")
+    return _base_executor(kind, failure_cw).configured(config, name="yaml2dag_threads")
+
+
+#: The executor definitions of jobs without failure handling, shared by all of them: one
+#: definition per job would cost every job its own config-schema snapshot when a code location
+#: of hundreds of workflows loads (docs/benchmarks.md, "Loading 500 workflows").
+_SHARED_EXECUTORS: dict[str, dg.ExecutorDefinition] = {}
+
+
+def _base_executor(kind: str, failure_cw: CompiledWorkflow | None) -> dg.ExecutorDefinition:
+    """The unconfigured executor definition of ``kind`` (threads, in_process, multiprocess)."""
+    if failure_cw is None and kind in _SHARED_EXECUTORS:
+        return _SHARED_EXECUTORS[kind]
+    if kind == "in_process":
+        made = time_limited(dg.in_process_executor, failure_cw)
+    elif kind == "multiprocess":
+        made = time_limited(dg.multiprocess_executor, failure_cw)
+    else:
+        made = threads_executor if failure_cw is None else make_threads_executor(failure_cw)
+    if failure_cw is None:
+        _SHARED_EXECUTORS[kind] = made
+    return made
 
 
 def job_tags(workflow: Workflow) -> dict[str, str]:

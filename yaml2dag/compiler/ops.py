@@ -11,7 +11,8 @@ Each op is an :class:`dagster.OpDefinition` whose compute function receives
   dynamic output per element; **results op** (``<step>__results``) collects the element
   results back in element order into the step's result.
 * **condition op** (``<step>__when``), in front of a step that may be skipped: decides from the
-  enclosing branch's decision, the skipped-ness of the steps it reads and the ``when``
+  enclosing branch's decision, the skipped-ness of the steps whose result it reads (a step it
+  only reads the state of, ``Node.state_reads``, is no reason to skip) and the ``when``
   condition. It yields either ``go`` (the step runs) or ``skipped`` (a skipped-result, so steps
   ordered after it still run); the step then ends as a real ``STEP_SKIPPED``, as Dagster's
   conditional outputs (``Out(is_required=False)``) prescribe.
@@ -196,7 +197,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
     def compute(context, inputs):
         secrets = cw.secret_values()
         params = cw.params(context, inputs)
-        results = {r: inputs[r] for r in reads}
+        results, _skipped = _read_inputs(inputs, reads)
         extra = None
         if element:
             el = inputs["element"]
@@ -285,15 +286,22 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
                    extra={"step": dg.MetadataValue.text(step.id)}) from None
 
 
-def _read_inputs(inputs: Mapping[str, Any], reads: tuple[str, ...]) -> tuple[dict, str | None]:
-    """Results read through fan-ins (one element each); the first skipped step, if any."""
+def _read_inputs(inputs: Mapping[str, Any], reads: tuple[str, ...],
+                 state_reads: frozenset[str] = frozenset()) -> tuple[dict, str | None]:
+    """The results of the steps ``reads`` names, by step id, and the first of them that was
+    skipped whose result (not only its state, ``state_reads``) is read, if any.
+
+    An input is a step result dict, or a list of one such dict when it comes through a fan-in
+    (``GraphBuilder.state_read``); a skipped step's is :func:`runtime.skipped_result`.
+    """
     results: dict[str, Any] = {}
     skipped = None
     for r in reads:
         value = inputs[r]
         value = value[0] if isinstance(value, list) else value
         results[r] = value
-        if skipped is None and isinstance(value, dict) and value.get("status") == runtime.SKIPPED:
+        if (skipped is None and r not in state_reads and isinstance(value, dict)
+                and value.get("status") == runtime.SKIPPED):
             skipped = r
     return results, skipped
 
@@ -307,6 +315,7 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
     entry = node.entry
     when = getattr(entry, "when", None)
     reads = tuple(node.reads)
+    state_reads = frozenset(node.state_reads)
     context_side = node.context
     step_id = node.id
 
@@ -317,7 +326,7 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
             if decision != context_side[1]:
                 taken = "no side" if decision is None else f"`{decision}`"
                 reason = f"`{context_side[0]}` took {taken}, not `{context_side[1]}`"
-        results, skipped = _read_inputs(inputs, reads)
+        results, skipped = _read_inputs(inputs, reads, state_reads)
         if reason is None and skipped is not None:
             reason = f"it reads step `{skipped}`, which was skipped"
         if reason is None and when is not None and when is not True:
@@ -360,6 +369,7 @@ def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.O
     """The op of a branch or switch: yields the side to run (or None)."""
     entry = node.entry
     reads = tuple(node.reads)
+    state_reads = frozenset(node.state_reads)
     context_side = node.context
 
     def decide(scope: Mapping[str, Any]) -> str | None:
@@ -374,7 +384,7 @@ def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.O
 
     def compute(context, inputs):
         decision = None
-        results, skipped = _read_inputs(inputs, reads)
+        results, skipped = _read_inputs(inputs, reads, state_reads)
         if context_side is not None and inputs["decision"] != context_side[1]:
             note = f"is not reached: `{context_side[0]}` did not take `{context_side[1]}`"
         elif skipped is not None:
@@ -406,7 +416,7 @@ def items_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDe
 
     def compute(context, inputs):
         secrets = cw.secret_values()
-        results = {r: inputs[r] for r in reads}
+        results, _skipped = _read_inputs(inputs, reads)
         scope = cw.scope(context, cw.params(context, inputs), results)
         try:
             values = evaluate(step.for_each, scope) if isinstance(step.for_each, str) else render_value(step.for_each, scope)
@@ -474,7 +484,7 @@ def subworkflow_parameters_op(cw: CompiledWorkflow, node: Node, ins: dict[str, d
 
     def compute(context, inputs):
         secrets = cw.secret_values()
-        results = {r: inputs[r] for r in reads}
+        results, _skipped = _read_inputs(inputs, reads)
         scope = cw.scope(context, cw.params(context, inputs), results)
         try:
             given = render_value(dict(entry.parameters), scope)
