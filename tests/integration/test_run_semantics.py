@@ -200,6 +200,153 @@ def test_if_then_else_runs_exactly_one_side(run_yaml):
     assert high.result.outputs == {"fast": "skipped", "careful": "succeeded"}
 
 
+_STATE_READERS = """
+        name: State readers
+        parameters:
+          deploy: {type: boolean, default: false}
+        steps:
+          - id: b
+            when: "{{ deploy }}"
+            tool: shell
+            parameters: {command: "echo shipped"}
+          - id: on_skip
+            when: "{{ b.status == 'skipped' }}"
+            tool: shell
+            parameters: {command: "echo ok={{ b.succeeded }} error={{ b.error is none }} d={{ b.duration }} a={{ b.attempts }}"}
+          - id: steps_form
+            tool: shell
+            parameters: {command: "echo {{ steps.b.status }}"}
+          - id: each_el
+            for_each: [1, 2]
+            tool: shell
+            parameters: {command: "echo {{ item }}-{{ b.status }}"}
+          - id: reads_output
+            tool: shell
+            parameters: {command: "echo got {{ b.output }}"}
+          - id: mixed
+            tool: shell
+            parameters: {command: "echo {{ b.status }} {{ b.output }}"}
+        outputs:
+          on_skip: "{{ on_skip.output }}"
+          steps_form: "{{ steps_form.output }}"
+          each_el: "{{ each_el.output }}"
+          reads_output: "{{ reads_output.status }}"
+    """
+
+
+def test_a_step_reading_only_the_state_of_a_skipped_step_runs_and_sees_skipped(run_yaml):
+    ran = run_yaml(_STATE_READERS)
+    assert ran.result.status == "SUCCESS", ran.result.error
+    assert ran.result.steps == {"b": "skipped", "on_skip": "succeeded", "steps_form": "succeeded",
+                                "each_el": "succeeded", "reads_output": "skipped", "mixed": "skipped"}
+    assert ran.result.outputs == {"on_skip": "ok=false error=true d=0.0 a=0", "steps_form": "skipped",
+                                  "each_el": ["1-skipped", "2-skipped"], "reads_output": "skipped"}
+    assert {"b", "reads_output", "mixed"} <= ran.step_keys("STEP_SKIPPED")
+    assert {"on_skip", "steps_form", "each_el[0]", "each_el[1]"} <= ran.step_keys("STEP_SUCCESS")
+    assert not {"on_skip", "steps_form"} & ran.step_keys("STEP_SKIPPED")
+
+
+def test_state_readers_see_the_real_state_when_the_step_ran(run_yaml):
+    ran = run_yaml(_STATE_READERS, {"deploy": True})
+    assert ran.result.status == "SUCCESS", ran.result.error
+    assert ran.result.steps == {"b": "succeeded", "on_skip": "skipped", "steps_form": "succeeded",
+                                "each_el": "succeeded", "reads_output": "succeeded", "mixed": "succeeded"}
+    assert ran.result.outputs["steps_form"] == "succeeded"
+    assert ran.result.outputs["each_el"] == ["1-succeeded", "2-succeeded"]
+    assert "on_skip" in ran.step_keys("STEP_SKIPPED")
+
+
+def test_a_state_reader_after_a_branch_sees_the_side_not_taken_as_skipped(run_yaml):
+    ran = run_yaml("""
+        name: Branch state
+        parameters:
+          risk: {type: integer, default: 1}
+        steps:
+          - id: route
+            if: "{{ risk < 5 }}"
+            then:
+              - {id: fast, tool: shell, parameters: {command: "echo fast"}}
+            else:
+              - {id: careful, tool: shell, parameters: {command: "echo careful"}}
+          - id: report
+            if: "{{ not careful.succeeded }}"
+            tool: shell
+            parameters: {command: "echo careful={{ careful.status }} fast={{ fast.status }}"}
+          - id: decide
+            if: "{{ steps.careful.status == 'skipped' }}"
+            then:
+              - {id: noted, tool: shell, parameters: {command: "echo noted"}}
+          - id: careful_output
+            tool: shell
+            parameters: {command: "echo {{ careful.output }}"}
+        outputs:
+          report: "{{ report.output }}"
+    """)
+    assert ran.result.status == "SUCCESS", ran.result.error
+    assert ran.result.steps == {"fast": "succeeded", "careful": "skipped", "report": "succeeded",
+                                "noted": "succeeded", "careful_output": "skipped"}
+    assert ran.result.outputs == {"report": "careful=skipped fast=succeeded"}
+    assert {"careful", "careful_output"} <= ran.step_keys("STEP_SKIPPED")
+
+
+def test_a_state_reader_of_an_aborted_step_does_not_run(run_yaml):
+    ran = run_yaml("""
+        name: Abort state
+        steps:
+          - id: bad
+            tool: shell
+            parameters: {command: "exit 3"}
+          - id: reads_state
+            depends_on: []
+            if: "{{ bad.status == 'failed' }}"
+            tool: shell
+            parameters: {command: "echo {{ bad.status }}"}
+    """)
+    assert ran.result.status == "FAILURE"
+    assert ran.result.steps == {"bad": "failed", "reads_state": "not_run"}
+    assert "reads_state" not in ran.step_keys("STEP_SUCCESS")
+
+
+def test_sub_workflow_steps_read_and_are_read_by_state(tmp_path, instance, monkeypatch):
+    from conftest import write
+    from yaml2dag.library import Library
+    from yaml2dag.runner import run_workflow
+
+    folder = tmp_path / "defs"
+    monkeypatch.setenv("YAML2DAG_DEFINITIONS", str(folder))
+    write(folder, "child.yaml", """
+        name: Echo Child
+        parameters:
+          what: {type: string}
+        steps:
+          - {id: say, tool: shell, parameters: {command: "echo child got {{ what }}"}}
+        outputs:
+          said: "{{ say.output }}"
+    """)
+    write(folder, "parent.yaml", """
+        name: State Parent
+        parameters:
+          deploy: {type: boolean, default: false}
+        steps:
+          - {id: b, when: "{{ deploy }}", tool: shell, parameters: {command: "echo shipped"}}
+          - id: sub
+            workflow: Echo Child
+            parameters: {what: "{{ b.status }}"}
+          - {id: sub_skipped, workflow: Echo Child, when: "{{ deploy }}", parameters: {what: "x"}}
+          - id: last
+            tool: shell
+            parameters: {command: "echo {{ sub_skipped.status }} {{ sub.output.said }}"}
+        outputs: {last: "{{ last.output }}"}
+    """)
+    report = Library(folder).find("State Parent")
+    assert report.valid, [p.format() for p in report.problems]
+    result = run_workflow(report, {}, instance=instance)
+    assert result.status == "SUCCESS", result.error
+    assert result.outputs == {"last": "skipped child got skipped"}
+    assert result.steps["sub"] == "succeeded" and result.steps["sub_skipped"] == "skipped"
+    assert result.steps["last"] == "succeeded"
+
+
 def test_switch_runs_the_matching_case_or_default(run_yaml):
     text = """
         name: Switching

@@ -206,6 +206,23 @@ def test_may_skip_propagates_through_reads_but_not_ordering():
     assert plan.nodes["reads"].gated and not plan.nodes["route"].gated
 
 
+def test_a_state_only_reader_does_not_inherit_the_skip_but_a_result_reader_does():
+    plan = plan_of(f"""
+        name: A
+        steps:
+          - {step("cond", extra=", when: 'false'")}
+          - {step("state", "echo {{ cond.status }} {{ steps.cond['succeeded'] }} {{ cond.attempts }}")}
+          - {step("result", "echo {{ steps.cond.exit_code }}")}
+          - {step("mixed", "echo {{ cond.status }} {{ cond.output }}")}
+          - {step("whole", "echo {{ cond }}")}
+    """)
+    nodes = plan.nodes
+    assert nodes["state"].reads == ["cond"] and nodes["state"].state_reads == ["cond"]
+    assert not nodes["state"].may_skip and not nodes["state"].gated
+    assert [nodes[n].state_reads for n in ("result", "mixed", "whole")] == [[], [], []]
+    assert all(nodes[n].reads == ["cond"] and nodes[n].may_skip for n in ("result", "mixed", "whole"))
+
+
 def test_order_is_topological_and_follows_the_file_where_it_can():
     plan = plan_of(f"""
         name: A

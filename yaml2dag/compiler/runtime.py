@@ -54,7 +54,7 @@ class SkippedResult(dict):
 
 def skipped_result(reason: str) -> dict:
     """The result a skipped step exposes to ordering successors and to workflow outputs."""
-    out = SkippedResult(result(None, status=SKIPPED))
+    out = SkippedResult(result(None, status=SKIPPED, attempts=0))  # it never ran
     out["reason"] = reason
     return out
 
