@@ -12,6 +12,7 @@ for CI.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def node_def_names(job: dg.JobDefinition) -> list[str]:
 def build_definitions(path: str | Path | None = None, *, strict: bool | None = None) -> dg.Definitions:
     """Every workflow of a folder as Dagster definitions: jobs, schedules and sensors.
 
+    Python's cyclic garbage collector is paused while the folder is compiled (and restored
+    after): building Dagster definitions allocates hundreds of thousands of long-lived objects,
+    and the collector's repeated scans of them took 15-20% of the load of 500 workflows
+    (``benchmarks/definitions_load.py``, docs/benchmarks.md).
+
     Args:
         path: the definitions folder (default: ``$YAML2DAG_DEFINITIONS`` or ``./definitions``).
         strict: fail on any invalid file (default: ``$YAML2DAG_STRICT == "1"``).
@@ -107,6 +113,16 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
         WorkflowInvalidError: in strict mode, when a file does not validate (all problems of
             all files are in the message).
     """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_definitions(path, strict)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_definitions(path: str | Path | None, strict: bool | None) -> dg.Definitions:
     from .compiler.job import compile_workflow, folder_resolver
 
     library = Library(path)
@@ -127,7 +143,7 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
             broken.append((i, report.errors))
             continue
         try:
-            job = compile_workflow(report.workflow, resolver=folder_resolver(None, library))
+            job = compile_workflow(report.workflow, plan=report.plan, resolver=folder_resolver(None, library))
         except Exception as exc:  # noqa: BLE001 - one file never takes the others down
             if strict:
                 raise
