@@ -7,7 +7,7 @@ uses yaml2dag's default thread-pool executor. Each workflow step calls ``builtin
 hand-written op returns a value and waits for the previous one (an ordering-only ``Nothing``
 input, as workflow list order is), so both sides store one output per step.
 
-Usage: python benchmarks/per_step_overhead.py [--steps 50] [--repeat 5]
+Usage: python benchmarks/per_step_overhead.py [--steps 50] [--repeat 15]
 Target: ratio <= 1.15.
 """
 
@@ -44,7 +44,7 @@ def workflow_text(steps: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     home = temp_home()
     os.environ["DAGSTER_HOME"] = str(home)

@@ -185,22 +185,35 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[An
                     fitted.append(text[: max(widths[i] - 1, 0)] + "…")
             cells.append((fitted, style))
         for n in range(max(len(c[0]) for c in cells)):
-            line = Text(no_wrap=True, overflow="ellipsis")
+            parts: list[tuple[str, str | None]] = []
             for i, (fitted, style) in enumerate(cells):
                 text = fitted[n] if n < len(fitted) else ""
                 if i:
-                    line.append("  ")
+                    parts.append(("  ", None))
                 if cell_len(text) > widths[i]:  # a word wider than a wrapped column
                     text = text[: max(widths[i] - 1, 0)] + "…"
                 pad = " " * (widths[i] - cell_len(text))
                 if i in right:
-                    line.append(pad)
-                line.append(text, style)
+                    parts.append((pad, None))
+                parts.append((text, style))
                 if i not in right and i != len(cells) - 1:
-                    line.append(pad)
-            line.rstrip()  # continuation lines end where their last non-empty cell does
-            lines.append(line)
-    out.print(Text("\n").join(lines), crop=False, soft_wrap=True)
+                    parts.append((pad, None))
+            lines.append(parts)
+    if out.color_system is None:
+        # no terminal: plain text straight to the stream (styles would be dropped anyway, and
+        # building rich Text objects took a fifth of `yaml2dag list` on 500 workflows)
+        # continuation lines end where their last non-empty cell does
+        out.file.write("".join("".join(t for t, _ in parts).rstrip() + "\n" for parts in lines))
+        out.file.flush()
+        return
+    texts = []
+    for parts in lines:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for text, style in parts:
+            line.append(text, style)
+        line.rstrip()  # continuation lines end where their last non-empty cell does
+        texts.append(line)
+    out.print(Text("\n").join(texts), crop=False, soft_wrap=True)
 
 
 def _columns_that_fit(width: int, headers: Sequence[str], rows: Sequence[Sequence[Any]], shrink: Sequence[int],
