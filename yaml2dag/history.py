@@ -172,22 +172,11 @@ def parse_since(text: str | None) -> float | None:
 
 
 def trigger_of(run: Any) -> str:
-    """What started a run: ``cli`` (``yaml2dag run``/``retry``), ``schedule``, ``sensor``,
-    ``backfill``, ``ui`` (launched through the Dagster webserver: the run has a remote job
-    origin) or ``manual`` (anything else, e.g. ``dagster job execute``). An explicit
-    ``yaml2dag/trigger`` tag wins."""
-    tags = run.tags
-    if tags.get("yaml2dag/trigger"):
-        return tags["yaml2dag/trigger"]
-    if "dagster/schedule_name" in tags:
-        return "schedule"
-    if "dagster/sensor_name" in tags:
-        return "sensor"
-    if "dagster/backfill" in tags:
-        return "backfill"
-    if getattr(run, "remote_job_origin", None) is not None:
-        return "ui"
-    return "manual"
+    """What started a run: :func:`yaml2dag.compiler.scope.trigger_kind` of its tags and origin
+    (``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` or ``manual``)."""
+    from .compiler.scope import trigger_kind
+
+    return trigger_kind(run.tags, getattr(run, "remote_job_origin", None) is not None)
 
 
 def _status_of(run: Any, instance: Any = None) -> str:

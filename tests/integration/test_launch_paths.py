@@ -64,6 +64,7 @@ WORKFLOWS = {
         outputs:
           greetings: "{{ greet.output }}"
           count: "{{ count.output }}"
+          trigger: "{{ run.trigger }}"
     """,
     "child.yaml": """
         name: Launch Child
@@ -482,7 +483,8 @@ def test_ui_for_each_maps_each_element_and_collects_them_in_order(live, live_ins
                 spans.setdefault(r.dagster_event.step_key, []).append(r.timestamp)
     peak = max(sum(1 for s, e in spans.values() if s <= start < e) for start, _ in spans.values())
     assert peak <= 2, spans
-    assert stored_outputs(live_instance, run_id) == [{"greetings": ["0-delta", "1-alpha", "2-charlie"], "count": "3"}]
+    assert stored_outputs(live_instance, run_id) == [{"greetings": ["0-delta", "1-alpha", "2-charlie"], "count": "3",
+                                                     "trigger": "ui"}]
 
 
 def test_ui_subworkflow_steps_are_nested_nodes(live, live_instance, early_runs):

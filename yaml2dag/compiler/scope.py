@@ -49,9 +49,21 @@ class DagsterToolLog(ToolLog):
         self._log.debug(message)
 
 
-def trigger_kind(tags: Mapping[str, str]) -> str:
-    """What started a run: ``schedule``, ``sensor``, ``cli``, ``backfill`` or ``manual``."""
-    if TAG_TRIGGER in tags:
+def trigger_kind(tags: Mapping[str, str], from_webserver: bool = False) -> str:
+    """What started a run (``run.trigger`` in templates, the trigger column of ``history``).
+
+    Args:
+        tags: the run's tags. An explicit ``yaml2dag/trigger`` tag wins (``cli`` from
+            ``yaml2dag run``/``retry``, ``manual`` from ``yaml2dag trigger``, ``schedule``/
+            ``sensor`` from yaml2dag's triggers); then Dagster's own ``dagster/schedule_name``,
+            ``dagster/sensor_name`` and ``dagster/backfill`` tags.
+        from_webserver: the run has a remote job origin (launched through the Dagster webserver).
+
+    Returns:
+        ``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` (launched from the Dagster UI)
+        or ``manual`` (anything else, e.g. ``dagster job execute``).
+    """
+    if tags.get(TAG_TRIGGER):
         return tags[TAG_TRIGGER]
     if "dagster/schedule_name" in tags:
         return "schedule"
@@ -59,7 +71,7 @@ def trigger_kind(tags: Mapping[str, str]) -> str:
         return "sensor"
     if "dagster/backfill" in tags:
         return "backfill"
-    return "manual"
+    return "ui" if from_webserver else "manual"
 
 
 def run_tags(context: Any) -> Mapping[str, str]:
@@ -187,7 +199,8 @@ class CompiledWorkflow:
             "workflow": root.name,
             "job": root.id,
             "version": root.version,
-            "trigger": trigger_kind(run_tags(context)),
+            "trigger": trigger_kind(run_tags(context),
+                                    getattr(context.dagster_run, "remote_job_origin", None) is not None),
         }
         return runtime.LazyMapping(values, {"started_at": lambda: _started_at(context)})
 
