@@ -998,3 +998,40 @@ def test_control_flow_under_dagster_job_execute(tmp_path):
     for path in home.rglob("*"):
         if path.is_file():
             assert b"hunter2-secret" not in path.read_bytes(), path
+
+
+def test_two_steps_failing_at_once_in_separate_processes_are_handled_once(tmp_path):
+    """Under the multiprocess executor each failing step's hook runs in that step's process.
+    Two parallel steps that fail at the same instant (a file barrier lines them up) still get
+    one round of compensation and on_failure, not one per process."""
+    home = make_dagster_home(tmp_path / "home")
+    folder = tmp_path / "defs"
+    log = tmp_path / "handlers.log"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    # each branch announces itself, waits (bounded: 20 s, polling every 10 ms) for the other, then fails
+    def branch(me: str, other: str) -> str:
+        return (f"touch {gate}/{me}; i=0; while [ ! -e {gate}/{other} ] && [ $i -lt 2000 ]; "
+                f"do sleep 0.01; i=$((i+1)); done; exit 3")
+
+    write(folder, "twice.yaml", f"""
+        name: Fail Twice
+        executor: {{type: multiprocess, max_parallel: 2}}
+        steps:
+          - id: reserve
+            tool: shell
+            parameters: {{command: "echo seat-7"}}
+            compensate: {{tool: shell, parameters: {{command: "echo release >> {log}"}}}}
+          - parallel:
+              - {{id: left, tool: shell, parameters: {{command: "{branch('left', 'right')}"}}}}
+              - {{id: right, tool: shell, parameters: {{command: "{branch('right', 'left')}"}}}}
+        on_failure:
+          - id: alert
+            tool: shell
+            parameters: {{command: "echo alert >> {log}"}}
+    """)
+    env = {"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": str(folder)}
+    ran = run_cli("run", "Fail Twice", env=env)
+    assert ran.code == 1, ran.stdout + ran.stderr
+    assert sorted(p.name for p in gate.iterdir()) == ["left", "right"]
+    assert log.read_text().splitlines() == ["release", "alert"]

@@ -1,7 +1,9 @@
 """Failure handling inside the failed run: ``compensate`` (saga rollback) and ``on_failure``.
 
 When a step fails for good (after its retries, with ``on_error: abort``), a Dagster failure
-hook on every op of the job runs, once per run:
+hook on every op of the job runs, once per run (when two steps of a multiprocess run fail at
+the same moment, the first ``started`` event in the run's event log decides which process
+handles the failure, see :func:`_claim`):
 
 1. the ``compensate`` bodies of the steps that had succeeded, newest first, across the workflow
    and the sub-workflows it inlines; each sees its own step's result, ``failed_step`` and
@@ -33,6 +35,7 @@ Steps still running in parallel when the failure happens are not compensated.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Iterable
@@ -109,6 +112,21 @@ def _marker_events(instance: Any, run_id: str) -> Iterable[dict[str, Any]]:
 
 def _already_handled(context: Any) -> bool:
     return any(True for _ in _marker_events(context.instance, context.run_id))
+
+
+def _claim(context: Any, message: str, values: dict[str, Any]) -> bool:
+    """Report that failure handling starts, and say whether this process is the one to do it.
+
+    Two steps of a multiprocess run can fail at the same moment, each in its own process, and
+    both hooks may pass :func:`_already_handled` before either reports. So each reports its
+    ``started`` event with a token of its own, then reads the run's event log back: the first
+    ``started`` event in storage order wins (the event log assigns increasing storage ids and
+    each process reads after its own write, so exactly one process sees its own token first).
+    """
+    token = uuid.uuid4().hex
+    _report(context, message, {MARKER: "started", **values, "claim": token})
+    first = next((v for v in _marker_events(context.instance, context.run_id) if v.get(MARKER) == "started"), None)
+    return first is not None and first.get("claim") == token
 
 
 def _error_of(context: Any) -> str:
@@ -366,9 +384,9 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
         if level is not None and level.workflow.on_failure:
             levels.append((tuple(parts[:depth]), level))
     n_steps = sum(1 for _p, level in levels for e in iter_entries(level.workflow.on_failure) if isinstance(e, Step))
-    _report(context, f"run failed at `{failed_step}`: {error}; running {len(compensations)} compensation(s) "
-            f"and {n_steps} on_failure step(s)",
-            {MARKER: "started", "failed_step": failed_step, "error": error})
+    if not _claim(context, f"run failed at `{failed_step}`: {error}; running {len(compensations)} compensation(s) "
+                  f"and {n_steps} on_failure step(s)", {"failed_step": failed_step, "error": error}):
+        return
 
     def extra_for(path: tuple[str, ...]) -> dict[str, Any]:
         inside = tuple(parts[:len(path)]) == path and len(parts) > len(path)

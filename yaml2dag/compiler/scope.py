@@ -74,12 +74,25 @@ def trigger_kind(tags: Mapping[str, str], from_webserver: bool = False) -> str:
     return "ui" if from_webserver else "manual"
 
 
-def run_tags(context: Any) -> Mapping[str, str]:
-    """Tags of the run an op or hook context belongs to."""
+def _run_of(context: Any) -> Any:
+    """The ``DagsterRun`` an op or hook context belongs to (``None`` if storage has none)."""
     run = getattr(context, "run", None)
     if run is None:
         run = context.instance.get_run_by_id(context.run_id)
+    return run
+
+
+def run_tags(context: Any) -> Mapping[str, str]:
+    """Tags of the run an op or hook context belongs to."""
+    run = _run_of(context)
     return run.tags if run is not None else {}
+
+
+def _trigger_of_context(context: Any) -> str:
+    run = _run_of(context)
+    if run is None:
+        return trigger_kind({})
+    return trigger_kind(run.tags, getattr(run, "remote_job_origin", None) is not None)
 
 
 def _started_at(context: Any) -> str:
@@ -199,8 +212,7 @@ class CompiledWorkflow:
             "workflow": root.name,
             "job": root.id,
             "version": root.version,
-            "trigger": trigger_kind(run_tags(context),
-                                    getattr(context.dagster_run, "remote_job_origin", None) is not None),
+            "trigger": _trigger_of_context(context),
         }
         return runtime.LazyMapping(values, {"started_at": lambda: _started_at(context)})
 
