@@ -8,6 +8,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-for script in ("per_step_overhead.py", "parallel_steps.py", "definitions_load.py", "cold_run.py"):
+for script in ("per_step_overhead.py", "parallel_steps.py", "definitions_load.py", "cold_run.py", "list_speed.py"):
     print(f"<!-- {script} -->", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE)

@@ -8,7 +8,8 @@ The library API (the CLI and the code location are thin faces over it)::
 * :func:`load_workflow` — a validated :class:`~yaml2dag.model.Workflow` (or an error);
 * :func:`compile_workflow` — one workflow → one ``dagster.JobDefinition``;
 * :func:`build_definitions` — a folder → ``dagster.Definitions``;
-* :func:`run_workflow` — run through a real ``DagsterInstance``, with progress callbacks.
+* :func:`run_workflow` — run through a real ``DagsterInstance``, with progress callbacks;
+* :class:`WorkflowsComponent` — a folder as a Dagster Component of a ``dg`` project.
 
 Importing ``yaml2dag`` does not import Dagster; the Dagster-facing names load on first use.
 """
@@ -33,9 +34,16 @@ _LAZY = {
     "build_definitions": ("yaml2dag.location", "build_definitions"),
     "run_workflow": ("yaml2dag.runner", "run_workflow"),
     "RunResult": ("yaml2dag.runner", "RunResult"),
+    "WorkflowsComponent": ("yaml2dag.component", "WorkflowsComponent"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __dir__() -> list[str]:
+    """The module's names, lazy ones included: ``dg`` lists the components of a registry module
+    (``dagster_dg_cli.registry_modules`` entry point ``yaml2dag``) by walking ``dir()``."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ Spec §4 (``timeout``) and §2 (workflow ``timeout``). A bare number is seconds.
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -24,14 +25,34 @@ def parse_duration(value: object) -> float:
         The duration in seconds (float).
 
     Raises:
-        ValueError: the value is not a duration; the message shows accepted forms.
+        ValueError: the value is not a duration (the message shows accepted forms), or it is
+            NaN, infinite or too large for a float (such as ``1`` followed by 400 zeros).
     """
+    seconds = _parse(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{_short(value)} is too long to be a duration")
+    return seconds
+
+
+def _short(value: object) -> str:
+    if isinstance(value, int) and abs(value) >= 10**30:  # str() refuses more than 4,300 digits
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "…"
+
+
+def _parse(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(_message(value))
     if isinstance(value, (int, float)):
+        if value != value:
+            raise ValueError(_message(value))
         if value < 0:
             raise ValueError(_message(value))
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf
     if not isinstance(value, str):
         raise ValueError(_message(value))
     text = value.strip()

@@ -68,7 +68,10 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     Keys: ``workflow_id`` (job), ``workflow`` (name), ``run_id``, ``status``
     (pending|running|paused|completed|failed|canceled), ``canceling`` (True while a cancel is
     stopping the run: Dagster's CANCELING, shown as ``running``), ``dagster_status``, ``current_step``,
-    ``started_at``/``ended_at`` (ISO-8601 UTC), ``duration_s``, ``step_statuses``, ``outputs``,
+    ``started_at``/``ended_at`` (ISO-8601 UTC), ``duration_s``, ``step_statuses`` (each step's
+    status: :data:`~yaml2dag.tracking.STEP_STATUSES`, and while the run is in progress
+    ``running`` or ``waiting`` — at its approval gate —, see
+    :meth:`~yaml2dag.tracking.StepTracker.step_statuses`), ``outputs``,
     ``error_message``, ``failed_step``, ``waiting`` (approval gates waiting for a decision),
     ``handlers`` (compensations and on_failure steps that ran).
 
@@ -113,7 +116,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
         "started_at": _iso(start),
         "ended_at": _iso(end),
         "duration_s": round(end - start, 3) if start and end else None,
-        "step_statuses": tracker.step_statuses(),
+        "step_statuses": tracker.step_statuses(live=not run.is_finished),
         "outputs": tracker.outputs,
         "error_message": error,
         "failed_step": failed_step,
@@ -172,9 +175,9 @@ def parse_since(text: str | None) -> float | None:
 
 
 def trigger_of(run: Any) -> str:
-    """What started a run: :func:`yaml2dag.compiler.scope.trigger_kind` of its tags and origin
+    """What started a run: :func:`yaml2dag.run_trigger.trigger_kind` of its tags and origin
     (``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` or ``manual``)."""
-    from .compiler.scope import trigger_kind
+    from .run_trigger import trigger_kind
 
     return trigger_kind(run.tags, getattr(run, "remote_job_origin", None) is not None)
 
@@ -1141,14 +1144,12 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
         RunStateError: the run is not finished, ``from_failure`` on a successful run, unknown
             ``from_step``, or the workflow file changed (see ``use_current``).
     """
-    import socket
-
     from dagster import ReexecutionOptions, execute_job
 
     from .approvals import default_user
     from .compiler import reconstructable_job
     from .compiler import runtime as _runtime
-    from .runner import TAG_CLI_HOST, TAG_CLI_PID, _quiet_stderr
+    from .runner import _quiet_stderr
 
     parent = _get_run(instance, run_id)
     run_id = parent.run_id
@@ -1181,8 +1182,11 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     skip = ("dagster/", "yaml2dag/cli_", "yaml2dag/trigger", "yaml2dag/user", TAG_RETRY_OF, TAG_RETRY_MODE,
             "yaml2dag/workflow", "yaml2dag/version", "yaml2dag/hash", ".dagster/")
     tags = {k: v for k, v in parent.tags.items() if not k.startswith(skip)}
-    tags.update({"yaml2dag/trigger": "cli", TAG_CLI_PID: str(_os.getpid()), TAG_CLI_HOST: socket.gethostname(),
-                 TAG_USER: default_user(), TAG_RETRY_OF: run_id, TAG_RETRY_MODE: mode})
+    from .run_health import cli_tags
+
+    # this process executes the re-execution (pid, host, start time; see yaml2dag.run_health)
+    tags.update({"yaml2dag/trigger": "cli", **cli_tags(), TAG_USER: default_user(), TAG_RETRY_OF: run_id,
+                 TAG_RETRY_MODE: mode})
     with _quiet_stderr(quiet):
         try:
             result = execute_job(recon, instance, reexecution_options=options, tags=tags)
@@ -1326,7 +1330,8 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
     Reads ``<home>/history/runs.db`` read-only (tables ``runs`` and ``run_tags``); for a
     started run, its event log ``<home>/history/runs/<run_id>.db`` tells whether an approval
     gate is waiting (``paused``). Returns None when this fast path does not apply (a configured
-    storage such as PostgreSQL, no database, or a schema it does not recognise): the caller
+    storage such as PostgreSQL, no database, a schema it does not recognise, or a last run whose
+    yaml2dag process is gone, which :func:`yaml2dag.runner.get_instance` ends first): the caller
     then uses the Dagster API.
     """
     import json as _json
@@ -1355,6 +1360,11 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
                 parsed = {}
             origin = parsed.get("remote_job_origin") or parsed.get("external_pipeline_origin")
             fake = type("Run", (), {"tags": tags, "remote_job_origin": origin})()
+            if status in ("NOT_STARTED", "STARTING", "STARTED", "CANCELING") and tags.get("yaml2dag/cli_pid"):
+                from .run_health import process_state
+
+                if process_state(tags)[0] == "dead":
+                    return None  # its process is gone: the Dagster path ends the run first (run_health)
             created_iso = None
             if created:
                 try:

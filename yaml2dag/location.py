@@ -144,13 +144,13 @@ def _build_definitions(path: str | Path | None, strict: bool | None) -> dg.Defin
             continue
         try:
             job = compile_workflow(report.workflow, plan=report.plan, resolver=folder_resolver(None, library))
+            names = node_def_names(job)
         except Exception as exc:  # noqa: BLE001 - one file never takes the others down
             if strict:
                 raise
-            broken.append((i, [Problem(report.file, 0, 0, "", f"could not compile: {type(exc).__name__}: {exc}",
+            broken.append((i, [Problem(report.file, 1, 1, "", f"could not compile: {type(exc).__name__}: {exc}",
                                        "compile")]))
             continue
-        names = node_def_names(job)
         taken = [n for n in names if n in owners]
         if taken:
             first = taken[0]

@@ -386,6 +386,11 @@ def _str(value: Any, default: str = "") -> str:
 
 
 def _int(value: Any, default: int | None = None) -> int | None:
+    """An integer field: ints, and whole floats (``2.0``) as the ints they equal, since JSON
+    Schema counts them as integers and the schema accepted them (the validator refuses whole
+    floats outside 64 bits, such as ``1.0e+308``, with rule ``limit``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
@@ -572,6 +577,8 @@ def build_parameter(name: str, data: Any, path: DocPath) -> Parameter:
     ptype = data.get("type")
     if ptype not in PARAMETER_TYPES:
         ptype = infer_type(default) if default is not MISSING else "string"
+    if ptype == "integer" and isinstance(default, float) and default.is_integer():
+        default = int(default)  # `default: 3.0`: the value check_value accepts, and Dagster's Int needs
     items = data.get("items") if isinstance(data.get("items"), dict) else {}
     enum = data.get("enum")
     num = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None  # noqa: E731

@@ -526,9 +526,17 @@ class _Builder:
 
     def prune(self, members: list[str]) -> list[str]:
         members = [m for m in dict.fromkeys(members) if m in self.plan.nodes]
+        # every node some member waits for, directly or not: one walk from all members at once
+        # (the union of their ancestors), linear in the plan's size rather than quadratic
+        nodes = self.plan.nodes
         covered: set[str] = set()
-        for m in members:
-            covered |= self.plan.ancestors(m)
+        stack = [up for m in members for up in nodes[m].upstream()]
+        while stack:
+            current = stack.pop()
+            if current in covered or current not in nodes:
+                continue
+            covered.add(current)
+            stack.extend(nodes[current].upstream())
         return [m for m in members if m not in covered]
 
 

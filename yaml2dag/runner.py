@@ -24,6 +24,8 @@ from .deploy import dagster_yaml_text, ensure_dagster_yaml
 from .errors import ParameterError, WorkflowInvalidError, Yaml2DagError
 from .model import Workflow
 from .parameters import resolve
+from .run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
+from . import masking as _masking
 from .secrets import SecretStore, mask
 from .tracking import STEP_STATUSES, StepTracker, step_catalog
 from .validation import FileReport
@@ -33,8 +35,6 @@ DEFAULT_HOME = "dagster_home"
 #: (yaml2dag/deploy/dagster.yaml, see :mod:`yaml2dag.deploy`).
 DEFAULT_DAGSTER_YAML = dagster_yaml_text()
 
-TAG_CLI_PID = "yaml2dag/cli_pid"
-TAG_CLI_HOST = "yaml2dag/cli_host"
 #: Who started the run from the CLI (``$YAML2DAG_USER``, else the login name); read by audits.
 TAG_CLI_USER = "yaml2dag/user"
 
@@ -112,26 +112,104 @@ def instance_home() -> Path:
     return Path(home) if home else Path(DEFAULT_HOME)
 
 
-def get_instance():
-    """A :class:`dagster.DagsterInstance` for :func:`instance_home` (created if missing)."""
+def _open_storage(home: Path, keep: bool) -> Any:
+    """Open the instance of ``home``, creating its storage first when needed (see
+    :func:`prepare_storage`); returns it when ``keep``, else disposes of it and returns None."""
+    from . import storage
+
+    if storage.is_ready(home):
+        storage.check_files(home)
+        return _instance_of(home) if keep else None
+    # Dagster creates a new home's SQLite databases the first time an instance is opened, with
+    # no lock: two processes doing it at once collide ("table runs already exists") or record
+    # two schema versions in alembic_version for good ("more than one head"). Creating them
+    # under an exclusive lock makes the others wait, then find them.
+    with storage.creation_lock(home):
+        if not storage.is_ready(home):
+            storage.clear_interrupted_creation(home)
+        storage.check_files(home)
+        instance = _instance_of(home)
+        storage.mark_ready(home)
+        if keep:
+            return instance
+        instance.dispose()
+        return None
+
+
+def _instance_of(home: Path) -> Any:
+    """``DagsterInstance.from_config(home)``; a storage that cannot be opened raises
+    :class:`~yaml2dag.storage.StorageError` (one line naming the damaged file)."""
     from dagster import DagsterInstance
 
+    from . import storage
+
+    try:
+        return DagsterInstance.from_config(str(home))
+    except Exception as exc:  # noqa: BLE001 - only storage failures are translated
+        message = storage.describe(exc, home)
+        if message is None:
+            raise
+        raise storage.StorageError(message) from None
+
+
+def prepare_storage(home: str | Path | None = None) -> Path:
+    """Make sure a Dagster home's storage exists, creating it (and its ``dagster.yaml``, see
+    :func:`yaml2dag.deploy.ensure_dagster_yaml`) under an exclusive lock the first time.
+
+    Every yaml2dag command that opens the instance goes through here (:func:`get_instance`);
+    ``yaml2dag dev`` calls it before it starts the webserver, daemon and code server (which open
+    the instance at once), and tests call it before they open an instance beside a running
+    ``yaml2dag`` process. Details: :mod:`yaml2dag.storage`.
+
+    Args:
+        home: the DAGSTER_HOME (default: :func:`instance_home`).
+
+    Returns:
+        The home, as an absolute path.
+
+    Raises:
+        yaml2dag.storage.StorageError: a storage file is damaged (empty, truncated, not
+            SQLite...); the message names it and what to do.
+    """
+    home = Path(home if home is not None else instance_home()).resolve()
+    ensure_dagster_yaml(home)
+    _open_storage(home, keep=False)
+    return home
+
+
+def get_instance(*, reap: bool = True):
+    """A :class:`dagster.DagsterInstance` for :func:`instance_home`, its storage created first if
+    missing (:func:`prepare_storage`); ``$DAGSTER_HOME`` is set to that home for this process
+    and its children.
+
+    Args:
+        reap: also end the unfinished runs of this host whose yaml2dag process is gone
+            (:func:`yaml2dag.run_health.reap_dead_runs`: step processes killed, run marked
+            failed with the reason, pool slots freed), so that no command ever shows such a run
+            as running or waits for its slots.
+
+    Raises:
+        yaml2dag.storage.StorageError: a storage file is damaged; the message names it.
+    """
     home = instance_home().resolve()
     ensure_dagster_yaml(home)
     os.environ["DAGSTER_HOME"] = str(home)
-    if (home / "history" / "runs.db").exists():
-        return DagsterInstance.get()
-    # A new SQLite instance creates its tables when first opened; two processes doing that at
-    # once (two workflows started together on a fresh machine) collide with "table runs already
-    # exists". Opening it under an exclusive lock makes the second one wait, then find them.
-    import fcntl
+    instance = _open_storage(home, keep=True)
+    if reap:
+        from .run_health import reap_dead_runs
+        from .storage import is_storage_exception
 
-    with open(home / ".yaml2dag-init.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return DagsterInstance.get()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            reap_dead_runs(instance, by=f"{_command_name()} (pid {os.getpid()})")
+        except Exception as exc:  # noqa: BLE001 - a failed look never stops the command...
+            if is_storage_exception(exc):
+                raise  # ...unless the storage itself is damaged: the command would fail next
+    return instance
+
+
+def _command_name() -> str:
+    args = [a for a in sys.argv[1:3] if not a.startswith("-")]
+    return "yaml2dag " + args[0] if args else "yaml2dag"
 
 
 @contextlib.contextmanager
@@ -208,9 +286,14 @@ def wait_for_slot(instance: Any, workflow: Workflow, tag: tuple[str, str], run_i
     Raises:
         ConcurrencyLimitError: the limit is reached and ``wait`` is False.
     """
+    from .run_health import DeadRunWatch
+
     limit = workflow.concurrency.limit if workflow.concurrency else 0
     announced = False
+    # a run of the bucket whose process died would hold its place for good: end such runs first
+    reap = DeadRunWatch(instance, by=f"a run of {workflow.name!r} waiting for a concurrency slot", tags={tag[0]: tag[1]})
     while True:
+        reap()
         holders = _holders(instance, tag, run_id)
         if len(holders) < limit:
             return
@@ -290,8 +373,11 @@ def run_workflow(
     total = len(catalog)
     from .approvals import default_user
 
-    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", TAG_CLI_PID: str(os.getpid()),
-                TAG_CLI_HOST: socket.gethostname(), TAG_CLI_USER: default_user(), **(tags or {})}
+    from .run_health import cli_tags
+
+    # the process that executes the run (pid, host, start time): a run whose process is gone is
+    # found and ended by the next yaml2dag command or the daemon (yaml2dag.run_health)
+    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **cli_tags(), TAG_CLI_USER: default_user(), **(tags or {})}
     conc = concurrency_tag(workflow, render_concurrency_key(workflow, values))
     if conc is not None:
         run_tags[conc[0]] = conc[1]
@@ -304,6 +390,7 @@ def run_workflow(
             raise
 
     secrets = SecretStore(workflow).values()
+    _masking.register(run.run_id, secrets)  # for the sinks of this process (yaml2dag.masking)
     tracker = StepTracker(catalog)
     ended = {"n": 0}
     clock = time.monotonic()
@@ -322,11 +409,15 @@ def run_workflow(
                     if change.kind in ("succeeded", "continued", "failed") and change.key in tracker.started:
                         duration = now - tracker.started[change.key]
                     index = ended["n"] if change.kind in ("succeeded", "continued", "failed", "skipped") else 0
-                    message = mask(change.message, secrets) if change.message else change.message
+                    message = (mask(change.message, secrets + _masking.registered(run.run_id))
+                               if change.message else change.message)
                     on_progress(StepProgress(change.kind, change.key, title, index, total, duration, message))
         except KeyboardInterrupt:
             pass
     _runtime.forget_run(run.run_id)
+    # the secrets of sub-workflows and those tools added (ctx.add_secret) too
+    secrets = tuple(sorted(set(secrets) | set(_masking.registered(run.run_id)), key=len, reverse=True))
+    _masking.forget(run.run_id)
     final = instance.get_run_by_id(run.run_id)
     status = final.status.value if final is not None else "FAILURE"
     if status not in ("SUCCESS", "FAILURE", "CANCELED"):
@@ -345,7 +436,7 @@ def run_workflow(
         job=workflow.id,
         status=status,
         steps=tracker.step_statuses(),
-        outputs=tracker.outputs,
+        outputs=mask(tracker.outputs, secrets),
         duration_s=time.monotonic() - clock,
         error=mask(error, secrets) if error else error,
         failed_step=first_error[0] if first_error else None,

@@ -6,7 +6,9 @@ every log line, tool output, step result, error message, metadata entry and work
 passes through :func:`mask` first, which replaces each secret value with ``***``.
 
 Values shorter than :data:`MIN_MASKED_LENGTH` characters are not masked (masking ``"a"`` would
-garble every text); such values should not be used as secrets.
+garble every text); such values should not be used as secrets. Which forms of a secret are
+masked (plain, JSON- and repr-escaped, URL, base64, UTF-16...) and how results of other types
+are handled is described in :mod:`yaml2dag.masking`.
 """
 
 from __future__ import annotations
@@ -19,31 +21,24 @@ from typing import Any, Iterator
 from jinja2 import StrictUndefined
 
 from .errors import Yaml2DagError
+from .masking import MASK, MIN_MASKED_LENGTH, masker_of
 from .model import Workflow
 from .templates import analyze, is_template, iter_strings
 
-MASK = "***"
-#: Secret values shorter than this are not masked.
-MIN_MASKED_LENGTH = 3
+__all__ = ["MASK", "MIN_MASKED_LENGTH", "SECRETS", "SecretNotSetError", "SecretStore", "mask", "seal", "unseal"]
 
 
 def mask(value: Any, secrets: tuple[str, ...] | list[str]) -> Any:
-    """``value`` with every secret replaced by ``***`` (strings, lists, tuples and dicts,
-    recursively; keys included). Other objects are returned unchanged."""
+    """``value`` with every form of every secret (plain, JSON- and repr-escaped, URL, base64...:
+    :func:`yaml2dag.masking.text_forms`) replaced by ``***``.
+
+    Strings, bytes, lists, tuples, sets, mappings (keys included), pandas and numpy data are
+    walked and come back as the same kind of value (:meth:`yaml2dag.masking.Masker.value`);
+    other objects are returned unchanged (:meth:`~yaml2dag.masking.Masker.find` tells whether
+    one still holds a secret)."""
     if not secrets:
         return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, Mapping):
-        return {mask(k, secrets): mask(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, secrets) for v in value]
-    if isinstance(value, tuple):
-        return tuple(mask(v, secrets) for v in value)
-    return value
+    return masker_of(secrets).value(value)
 
 
 #: A sealed secret inside a stored string: the name of its environment variable between these
@@ -86,6 +81,8 @@ def seal(value: Any, variables: Mapping[str, str]) -> Any:
         return [seal(v, variables) for v in value]
     if isinstance(value, tuple):
         return tuple(seal(v, variables) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(seal(v, variables) for v in value)
     return value
 
 
@@ -114,6 +111,8 @@ def unseal(value: Any) -> Any:
         return [unseal(v) for v in value]
     if isinstance(value, tuple):
         return tuple(unseal(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(unseal(v) for v in value)
     return value
 
 

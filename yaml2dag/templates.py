@@ -24,13 +24,18 @@ name a template uses without rendering it.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import fractions
 import json
 import re
 import shlex
+import types
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from jinja2 import StrictUndefined, Undefined, nodes, pass_context
 from jinja2.exceptions import SecurityError
@@ -38,6 +43,7 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from . import template_bounds
 from .errors import TemplateError
 
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
@@ -54,6 +60,8 @@ def _to_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        template_bounds.check_weight(value, "printing this value")
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str, ensure_ascii=False)
     return str(value)
@@ -178,51 +186,210 @@ def _check_data_call(owner: Any, name: str, args: tuple, kwargs: Mapping[str, An
                             f"buffer (`{path_arg}`); to write a file use a `data` step with action `write`")
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """Sandboxed environment where ``a.b`` on a mapping prefers the key ``b``, and data values
-    (pandas/numpy objects) expose only :data:`DATA_ATTRIBUTES`.
+#: Types whose values templates read freely (and their subclasses, through the attributes of
+#: the type itself): texts, numbers, lists, mappings, sets, dates and times (spec §5).
+PLAIN_TYPES = (str, bytes, bool, int, float, complex, type(None), list, tuple, dict, set, frozenset, range,
+               slice, datetime.datetime, datetime.date, datetime.time, datetime.timedelta, datetime.timezone,
+               decimal.Decimal, fractions.Fraction, uuid.UUID)
+_PLAIN = frozenset(PLAIN_TYPES)
+#: Attributes of a mapping that is not a ``dict`` (``run``, a skipped step's result).
+_MAPPING_READS = frozenset(("keys", "items", "values", "get"))
 
-    Jinja's default tries the attribute first, so ``result.items`` would return the dict method
-    ``items`` instead of a tool field named ``items``.
+
+def _plain_base(obj: Any) -> type | None:
+    for cls in type(obj).__mro__:
+        if cls in _PLAIN:
+            return cls
+    return None
+
+
+def _jinja_object(obj: Any) -> bool:
+    module = type(obj).__module__ or ""
+    return module.startswith("jinja2.") or module in ("jinja2", "markupsafe")
+
+
+def is_readable(obj: Any) -> bool:
+    """True for the values whose attributes and items templates may read: plain data
+    (:data:`PLAIN_TYPES`), data values (:func:`is_data_value`), mappings, ``env`` and Jinja's own
+    objects (``loop``, ``namespace()``...). Anything else a step returns (a ``pathlib.Path``, a
+    file, a client object) renders as its text, but none of its attributes or methods can be used:
+    they could act on the world (``path.write_text('x')``)."""
+    return (_plain_base(obj) is not None or is_data_value(obj) or isinstance(obj, (Mapping, NameReader))
+            or _jinja_object(obj))
+
+
+class NameReader:
+    """A namespace templates read one name at a time: ``env.HOME``, ``env['HOME']``,
+    ``env.get('HOME', 'x')``, ``'HOME' in env``. Listing it (``env | list``, ``env.items()``,
+    ``for k in env``, ``env | length``, ``{{ env }}``) raises :class:`SecurityError`.
+
+    Args:
+        lookup: ``lookup(name)`` gives the value or raises ``KeyError``.
+        what: the namespace's name, for messages (``"env"``).
     """
 
+    def __init__(self, lookup: Callable[[str], Any], what: str):
+        self._lookup = lookup
+        self._what = what
+
+    def __getitem__(self, name: str) -> Any:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._lookup(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[name]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def _refuse(self, *_args: Any) -> Any:
+        from .template_bounds import ENV_READS
+
+        raise SecurityError(f"`{self._what}` can only be read one variable at a time in templates "
+                            f"({ENV_READS.replace('env', self._what)}): listing it is not allowed (spec §5)")
+
+    __iter__ = __len__ = __str__ = keys = items = values = _refuse
+
+    def __repr__(self) -> str:
+        return f"<{self._what}: read one variable at a time>"
+
+
+def _not_data(obj: Any, what: str) -> str:
+    return (f"{what} of {_kind(obj)} is not allowed in templates: templates only read data (texts, "
+            f"numbers, lists, mappings, dates, tables), and a {type(obj).__name__} could act on files or the "
+            "system (spec §5); a step can return its text or fields instead")
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """Sandboxed environment where ``a.b`` on a mapping prefers the key ``b``, values are read as
+    data only and every operation is bounded (spec §5).
+
+    * Jinja's default tries the attribute first, so ``result.items`` would return the dict
+      method ``items`` instead of a tool field named ``items``.
+    * Only :func:`is_readable` values expose attributes, items and methods (an allow-list: a
+      ``pathlib.Path`` a step returned cannot ``write_text``); data values (pandas/numpy objects)
+      only :data:`DATA_ATTRIBUTES`; ``env`` only reads (:class:`NameReader`). Only Jinja's own
+      globals, macros and the methods of readable values can be called.
+    * ``**``, ``*``, ``+``, ``%``, ``~``, ``format``, the growing ``str`` methods and filters, and
+      the output are bounded by :mod:`.template_bounds` (Jinja's ``intercepted_binops`` and
+      ``call_binop``).
+    """
+
+    intercepted_binops = template_bounds.INTERCEPTED_BINOPS
+    intercepted_unops = template_bounds.INTERCEPTED_UNOPS
+    code_generator_class = template_bounds.BoundedCodeGenerator
+    join_concat = staticmethod(template_bounds.join_concat)
+
+    def concat(self, parts: Iterable[str]) -> str:  # Jinja's Environment.concat: the output
+        return template_bounds.join_output(parts)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        template_bounds.check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
+        return super().call_unop(context, operator, arg)  # nothing to bound (see INTERCEPTED_UNOPS)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
+        if isinstance(obj, (Mapping, NameReader)):
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
                 pass
+        if not is_readable(obj):
+            return self.unsafe_undefined(obj, attribute)
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if not is_readable(obj):
+            return self.undefined(_not_data(obj, f"`[{argument!r}]`"), name=str(argument), obj=obj,
+                                  exc=SecurityError)
+        return super().getitem(obj, argument)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
-        if not is_data_value(obj):
-            return True
-        if attr in DATA_ATTRIBUTES:
-            return True
-        # a column read as an attribute (``frame.temp_max``, ``frame.groupby("year").temp_max``)
-        frame = getattr(obj, "obj", None) if type(obj).__name__ == "DataFrameGroupBy" else obj
-        if type(frame).__name__ != "DataFrame" or callable(value):
-            return False
-        try:
-            return attr in frame.columns
-        except TypeError:
-            return False
+        if is_data_value(obj):
+            if attr in DATA_ATTRIBUTES:
+                return True
+            # a column read as an attribute (``frame.temp_max``, ``frame.groupby("year").temp_max``)
+            frame = getattr(obj, "obj", None) if type(obj).__name__ == "DataFrameGroupBy" else obj
+            if type(frame).__name__ != "DataFrame" or callable(value):
+                return False
+            try:
+                return attr in frame.columns
+            except TypeError:
+                return False
+        base = _plain_base(obj)
+        if base is not None:  # the type's own attributes, and a named tuple's fields
+            return hasattr(base, attr) or (isinstance(obj, tuple) and attr in getattr(type(obj), "_fields", ()))
+        if isinstance(obj, NameReader):
+            return attr == "get"
+        if isinstance(obj, Mapping):
+            return attr in _MAPPING_READS
+        return _jinja_object(obj)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         if is_data_value(obj):
             return self.undefined(_refusal(obj, attribute), name=attribute, obj=obj, exc=SecurityError)
+        if not is_readable(obj):
+            return self.undefined(_not_data(obj, f"`.{attribute}`"), name=attribute, obj=obj, exc=SecurityError)
         return super().unsafe_undefined(obj, attribute)
 
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Jinja's sandboxed ``str.format``/``format_map``, refused past the size bound."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        text, is_map = value.__self__, value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                mapping = args[0] if args and isinstance(args[0], Mapping) else {}
+                template_bounds.check_str_format(text, (), dict(mapping))
+            else:
+                template_bounds.check_str_format(text, args, kwargs)
+            return wrapper(*args, **kwargs)
+
+        checked.yaml2dag_template_safe = True  # type: ignore[attr-defined]
+        return checked
+
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # noqa: D401
-        """Call ``obj`` from sandboxed code; data-value methods pass :func:`_check_data_call`."""
+        """Call ``obj`` from sandboxed code: data-value methods pass :func:`_check_data_call`,
+        methods of other readable values are allowed (growing text methods are bounded), and
+        otherwise only Jinja's globals, macros and objects; a function or object a step returned
+        is refused."""
         owner = getattr(obj, "__self__", None)
         if is_data_value(owner):
             _check_data_call(owner, getattr(obj, "__name__", "?"), args, kwargs)
         elif is_data_value(obj):
             raise SecurityError(f"{_kind(obj)} cannot be called in a template")
+        elif owner is not None and isinstance(obj, (types.MethodType, types.BuiltinMethodType)) \
+                and not isinstance(owner, (types.ModuleType, type)):
+            if not is_readable(owner):
+                raise SecurityError(_not_data(owner, f"`.{getattr(obj, '__name__', '?')}()`"))
+            if isinstance(owner, (str, bytes)):
+                args = template_bounds.check_str_call(owner, getattr(obj, "__name__", ""), args, kwargs)
+        elif not self._may_call(obj):
+            raise SecurityError(f"calling {_kind(obj)} is not allowed in templates: parameters and step "
+                                "results are data, not functions (spec §5)")
         return super().call(context, obj, *args, **kwargs)
+
+    def _may_call(self, obj: Any) -> bool:
+        if any(obj is value for value in self.globals.values()):
+            return True
+        if getattr(obj, "yaml2dag_template_safe", False):
+            return True
+        module = getattr(obj, "__module__", None) if isinstance(obj, (type, types.FunctionType)) else type(obj).__module__
+        return bool(module) and (module == "jinja2" or module.startswith("jinja2."))
 
 
 def _make_env(finalize=None) -> _Environment:
@@ -233,6 +400,7 @@ def _make_env(finalize=None) -> _Environment:
     env.filters["tojson"] = _tojson
     env.filters["_shell_word"] = _shell_word
     env.filters["quote"] = _quote
+    template_bounds.install(env)  # bounds the filters that grow text, drops `lipsum`
     return env
 
 
@@ -258,13 +426,28 @@ class ShellCommand(str):
 
 
 @pass_context
-def _shell_word(context: Any, value: Any, state: str) -> str:
-    """A reference to ``value`` as one shell word, given the quote state around it."""
+def _shell_word(context: Any, value: Any, state: str, kind: str | None = None, where: str = "",
+                label: str = "") -> str:
+    """A reference to ``value`` as one shell word, given the quote state around it.
+
+    ``kind`` is where bash uses the word (:mod:`yaml2dag.shell_contexts`): in arithmetic
+    (``$(( ))``, ``[[ -gt ]]``, an array index...) the value must be an integer, as a variable
+    name a name, as a declared array's value it must not start with ``(``; otherwise bash would
+    evaluate it. ``where`` names the construct and ``label`` the template expression, for the
+    message.
+
+    Raises:
+        TemplateError: the value contains NUL, or does not fit ``kind``.
+    """
     if isinstance(value, Raw):
         return str(value)
     text = _to_text(value)
     if "\0" in text:
         raise TemplateError("a value inserted in a shell command cannot contain a NUL character")
+    if kind is not None:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            text = str(int(value))  # a `number` parameter given 41 arrives as 41.0; bash needs 41
+        _check_shell_context(value, text, kind, where, label)
     values = context.get(_SHELL_VARS)
     if values is None:  # rendered outside render_string(shell=True): fall back to quoting
         return shlex.quote(text)
@@ -278,6 +461,36 @@ def _shell_word(context: Any, value: Any, state: str) -> str:
     if state == "$'":
         return f"'\"{ref}\"$'"
     return f'"{ref}"'
+
+
+def _shown(value: Any, text: str) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {text}"
+    if len(text) <= 40 and text.isprintable():
+        return repr(text)
+    return f"a text of {len(text)} characters"
+
+
+def _check_shell_context(value: Any, text: str, kind: str, where: str, label: str) -> None:
+    """Refuse a value bash would evaluate where it is inserted (see :func:`_shell_word`)."""
+    from .shell_contexts import ARITH, NAME, SCALAR, is_integer, is_name
+
+    shown = f"`{{{{ {label} }}}}`" if label else "a value"
+    if kind == ARITH and (isinstance(value, bool) or not is_integer(text)):
+        raise TemplateError(
+            f"{shown} is inserted where bash evaluates arithmetic ({where}), so its value must be an "
+            f"integer, got {_shown(value, text)}: bash would evaluate any other text as an expression, "
+            "and an array index in it runs commands (`a[$(cmd)]`); make it a number first"
+            + (f" (`{{{{ {label} | int }}}}`)" if label else ""))
+    if kind == NAME and not is_name(text):
+        raise TemplateError(
+            f"{shown} is inserted where bash expects a variable name ({where}), so its value must be a "
+            f"name (letters, digits and `_`), got {_shown(value, text)}: bash would evaluate an array "
+            "index in any other text (`a[$(cmd)]`)")
+    if kind == SCALAR and text.lstrip().startswith("("):
+        raise TemplateError(
+            f"{shown} is inserted as {where}, where bash would run a value starting with `(` as a list "
+            f"assignment and expand it again, got {_shown(value, text)}")
 
 
 def _quote(value: Any) -> str:
@@ -349,18 +562,104 @@ def _source_for(value: str, bare: bool) -> str:
     return value
 
 
+class TemplateLimitError(TemplateError):
+    """A template nests deeper than :data:`yaml2dag.limits.MAX_EXPRESSION_DEPTH` (the validator
+    reports it with rule ``limit``)."""
+
+
+_OPENING = frozenset(("lparen", "lbracket", "lbrace"))
+_CLOSING = frozenset(("rparen", "rbracket", "rbrace"))
+#: ``{% tag %}`` blocks that have an ``{% end... %}``.
+_BLOCK_TAGS = frozenset(("if", "for", "macro", "call", "filter", "with", "autoescape", "block", "trans"))
+
+
+def _too_deep(lineno: int | None = None) -> TemplateLimitError:
+    from .limits import MAX_EXPRESSION_DEPTH
+
+    where = f" (line {lineno})" if lineno and lineno > 1 else ""
+    return TemplateLimitError(f"the template nests brackets, blocks or chained operators more than "
+                              f"{MAX_EXPRESSION_DEPTH} levels deep; split it into simpler parts{where}")
+
+
+def _check_nesting(source: str) -> None:
+    """Raise :class:`TemplateLimitError` when brackets and ``{% %}`` blocks nest more than
+    :data:`~yaml2dag.limits.MAX_EXPRESSION_DEPTH` deep, from Jinja's tokens (its lexer is not
+    recursive): before the parser, which recurses about 14 Python frames per bracket; and when
+    an integer literal is outside 64 bits (Jinja converts literals with ``int()``, which
+    refuses more than 4,300 digits)."""
+    from .limits import MAX_EXPRESSION_DEPTH, integer_problem, integer_text_problem
+
+    depth = 0
+    after_block_begin = False
+    try:
+        for lineno, token, value in ENV.lexer.tokeniter(source, None):
+            if token == "whitespace":
+                continue
+            if token == "integer":
+                problem = integer_text_problem(value.replace("_", ""))
+                if problem is None:
+                    try:
+                        problem = integer_problem(int(value.replace("_", ""), 0))
+                    except ValueError:  # e.g. `007`: the parser reports it
+                        problem = None
+                if problem:
+                    where = f" (line {lineno})" if lineno > 1 else ""
+                    raise TemplateLimitError(f"in the template, {problem}{where}")
+            elif token in _OPENING:
+                depth += 1
+            elif token in _CLOSING:
+                depth = max(0, depth - 1)
+            elif after_block_begin and token == "name":
+                if value in _BLOCK_TAGS:
+                    depth += 1
+                elif value.startswith("end"):
+                    depth = max(0, depth - 1)
+            after_block_begin = token == "block_begin"
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise _too_deep(lineno)
+    except TemplateSyntaxError:
+        return  # the parser reports it, with its message
+
+
+def parse_template(source: str) -> nodes.Template:
+    """Jinja's syntax tree of a template, within :data:`~yaml2dag.limits.MAX_EXPRESSION_DEPTH`:
+    brackets and blocks are counted before parsing, the tree's depth (chained operators such as
+    ``a + b + c``, attributes, ``not not x``) after it, without recursion.
+
+    Raises:
+        TemplateLimitError: the template nests too deeply.
+        TemplateError: a syntax error (the message gives Jinja's reason and the line).
+    """
+    from .limits import MAX_EXPRESSION_DEPTH
+
+    _check_nesting(source)
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+    except RecursionError:  # e.g. hundreds of `not` or `-` in a row: nested, without brackets
+        raise _too_deep() from None
+    except ValueError as exc:  # a literal Jinja cannot convert (guarded above; never a crash)
+        raise TemplateError(f"template syntax error: {exc}") from None
+    stack: list[tuple[nodes.Node, int]] = [(tree, 0)]
+    while stack:  # the template is depth 0, its output 1, the expression in it 2...
+        node, depth = stack.pop()
+        if depth > MAX_EXPRESSION_DEPTH + 1:
+            raise _too_deep(getattr(node, "lineno", None))
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return tree
+
+
 @lru_cache(maxsize=4096)
 def analyze(value: str, bare: bool = False) -> Analysis:
     """Parse a template (or a bare expression when ``bare``) and list what it references.
 
     Raises:
+        TemplateLimitError: the template nests too deeply (:func:`parse_template`).
         TemplateError: the template has a syntax error (message gives the Jinja reason).
     """
     source = _source_for(value, bare)
-    try:
-        tree = ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+    tree = parse_template(source)
     declared: set[str] = set()
     for node in tree.find_all(nodes.Name):
         if node.ctx in ("store", "param"):
@@ -481,10 +780,8 @@ def shell_source(source: str) -> str:
     scanner = _ShellScanner()
     in_var = False
     var_state: str | None = None
-    try:
-        tokens = list(ENV.lexer.tokeniter(source, None))
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+    tokens = _shell_tokens(source)
+    contexts = iter(shell_analysis(source)[0])
     for lineno, token, value in tokens:
         if token == "variable_begin":
             if scanner.escaped:  # `\{{ x }}` would escape the opening quote of the inserted word
@@ -500,13 +797,68 @@ def shell_source(source: str) -> str:
             continue
         if token == "variable_end":
             in_var = False
-            out.append(f") | _shell_word({var_state!r}) " + value)
+            label, context, _line = next(contexts)
+            extra = f", {context.kind!r}, {context.where!r}, {label!r}" if context.kind else ""
+            out.append(f") | _shell_word({var_state!r}{extra}) " + value)
             scanner.word_inserted()
             continue
         if token == "data" and not in_var:
             scanner.feed(value)
         out.append(value)
     return "".join(out)
+
+
+def _shell_tokens(source: str) -> list:
+    try:
+        return list(ENV.lexer.tokeniter(source, None))
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message} (line {exc.lineno})") from None
+
+
+def _label(tokens: list[tuple[str, Any]]) -> str:
+    """The source of a ``{{ ... }}`` expression, rebuilt from its tokens (for messages)."""
+    out = ""
+    for token, value in tokens:
+        text = str(value)  # the lexer's raw text (a string keeps its quotes)
+        if out and out[-1] not in ".([" and text not in (".", ",", ")", "]", "(", "["):
+            out += " "
+        out += text
+    return out
+
+
+@lru_cache(maxsize=1024)
+def shell_analysis(source: str) -> tuple[tuple[tuple[str, Any, int], ...], frozenset[str]]:
+    """Where bash uses each ``{{ ... }}`` of a command template (:mod:`yaml2dag.shell_contexts`).
+
+    Returns:
+        ``(((label, Context, line), ...), arith_names)``: for each expression in order, its
+        source text (``"n"``, ``"params.n | int"``), its :class:`~yaml2dag.shell_contexts.Context`
+        and its line in the template; and the shell variables the command evaluates as arithmetic.
+
+    Raises:
+        TemplateError: the template has a syntax error.
+    """
+    from .shell_contexts import analyze_command
+
+    pieces: list[str] = [""]
+    labels: list[str] = []
+    lines: list[int] = []
+    expression: list[tuple[str, Any]] | None = None
+    for lineno, token, value in _shell_tokens(source):
+        if token == "variable_begin":
+            expression = []
+            lines.append(lineno)
+        elif token == "variable_end":
+            labels.append(_label(expression or []))
+            pieces.append("")
+            expression = None
+        elif expression is not None:
+            if token not in ("whitespace", "comment"):
+                expression.append((token, value))
+        elif token == "data":
+            pieces[-1] += value
+    analysis = analyze_command(pieces)
+    return tuple(zip(labels, analysis.contexts, lines)), analysis.arith_names
 
 
 #: An unquoted ``#`` after one of these (or at the start) begins a shell comment.
@@ -615,7 +967,7 @@ def render_string(value: str, scope: Mapping[str, Any], *, shell: bool = False) 
         raise
     except JinjaTemplateError as exc:
         raise TemplateError(_explain(exc)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -631,13 +983,15 @@ def evaluate(value: Any, scope: Mapping[str, Any]) -> Any:
         raise
     except JinjaTemplateError as exc:
         raise TemplateError(_explain(exc)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _defined(value: Any) -> Any:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises UndefinedError with Jinja's message
+    if isinstance(value, NameReader):
+        str(value)  # `{{ env }}`: the namespace itself cannot be handed out (it raises SecurityError)
     return value
 
 

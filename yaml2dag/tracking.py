@@ -18,6 +18,9 @@ from .validation import CONDITION_SUFFIX, OUTPUTS_NODE
 #: Values of a step's status (issue #2, CLI JSON contract).
 STEP_STATUSES = ("succeeded", "failed", "continued", "skipped", "not_run")
 ENDED = ("succeeded", "continued", "failed", "skipped")
+#: Statuses of a step of a run in progress (``yaml2dag status``), besides :data:`STEP_STATUSES`:
+#: started and not ended, or waiting at its approval gate for a decision.
+LIVE_STATUSES = ("running", "waiting")
 
 
 @dataclass
@@ -167,7 +170,8 @@ class StepTracker:
         etype = event.event_type_value
         step_key = event.step_key
         if step_key is None:
-            if etype == "RUN_FAILURE" and event.message and self.run_error is None:
+            # Dagster stores a run's failure under its legacy name PIPELINE_FAILURE
+            if etype in ("RUN_FAILURE", "PIPELINE_FAILURE") and event.message and self.run_error is None:
                 self.run_error = event.message
             return []
         key, role = owner_of(step_key)
@@ -242,9 +246,30 @@ class StepTracker:
             return [Change("handler", key, event.message, timestamp)]
         return []
 
-    def step_statuses(self) -> dict[str, str]:
-        """Every catalog step's status; steps that never ended are ``not_run``."""
-        return {key: self.statuses.get(key, "not_run") for key in self.catalog}
+    def step_statuses(self, live: bool = False) -> dict[str, str]:
+        """Every catalog step's status: one of :data:`ENDED` once it ended, else ``not_run``.
+
+        Args:
+            live: the run is still in progress: a step that has not ended is ``waiting`` while
+                its approval gate waits for a decision, ``running`` once it (or, for a
+                sub-workflow step, one of its steps) started, and ``not_run`` only before that
+                (the one source of these states for the text and JSON views of ``yaml2dag
+                status``). Without ``live`` (a finished run) a step that never ended is
+                ``not_run``.
+        """
+        started_parents = {parent for key in self.started for parent in _self_and_parents(key)[1:]}
+        out = {}
+        for key in self.catalog:
+            state = self.statuses.get(key)
+            if state is None:
+                if live and key in self.waiting:
+                    state = "waiting"
+                elif live and (key in self.running or key in started_parents):
+                    state = "running"
+                else:
+                    state = "not_run"
+            out[key] = state
+        return out
 
 
 def _self_and_parents(key: str) -> list[str]:

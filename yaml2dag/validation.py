@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import json
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import cron
+from .durations import parse_duration
 from .errors import ERROR, WARNING, ParameterError, Problem, TemplateError, sort_problems
-from .loader import Document, DocPath, iter_workflow_files, load_file, load_text
+from .limits import MAX_ATTEMPTS, MAX_STEPS, RULE as LIMIT_RULE, duration_problem, integer_problem, pattern_problem
+from .loader import Document, DocPath, format_path, internal_problem, iter_workflow_files, load_file, load_text
 from .model import (
     PARAMETER_NAME,
     Branch,
@@ -49,7 +51,18 @@ from .naming import CONDITION_SUFFIX, GENERATED_SUFFIXES, OUTPUTS_NODE, Definiti
 from .parameters import check_value
 from .plan import TemplateField, build_plan, template_fields
 from .schema import did_you_mean, errors_to_problems, fast_valid, structural_problems, validator_for
-from .templates import FAILURE_NAMES, JINJA_GLOBALS, LOOP_NAMES, analyze, is_template, iter_strings, shell_source
+from .template_bounds import static_problems_of
+from .templates import (
+    FAILURE_NAMES,
+    JINJA_GLOBALS,
+    LOOP_NAMES,
+    TemplateLimitError,
+    analyze,
+    is_template,
+    iter_strings,
+    shell_source,
+)
+from .templates import _source_for
 from .tools.base import COMMON_RESULT_FIELDS, literal_credentials
 from .tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
 
@@ -65,6 +78,22 @@ DAGSTER_RESERVED = frozenset(
     ("context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict",
      "int", "str", "float", "bool", "input", "output", "type") + tuple(keyword.kwlist)
 )
+#: Step result fields that always hold an integer / a number / a boolean (for rule ``shell``:
+#: a step result in bash arithmetic must be one of the integer ones, or go through ``| int``).
+_INTEGER_RESULT_FIELDS = frozenset(("exit_code", "status_code", "attempts", "count", "bytes", "source_bytes",
+                                    "ahead", "behind", "index"))
+_NUMBER_RESULT_FIELDS = frozenset(("duration", "elapsed", "cpu_percent", "memory_percent"))
+_BOOLEAN_RESULT_FIELDS = frozenset(("succeeded", "healthy", "clean", "dry_run", "cloned"))
+
+
+def _source_label(template: str) -> str:
+    """The expression of a template that is one ``{{ ... }}``, else the template (for messages)."""
+    inner = template.strip()
+    if inner.startswith("{{") and inner.endswith("}}"):
+        return inner[2:-2].strip()
+    return template
+
+
 #: Fields of ``run`` in templates.
 RUN_FIELDS = ("id", "workflow", "job", "version", "started_at", "trigger")
 # CONDITION_SUFFIX, GENERATED_SUFFIXES and OUTPUTS_NODE live in :mod:`.naming` (shared with the compiler).
@@ -150,8 +179,11 @@ class _Checker:
         self.doc = doc
         self.problems: list[Problem] = []
         self.workflow: Workflow | None = None
+        self.refused: set[str] = set()  # paths of values the loader refused (yaml2dag.limits)
 
     def add(self, path: DocPath, message: str, rule: str, *, key: bool = False, warning: bool = False) -> None:
+        if not key and self.refused and format_path(path) in self.refused:
+            return  # the loader refused this value (None now) and said why: checks of the None would only add noise
         self.problems.append(self.doc.problem(path, message, rule, key=key, severity=WARNING if warning else ERROR))
 
     def run(self) -> FileReport:
@@ -159,11 +191,19 @@ class _Checker:
         self.problems += doc.problems
         if doc.data is None:
             return FileReport(doc.file, doc, None, self.problems)
-        self.problems += structural_problems(doc)
+        if isinstance(doc.data, dict):
+            too_many = self.step_count_problem(doc.data)
+            if too_many is not None:  # refused before the schema and the model see the steps
+                return FileReport(doc.file, doc, None, self.problems + [too_many])
+        # a value the loader refused (an integer outside 64 bits, NaN) is None now: the schema's
+        # "got null" about it would only repeat the loader's problem
+        refused = self.refused = {p.path for p in doc.problems if p.rule in (LIMIT_RULE, "number")}
+        self.problems += [p for p in structural_problems(doc) if not (p.path in refused and p.message.endswith("got null"))]
         if not isinstance(doc.data, dict):
             return FileReport(doc.file, doc, None, self.problems)
         wf = build_workflow(doc.data, doc.file, doc.content_hash)
         self.workflow = wf
+        self.check_limits(wf)
         self.check_parameters(wf)
         ids = self.check_ids(wf)
         self.check_steps(wf)
@@ -175,6 +215,83 @@ class _Checker:
         self.check_triggers(wf)
         self.check_unsupported(wf)
         return FileReport(doc.file, doc, wf, _dedupe(self.problems), plan=plan)
+
+    # -- limits (yaml2dag.limits) the schema cannot express
+    def step_count_problem(self, data: dict) -> Problem | None:
+        """A ``limit`` problem when ``steps`` and ``on_failure`` hold more than
+        :data:`~yaml2dag.limits.MAX_STEPS` entries, nested ones included (counted on the plain
+        data, iteratively, before anything else looks at them)."""
+        count = 0
+        stack = [data.get("steps"), data.get("on_failure")]
+        while stack:
+            items = stack.pop()
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                count += 1
+                stack += [item.get("parallel"), item.get("then"), item.get("else"), item.get("default")]
+                cases = item.get("cases")
+                if isinstance(cases, dict):
+                    stack += list(cases.values())
+        if count <= MAX_STEPS:
+            return None
+        return self.doc.problem(("steps",), f"the workflow has {count} steps; a workflow has at most {MAX_STEPS} "
+                                "(split it into sub-workflows)", LIMIT_RULE, key="steps" in data)
+
+    def check_limits(self, wf: Workflow) -> None:
+        """Durations of at most 365 days, ``retry.max_attempts`` of at most
+        :data:`~yaml2dag.limits.MAX_ATTEMPTS`, and integer fields written as whole floats
+        (``priority: 1.0e+300``, which JSON Schema counts as integers) within 64 bits."""
+        durations: list[tuple[DocPath, Any]] = []
+        integers: list[tuple[DocPath, Any]] = []
+
+        def collect(base: DocPath, data: Any) -> None:  # the keys of one step (or of `defaults`)
+            if not isinstance(data, dict):
+                return
+            durations.append((base + ("timeout",), data.get("timeout")))
+            integers.append((base + ("max_parallel",), data.get("max_parallel")))
+            retry = data.get("retry")
+            if isinstance(retry, dict):
+                durations.extend((base + ("retry", k), retry.get(k)) for k in ("delay", "max_delay"))
+                integers.append((base + ("retry", "max_attempts"), retry.get("max_attempts")))
+            for body in ("fallback", "compensate"):
+                if isinstance(data.get(body), dict):
+                    durations.append((base + (body, "timeout"), data[body].get("timeout")))
+
+        top = self.doc.data
+        durations.append((("timeout",), top.get("timeout")))
+        integers.append((("priority",), top.get("priority")))
+        for key, sub in (("concurrency", "limit"), ("executor", "max_parallel")):
+            if isinstance(top.get(key), dict):
+                integers.append(((key, sub), top[key].get(sub)))
+        collect(("defaults",), top.get("defaults"))
+        for entry in list(iter_entries(wf.steps)) + list(iter_entries(wf.on_failure)):
+            collect(entry.path, self._data(entry.path))
+        integers += [(trig.path + ("interval",), trig.options.get("interval")) for trig in wf.triggers]
+        for path, value in durations:
+            if value is None or isinstance(value, bool):
+                continue
+            try:
+                seconds = parse_duration(value)
+            except ValueError as exc:
+                if "too long" in str(exc):
+                    self.add(path, str(exc), LIMIT_RULE)
+                continue  # not a duration at all: the schema says so
+            problem = duration_problem(seconds)
+            if problem:
+                self.add(path, f"{problem}, got {value!r}" if len(repr(value)) < 40 else problem, LIMIT_RULE)
+        for path, value in integers:
+            if isinstance(value, float) and value.is_integer():
+                problem = integer_problem(int(value))
+                if problem:
+                    self.add(path, problem, LIMIT_RULE)
+                    continue
+                value = int(value)
+            if path[-1] == "max_attempts" and isinstance(value, int) and not isinstance(value, bool) \
+                    and value > MAX_ATTEMPTS:
+                self.add(path, f"a step makes at most {MAX_ATTEMPTS} attempts, got {value}", LIMIT_RULE)
 
     # -- parameters
     def check_parameters(self, wf: Workflow) -> None:
@@ -192,6 +309,11 @@ class _Checker:
             if is_template(param.default):
                 self.add(path, "a parameter default cannot be a template", "parameter")
                 continue
+            if param.pattern is not None:
+                bad_pattern = pattern_problem(param.pattern)
+                if bad_pattern is not None:  # reported once, where the pattern is; never compiled or matched
+                    self.add(param.path + ("pattern",), bad_pattern[1], bad_pattern[0])
+                    param = replace(param, pattern=None)
             try:
                 check_value(param, param.default)
             except ParameterError as exc:
@@ -249,6 +371,9 @@ class _Checker:
             if not entry.tool:
                 if isinstance(data, dict) and "tool" not in data:
                     self.add(entry.path, "missing required key `tool`", "schema")
+                elif isinstance(data, dict) and data.get("tool") == "":
+                    self.add(entry.path + ("tool",), "`tool` is empty: name a tool"
+                             + f" (tools: {', '.join(tool_names())})", "tool")
                 continue
             self.check_tool(entry.tool, entry.action, entry.parameters, entry.path,
                             tool_from_defaults=isinstance(data, dict) and "tool" not in data)
@@ -313,6 +438,98 @@ class _Checker:
                     shell_source(command)
                 except TemplateError as exc:
                     self.add(path + ("parameters", key), str(exc), "template")
+                    continue
+            if isinstance(command, str):
+                self.check_shell_arithmetic(command, params, path + ("parameters",), key)
+
+    def check_shell_arithmetic(self, command: str, params: Mapping[str, Any], path: DocPath, key: str) -> None:
+        """Rule ``shell``: a value bash would evaluate as arithmetic (``$(( {{ n }} + 1 ))``,
+        ``[[ {{ n }} -gt 5 ]]``, an array index...; :mod:`.shell_contexts`) must be an integer;
+        report those whose source is text (a string parameter, ``env``, ``secrets``, a step's
+        output...) or a boolean. Values whose type shows only at run time are checked then."""
+        from jinja2 import nodes
+
+        from .shell_contexts import ARITH, BOOLEAN, TEXT, expression_type
+        from .templates import parse_template, shell_analysis
+
+        contexts, arith_names = shell_analysis(command)
+
+        def report(where_path: DocPath, label: str, where: str, found: tuple[str, str], lineno: int) -> None:
+            what = "renders true or false" if found[0] == BOOLEAN else "is text"
+            line = f" (line {lineno})" if lineno > 1 or "\n" in command else ""
+            self.add(where_path, f"`{{{{ {label} }}}}` is inserted where bash evaluates arithmetic ({where}), but "
+                     f"{found[1] or 'its value'} {what}: bash would evaluate it as an expression, and an "
+                     f"array index in it runs commands (`a[$(cmd)]`); use an `integer` parameter or make it a "
+                     f"number with `{{{{ {label} | int }}}}`{line}", "shell")
+
+        for label, context, lineno in contexts:
+            if context.kind != ARITH:
+                continue
+            try:
+                body = parse_template("{{ " + label + " }}").body[0]
+            except Exception:  # noqa: BLE001 - reported by the template checks, or left to run time
+                continue
+            if not isinstance(body, nodes.Output) or len(body.nodes) != 1:
+                continue
+            found = expression_type(body.nodes[0], self._value_type)
+            if found[0] in (TEXT, BOOLEAN):
+                report(path + (key,), label, context.where, found, lineno)
+        env = params.get("env")
+        if isinstance(env, Mapping):
+            for name, value in env.items():
+                if name not in arith_names or not isinstance(value, str) or not is_template(value):
+                    continue
+                try:
+                    tree = parse_template(value)
+                except Exception:  # noqa: BLE001 - reported by the template checks
+                    continue
+                for output in tree.find_all(nodes.Output):
+                    for node in output.nodes:
+                        if isinstance(node, nodes.TemplateData):
+                            continue
+                        found = expression_type(node, self._value_type)
+                        if found[0] in (TEXT, BOOLEAN):
+                            report(path + ("env", name), _source_label(value),
+                                   f"the variable `{name}`, which the command evaluates as arithmetic", found, 1)
+                            break
+
+    def _value_type(self, chain: tuple[str, ...]) -> tuple[str, str]:
+        """``(type, source)`` of a template name for :func:`~yaml2dag.shell_contexts.expression_type`."""
+        from .shell_contexts import BOOLEAN, INTEGER, NUMBER, TEXT, UNKNOWN
+
+        wf = self.workflow
+        params = {p.name: p for p in wf.parameters} if wf is not None else {}
+        name, rest = chain[0], chain[1:]
+        if name == "params" and rest:
+            name, rest = rest[0], rest[1:]
+            if name not in params:
+                return UNKNOWN, ""
+        if name in params and not rest:
+            ptype = params[name].type
+            kind = {"integer": INTEGER, "number": NUMBER, "boolean": BOOLEAN}.get(ptype, TEXT)
+            return kind, f"the {ptype} parameter `{name}`"
+        if name in ("env", "secrets", "trigger", "run"):
+            return TEXT, f"`{'.'.join(chain)}`"
+        if name in ("error", "failed_step"):
+            return TEXT, f"`{name}`"
+        if name == "index":
+            return INTEGER, ""
+        if name == "loop" and rest and rest[0] in ("index", "index0", "revindex", "revindex0", "length"):
+            return INTEGER, ""
+        steps = ({e.id for e in (*iter_entries(wf.steps), *iter_entries(wf.on_failure)) if getattr(e, "id", None)}
+                 if wf is not None else set())
+        if name == "steps" and rest:
+            name, rest = rest[0], rest[1:]
+        if name in steps:
+            field = rest[0] if rest else "output"
+            if field in _INTEGER_RESULT_FIELDS:
+                return INTEGER, ""
+            if field in _NUMBER_RESULT_FIELDS:
+                return NUMBER, ""
+            if field in _BOOLEAN_RESULT_FIELDS:
+                return BOOLEAN, f"`{'.'.join(chain)}`"
+            return TEXT, f"`{'.'.join(chain)}` (a step result whose type is not known before the run)"
+        return UNKNOWN, ""
 
     # -- templates
     def check_templates(self, wf: Workflow, ids: dict[str, Entry]) -> None:
@@ -348,12 +565,14 @@ class _Checker:
         try:
             analysis = analyze(tf.value, tf.bare)
         except TemplateError as exc:
-            self.add(tf.path, str(exc), "template")
+            self.add(tf.path, str(exc), LIMIT_RULE if isinstance(exc, TemplateLimitError) else "template")
             return
         if analysis.uses_raw:
             self.add(tf.path, "`| raw` inserts text without quoting: make sure it cannot come from an "
                      "untrusted value", "raw", warning=True)
         for message in analysis.forbidden:  # spec §5: no file access or code from templates
+            self.add(tf.path, message, "sandbox")
+        for message in static_problems_of(_source_for(tf.value, tf.bare)):  # spec §5: template bounds, env reads
             self.add(tf.path, message, "sandbox")
         available = sorted(set(params) | set(steps) | {"params", "steps", "env", "secrets", "run", "trigger"})
         for ref in analysis.references:
@@ -470,7 +689,8 @@ class _Checker:
                 try:
                     refs = analyze(wf.concurrency.key).references
                 except TemplateError as exc:
-                    self.add(("concurrency", "key"), str(exc), "template")
+                    self.add(("concurrency", "key"), str(exc),
+                             LIMIT_RULE if isinstance(exc, TemplateLimitError) else "template")
                     refs = ()
                 for ref in refs:
                     name = ref.attr if ref.name == "params" else ref.name
@@ -543,8 +763,16 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def check_document(doc: Document) -> FileReport:
-    """Validate one parsed document (without folder-level checks)."""
-    return _Checker(doc).run()
+    """Validate one parsed document (without folder-level checks).
+
+    Never raises: an exception escaping a check is a bug, and becomes one problem with rule
+    ``internal`` naming the file, so the file counts as invalid (a stand-in job in the code
+    location) and the other files of a folder are still validated, listed and run.
+    """
+    try:
+        return _Checker(doc).run()
+    except Exception as exc:  # noqa: BLE001 - one file never takes the others down
+        return FileReport(doc.file, doc, None, _dedupe(list(doc.problems) + [internal_problem(doc.file, exc)]))
 
 
 def validate_text(text: str, file: str = "<string>") -> FileReport:
@@ -554,7 +782,13 @@ def validate_text(text: str, file: str = "<string>") -> FileReport:
 
 def validate_file(path: str | Path, display: str | None = None) -> FileReport:
     """Validate one file (without folder-level checks). Never raises for bad input."""
-    return check_document(load_file(path, display))
+    try:
+        doc = load_file(path, display)
+    except Exception as exc:  # noqa: BLE001 - as in check_document
+        name = display if display is not None else str(path)
+        doc = Document(file=name, text="")
+        doc.problems.append(internal_problem(name, exc, "reading this file"))
+    return check_document(doc)
 
 
 # --------------------------------------------------------------------------- folders
@@ -586,7 +820,50 @@ def validate_paths(paths: Sequence[str | Path]) -> ValidationReport:
 
 def folder_problems(reports: list[FileReport]) -> None:
     """Add cross-file problems (duplicate names and job ids, sub-workflows) to the reports,
-    in place."""
+    in place. Never raises: see :func:`_isolated`."""
+    for check in (_name_problems, subworkflow_problems, workflow_trigger_problems, definition_name_problems,
+                  trigger_name_problems):
+        _isolated(check, reports)
+    for report in reports:
+        report.problems[:] = _dedupe(report.problems)
+
+
+def _isolated(check, reports: list[FileReport]) -> None:
+    """Run the cross-file ``check`` over ``reports``; when it raises (a bug some file
+    triggers), find the file(s) it raises on when checked alone, give each one ``internal``
+    problem (so it is invalid: a stand-in job in the code location) and run the check again
+    over the others, so one file never takes the others down."""
+    sizes = [len(r.problems) for r in reports]
+    try:
+        check(reports)
+        return
+    except Exception:  # noqa: BLE001 - located below
+        pass
+    for report, size in zip(reports, sizes):
+        del report.problems[size:]
+    culprits: list[FileReport] = []
+    for report, size in zip(reports, sizes):
+        try:
+            check([report])
+        except Exception as exc:  # noqa: BLE001
+            culprits.append(report)
+            del report.problems[size:]
+            report.problems.append(internal_problem(report.file, exc,
+                                                    "checking this file against the other files of its folder"))
+            continue
+        del report.problems[size:]
+    rest = [r for r in reports if not any(r is c for c in culprits)]
+    if len(rest) < len(reports):
+        _isolated(check, rest)
+    else:  # raises only with several files together: no file is to blame, so none is made invalid
+        for report in rest:
+            problem = internal_problem(report.file, RuntimeError(check.__name__),
+                                       "checking the files of this folder against each other")
+            report.problems.append(replace(problem, severity=WARNING))
+
+
+def _name_problems(reports: list[FileReport]) -> None:
+    """Duplicate workflow names (ignoring case) and job ids across files, in place."""
     by_name: dict[str, FileReport] = {}
     by_id: dict[str, FileReport] = {}
     for report in reports:
@@ -608,12 +885,6 @@ def folder_problems(reports: list[FileReport]) -> None:
                                                "set a distinct `id`", "duplicate"))
         else:
             by_id.setdefault(wf.id, report)
-    subworkflow_problems(reports)
-    workflow_trigger_problems(reports)
-    definition_name_problems(reports)
-    trigger_name_problems(reports)
-    for report in reports:
-        report.problems[:] = _dedupe(report.problems)
 
 
 def report_definition_names(report: FileReport, resolve=None) -> list[DefinitionName]:

@@ -298,18 +298,23 @@ def locked(root: str | Path) -> Iterator[None]:
 
 
 def inside(root: str | Path, path: str | Path) -> Path:
-    """``path`` resolved, checked to be inside the definitions folder ``root``.
+    """``path`` resolved, checked to be a file path inside the definitions folder ``root``.
+
+    Both are paths as the caller holds them: a relative ``root`` or ``path`` is relative to the
+    current directory (``definitions/x.yaml`` with ``root`` = ``definitions``), never to
+    ``root``; joining a relative path to ``root`` wrote ``definitions/definitions/x.yaml``
+    (issue #10, point 1).
+
+    Returns:
+        The absolute, resolved path.
 
     Raises:
-        LibraryWriteError: the path (after following symlinks) is outside ``root``, or inside
-            a hidden/underscore folder of it that the loader skips.
+        LibraryWriteError: the path (after following symlinks) is outside ``root`` or is
+            ``root`` itself, or is inside a hidden/underscore folder of it that the loader skips.
     """
     base = Path(root).resolve()
-    target = Path(path)
-    if not target.is_absolute():
-        target = Path(root) / target
-    resolved = target.resolve()
-    if resolved != base and base not in resolved.parents:
+    resolved = Path(path).resolve()
+    if base not in resolved.parents:
         raise LibraryWriteError(f"{path} is outside the definitions folder {root}")
     rel = resolved.relative_to(base).parts
     if any(part.startswith((".", "_")) for part in rel):

@@ -411,6 +411,11 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
     """The id of the run that is paused at a gate (polled through `yaml2dag status`)."""
     from dagster import DagsterInstance
 
+    from yaml2dag.runner import prepare_storage
+
+    # the background `yaml2dag run` may be creating the new home's storage right now: wait for
+    # it under yaml2dag's lock (opening it alongside would race the creation, issue 10 point 8)
+    prepare_storage(env["DAGSTER_HOME"])
     deadline = time.monotonic() + timeout
     old = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
@@ -588,6 +593,9 @@ def _wait_until(env: dict, check, what: str, timeout: float = 120):
     """Poll the instance of ``env`` until ``check(instance)`` gives a true value; return it."""
     from dagster import DagsterInstance
 
+    from yaml2dag.runner import prepare_storage
+
+    prepare_storage(env["DAGSTER_HOME"])  # never alongside a background run creating it (see _wait_for_gate)
     deadline = time.monotonic() + timeout
     old = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]

@@ -110,6 +110,9 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
     env, home, inbox = daemon_env
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     log = tmp_path / "daemon.log"
+    from yaml2dag.runner import prepare_storage
+
+    prepare_storage(home)  # as `yaml2dag dev` does: the daemon and this test would race to create it
     with open(log, "w") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-m", "yaml2dag.definitions"],
                                 cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)

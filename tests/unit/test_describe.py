@@ -51,15 +51,17 @@ def valid(draft) -> None:
     ("on the 1st of every month", "0 0 1 * *", None),
     ("weekly", "0 0 * * 0", None),
     ("every friday at 17:45 europe/berlin", "45 17 * * 5", "Europe/Berlin"),
+    # a day without a time is at midnight, like "daily" and cron's @daily/@weekly (issue 12: "每周一")
+    ("every weekday", "0 0 * * 1-5", None),
+    ("every monday", "0 0 * * 1", None),
 ])
 def test_schedule_phrases(phrase, cron, tz):
     assert parse_schedule(phrase) == (cron, tz)
 
 
 @pytest.mark.parametrize("phrase, message", [
-    ("every weekday", "say at what time"),
-    ("every monday", "say at what time"),
     ("every morning", "say at what time"),
+    ("every monday morning", "say at what time"),
     ("every 90 minutes", "interval"),
     ("at 13pm every day", "1 to 12"),
     ("now and then", "not a schedule phrase"),
@@ -95,9 +97,11 @@ CASES = [
      [("backup", "files", "backup"), ("notify", "notify", "webhook")], ["0 2 * * *"], {}, []),
     ("run `make docs` and then run 'npm ci', on failure notify the team",
      [("run_make", "shell", None), ("run_npm", "shell", None)], [], {}, ["notify"]),
+    # system.check succeeds when the disk is full (its alerts are data): "if it fails" tests the
+    # alerts the check found, never the step's failure, which could not happen (issue 12)
     ("check disk space every 15 minutes and email ops@example.com if it fails",
      [("check_system", "system", "check"), ("email", "notify", "email")], ["*/15 * * * *"],
-     {"email": "{{ check_system.status == 'failed' }}"}, []),
+     {"email": "{{ check_system.count > 0 }}"}, []),
     ("ask for approval from alice and bob, then deploy to production",
      [("approval", "approval", "request"), ("deploy", "shell", None)], [], {}, []),
     ("fetch https://example.com/api/health every 5 minutes, alert the team if it fails",
@@ -156,10 +160,10 @@ def test_details_of_some_steps():
 
 
 def test_phrases_it_does_not_understand_are_reported_never_guessed():
-    draft = draft_from_description("X", "run tests then fly to the moon, and make coffee every weekday")
+    draft = draft_from_description("X", "run tests then fly to the moon, and make coffee every morning")
     assert steps_of(draft) == [("tests", "shell", None)]
     assert "fly to the moon" in draft.unknown
-    assert any("say at what time" in u for u in draft.unknown)  # "every weekday" without a time
+    assert any("say at what time" in u for u in draft.unknown)  # "every morning" without a time
     assert crons(draft) == []
 
 

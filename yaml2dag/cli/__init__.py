@@ -42,6 +42,7 @@ COMMANDS = {
     "cancel": ("yaml2dag.cli.observe", "cancel"),
     "approve": ("yaml2dag.cli.approve", "approve"),
     "reject": ("yaml2dag.cli.approve", "reject"),
+    "suggest": ("yaml2dag.cli.suggest", "suggest"),
 }
 
 HELP = {
@@ -63,7 +64,7 @@ HELP = {
     "rollback": "Restore a saved version of a workflow.",
     "diff": "Show the differences between two versions of a workflow.",
     "status": "Show the status of a run (running, paused at an approval, completed...).",
-    "history": "List the runs of a workflow.",
+    "history": "List the runs of a workflow (without NAME: of every workflow).",
     "events": "Show the event log of a run.",
     "logs": "Show the captured output of a run's steps.",
     "audit": "Export a complete audit record of a run (JSON or CSV).",
@@ -72,6 +73,7 @@ HELP = {
     "cancel": "Terminate a running or queued run.",
     "approve": "Approve the approval gate a run is waiting at.",
     "reject": "Reject the approval gate a run is waiting at.",
+    "suggest": "Suggest workflows from your shell history (and schedules from run history).",
 }
 
 
@@ -94,10 +96,46 @@ class LazyGroup(click.Group):
         module = importlib.import_module(target[0])
         return getattr(module, target[1])
 
+    def invoke(self, ctx: click.Context):
+        """Run the subcommand; a damaged or unusable Dagster storage, wherever it is found, ends
+        it with one line naming the file and what to do (exit 1; ``{"error": ...}`` under
+        ``--format json``) instead of a database traceback (see :mod:`yaml2dag.storage`)."""
+        # the subcommand and its arguments (click 8.2+ keeps the first in _protected_args)
+        protected = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+        args = [*protected, *ctx.args]
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = _storage_message(exc, args)
+            if message is None:
+                raise
+            from .output import asks_for_json, fail_as
+
+            command = self.get_command(ctx, args[0]) if args and args[0] in COMMANDS else None
+            problems = [] if getattr(command, "problem_list", False) else None
+            fail_as("json" if asks_for_json(args[1:]) else "text", message, 1, problems)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _storage_message(exc: BaseException, args: list[str]) -> str | None:
+    """The one-line message for a storage failure (:func:`yaml2dag.storage.describe`), or None
+    when ``exc`` is something else."""
+    import sys
+
+    if "yaml2dag.storage" not in sys.modules and not any(
+            m.startswith(("sqlalchemy", "alembic", "sqlite3")) for m in sys.modules):
+        return None  # nothing that could raise one was loaded
+    from ..runner import instance_home
+    from ..storage import describe
+
+    try:
+        return describe(exc, instance_home(), hints=args)
+    except Exception:  # noqa: BLE001 - never hide the original error behind a diagnosis failure
+        return None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,12 +9,15 @@ from .output import FORMAT_OPTION, console, fail_as, print_json
 
 def _decide(decision: str, run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
     from ..approvals import ApprovalError, record_decision
+    from ..history import RunNotFoundError, find_run
     from ..runner import get_instance
 
     instance = get_instance()
     try:
+        # the run id or a unique prefix of it: resolved as `status`, `events`, `retry`... resolve it
+        run_id = find_run(instance, run_id).run_id
         gate = record_decision(instance, run_id, decision, step=step, by=by, comment=comment)
-    except ApprovalError as exc:
+    except (ApprovalError, RunNotFoundError) as exc:
         fail_as(fmt, str(exc), 1)
     if fmt == "json":
         print_json({"run_id": run_id, "decision": decision, "gate": gate.to_json()})
@@ -45,8 +48,9 @@ def _with_options(fn):
 def approve(run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
     """Approve the approval gate a run is waiting at.
 
-    The decision is recorded in the run's event log in the Dagster instance ($DAGSTER_HOME);
-    point DAGSTER_HOME at the same (shared) instance to approve from another machine.
+    RUN_ID may be a unique prefix (at least 6 characters), as for `status`. The decision is
+    recorded in the run's event log in the Dagster instance ($DAGSTER_HOME); point DAGSTER_HOME
+    at the same (shared) instance to approve from another machine.
     """
     _decide("approve", run_id, step, by, comment, fmt)
 
@@ -54,5 +58,6 @@ def approve(run_id: str, step: str | None, by: str | None, comment: str | None, 
 @click.command()
 @_with_options
 def reject(run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
-    """Reject the approval gate a run is waiting at (the gate's step fails)."""
+    """Reject the approval gate a run is waiting at (the gate's step fails). RUN_ID may be a
+    unique prefix (at least 6 characters), as for `status`."""
     _decide("reject", run_id, step, by, comment, fmt)

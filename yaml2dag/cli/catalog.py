@@ -11,12 +11,22 @@ from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, pr
 
 
 @click.command()
-def schema() -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the generated tables of the format reference instead (docs/reference/"
+                   "workflow-format.md): every schema object, tool action and command, between markers.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="With --markdown: the language of the table headers.")
+def schema(markdown: bool, lang: str) -> None:
     """Print the workflow JSON Schema.
 
     Point editors at it with a first line such as
     `# yaml-language-server: $schema=./workflow.schema.json`.
     """
+    if markdown:
+        from ..reference import render
+
+        click.echo(render(lang), nl=False)
+        return
     from ..schema import schema_text
 
     click.echo(schema_text(), nl=False)
@@ -121,7 +131,11 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
 
             found = last_runs(get_instance(), jobs)
     except Exception as exc:  # noqa: BLE001 - list must work even when the instance does not
-        return f"cannot read runs from the Dagster instance: {exc}"
+        from ..runner import instance_home
+        from ..storage import describe
+
+        # a damaged storage file: one line naming it (yaml2dag.storage), not the database's text
+        return f"cannot read runs from the Dagster instance: {describe(exc, instance_home()) or exc}"
     for info in rows:
         run = found.get(info["id"])
         if run is not None:

@@ -110,6 +110,11 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     if ensure_dagster_yaml(home):
         click.echo(f"yaml2dag dev: wrote the shipped dagster.yaml into {home}", err=True)
     env["DAGSTER_HOME"] = str(home)
+    # the webserver, daemon and code server open the instance at once: a new home's storage is
+    # created first, under yaml2dag's lock (they would race to create it)
+    from ..runner import prepare_storage
+
+    prepare_storage(home)
     folder = Path(env.get("YAML2DAG_DEFINITIONS") or "definitions").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     env["YAML2DAG_DEFINITIONS"] = str(folder)

@@ -420,6 +420,44 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
     return to_yaml(data)
 
 
+def _ask_rephrasing(name: str, description: str, draft, prompt: _Prompter):
+    """Ask, phrase by phrase, how to say what the grammar did not understand (or refused);
+    the answer replaces the phrase in the description, which is drafted again. An empty answer
+    (or the end of input) leaves the phrase out. Returns the last draft."""
+    from ..describe import DescribeError, draft_from_description
+
+    description = " ".join(description.split())  # the phrases are quoted from it with single spaces
+    left_out: set[str] = set()
+    for _ in range(10):
+        asked = [r for r in draft.problems if r.phrase not in left_out]
+        if not asked:
+            break
+        changed = False
+        for report in asked:
+            why = f" ({report.reason})" if report.reason else ""
+            label = "refused" if report.status == "refused" else "not understood"
+            prompt.out.print(f"? {label}{why}: {report.phrase}", style="yellow", markup=False)
+            if report.closest:
+                prompt.out.print(f"  closest supported phrasing: {report.closest}", markup=False)
+            try:
+                answer = prompt.ask("  say it another way (empty: leave it out)").strip()
+            except _Ended:
+                return draft
+            if answer and report.phrase in description:
+                description = description.replace(report.phrase, answer, 1)
+                changed = True
+            else:
+                left_out.add(report.phrase)
+        if not changed:
+            break
+        try:
+            draft = draft_from_description(name, description)
+        except DescribeError as exc:
+            prompt.out.print(f"  {exc}", style="yellow", markup=False)
+            break
+    return draft
+
+
 def _template_values(assignments: tuple[str, ...]) -> dict[str, str]:
     from ..parameters import parse_assignments
 
@@ -429,7 +467,8 @@ def _template_values(assignments: tuple[str, ...]) -> dict[str, str]:
 @click.command(cls=JsonErrorsCommand)
 @click.argument("name")
 @click.argument("assignments", nargs=-1)
-@click.option("--interactive", "-i", is_flag=True, help="Answer questions on stdin (the default on a terminal).")
+@click.option("--interactive", "-i", is_flag=True, help="Answer questions on stdin (the default on a terminal); "
+              "with --describe: asked to rephrase each phrase that was not understood.")
 @click.option("--from-template", "template", default=None, help="Copy a built-in template; key=value set its defaults.")
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Copy a workflow file (YAML or JSON) under the new name.")
@@ -449,8 +488,10 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     from ..model import slugify
     from ..roundtrip import RoundTripDocument, is_json_path, to_yaml
 
-    modes = [m for m, on in (("interactive", interactive), ("template", template), ("file", from_file),
-                             ("describe", description is not None)) if on]
+    # with --describe, --interactive (or a terminal) means: ask about the phrases not understood
+    ask_rephrasing = description is not None and (interactive or sys.stdin.isatty()) and not yes
+    modes = [m for m, on in (("interactive", interactive and description is None), ("template", template),
+                             ("file", from_file), ("describe", description is not None)) if on]
     if len(modes) > 1:
         _fail(fmt, "choose one of --interactive, --from-template, --from-file and --describe", 2)
     if not modes:
@@ -503,7 +544,21 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
                     out.print(f"asking the model at {os.environ['YAML2DAG_LLM_URL']}…", style="dim", markup=False)
                     draft = draft_with_llm(name, description)
                 else:
-                    draft = draft_from_description(name, description)
+                    for _attempt in range(5):
+                        try:
+                            draft = draft_from_description(name, description)
+                            break
+                        except DescribeError as exc:  # nothing understood: ask for the whole sentence again
+                            if not ask_rephrasing:
+                                raise
+                            out.print(f"? {exc}", style="yellow", markup=False)
+                            description = _Prompter(out).ask("  say it another way (empty: give up)").strip()
+                            if not description:
+                                raise
+                    else:
+                        raise DescribeError("nothing understood after 5 tries; nothing was saved")
+                    if ask_rephrasing and draft.problems:
+                        draft = _ask_rephrasing(name, description, draft, _Prompter(out))
             except DescribeError as exc:
                 _fail(fmt, str(exc), 1)
             text = draft.yaml_text()
@@ -540,7 +595,11 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
             out.print(f"  [green]✓[/] {_esc(phrase)} → {_esc(became)}")
         for note in draft.notes:
             out.print(f"  [dim]note: {_esc(note)}[/]")
-        for phrase in draft.unknown:
+        for problem in draft.problems if draft.phrases else ():
+            what = "refused, left out" if problem.status == "refused" else "not understood, left out"
+            out.print(f"  [yellow]? {what}:[/] {_esc(problem.unknown_text())}"
+                      + (f" [dim](closest supported phrasing: {_esc(problem.closest)})[/]" if problem.closest else ""))
+        for phrase in draft.unknown if not draft.phrases else ():
             out.print(f"  [yellow]? not understood, left out:[/] {_esc(phrase)}")
     if not report.valid:
         refuse("the workflow is not valid; nothing was saved", 1, report.errors)

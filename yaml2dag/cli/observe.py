@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table, stdout_to_stderr
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan",
                 "paused": "magenta", "pending": "dim"}
@@ -78,16 +78,17 @@ def _table(*columns: str, no_wrap: tuple[str, ...] = (), **kwargs):
 
 
 @click.command(cls=JsonErrorsCommand)
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
 @click.option("--status", "statuses", multiple=True,
               help="Only runs with this status: pending, running, paused, completed, failed, canceled "
                    "(repeatable; comma lists allowed).")
 @click.option("--since", default=None, help="Only runs created in this period, e.g. 7d, 12h, 2w.")
 @FORMAT_OPTION
-def history(name: str, limit: int, statuses: tuple[str, ...], since: str | None, fmt: str) -> None:
+def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str | None, fmt: str) -> None:
     """List the runs of workflow NAME (a name, job id or file; runs of a deleted workflow are
-    found by its job id), newest first: id, status, trigger, version, start, duration."""
+    found by its job id), newest first: id, status, trigger, version, start, duration. Without
+    NAME, the recent runs of every workflow, with a Workflow column."""
     from ..history import list_runs, parse_since, resolve_job
 
     wanted = [s for item in statuses for s in item.split(",") if s.strip()]
@@ -95,7 +96,7 @@ def history(name: str, limit: int, statuses: tuple[str, ...], since: str | None,
         since_s = parse_since(since)
     except ValueError as exc:
         fail_as(fmt, f"--since: {exc}", 2)
-    job, workflow = resolve_job(name, _library())
+    job, workflow = resolve_job(name, _library()) if name else (None, None)
     try:
         rows = list_runs(_instance(), job, limit=limit, statuses=wanted, since_s=since_s)
     except ValueError as exc:
@@ -105,7 +106,8 @@ def history(name: str, limit: int, statuses: tuple[str, ...], since: str | None,
         return
     out = console()
     if not rows:
-        out.print(f"no runs of {_esc(workflow)} (job {_esc(job)})" + (" match" if wanted or since else ""))
+        what = f"of {_esc(workflow)} (job {_esc(job)})" if name else "of any workflow"
+        out.print(f"no runs {what}" + (" match" if wanted or since else ""))
         return
     # one line a run at any width: full run ids from 100 columns, else their first 8 characters
     # (status, events, logs, audit, retry and cancel accept such a prefix); minutes are enough for the start
@@ -116,8 +118,15 @@ def history(name: str, limit: int, statuses: tuple[str, ...], since: str | None,
         status = row["status"] + (" (canceling)" if row.get("canceling") else "")
         table.append([run_id, (status, STATUS_STYLE.get(row["status"])), row["trigger"], row["version"] or "-",
                       _when(row["started_at"] or row["created_at"])[:16], _took(row["duration_s"])])
-    out.print(f"[bold]{_esc(workflow)}[/] [dim](job {_esc(job)})[/]")
-    print_table(out, ["Run", "Status", "Trigger", "Version", "Started (UTC)", "Duration"], table, shrink=(3,))
+    headers = ["Run", "Status", "Trigger", "Version", "Started (UTC)", "Duration"]
+    if name:
+        out.print(f"[bold]{_esc(workflow)}[/] [dim](job {_esc(job)})[/]")
+        print_table(out, headers, table, shrink=(3,))
+        return
+    # every workflow: which one each run belongs to (the name its run recorded), cut last
+    for cells, row in zip(table, rows):
+        cells.insert(1, row["workflow"] or row["job"])
+    print_table(out, headers[:1] + ["Workflow"] + headers[1:], table, shrink=(1, 4))
 
 
 # --------------------------------------------------------------------------- events
@@ -349,8 +358,9 @@ def retry(run_id: str, from_failure: bool, from_step: str | None, all_steps: boo
     if fmt == "text":
         out.print(f"↻ re-executing run {_esc(run_id)}…", style="dim")
     try:
-        info = retry_run(_instance(), run_id, library, from_step=from_step, from_failure=from_failure,
-                         all_steps=all_steps, use_current=use_current)
+        with stdout_to_stderr(fmt == "json"):  # the run's own output must not precede the JSON
+            info = retry_run(_instance(), run_id, library, from_step=from_step, from_failure=from_failure,
+                             all_steps=all_steps, use_current=use_current)
     except (RunNotFoundError, RunStateError) as exc:
         fail_as(fmt, str(exc), 1)
     if fmt == "json":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,9 +12,33 @@ import click
 from rich.console import Console
 
 
+#: The line width of a console whose stream is not a terminal (a pipe, a file, a CI log) and
+#: ``COLUMNS`` is not set: wide enough that no table row is ever cut or wrapped.
+UNBOUNDED_WIDTH = 1_000_000
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def console(file: TextIO | None = None, stderr: bool = False) -> Console:
-    """A rich console; plain text when the stream is not a terminal or ``NO_COLOR`` is set."""
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=True,
+    """A rich console on ``file`` (default: stdout, or stderr with ``stderr``).
+
+    Plain text when the stream is not a terminal or ``NO_COLOR`` is set. Its width: the
+    terminal's; ``$COLUMNS`` when set; otherwise, when the stream is not a terminal,
+    :data:`UNBOUNDED_WIDTH`, so tables printed into a pipe or a CI log keep every column and
+    every character of their rows (rich would assume 80 columns, or the width of a terminal
+    on stdin, and cut them).
+    """
+    stream = file if file is not None else sys.stderr if stderr else sys.stdout
+    width = None
+    columns = os.environ.get("COLUMNS", "")
+    if not (columns.isdigit() and int(columns) > 0) and not _is_terminal(stream):
+        width = UNBOUNDED_WIDTH
+    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=True, width=width,
                    no_color=bool(os.environ.get("NO_COLOR")))
 
 
@@ -243,3 +268,36 @@ def _columns_that_fit(width: int, headers: Sequence[str], rows: Sequence[Sequenc
             break
         keep.remove(index)
     return keep
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(enabled: bool):
+    """While inside, file descriptor 1 (and ``sys.stdout``) point at stderr; then back.
+
+    For commands that execute a run in this process under ``--format json`` (``run``,
+    ``retry``): their stdout must be one JSON document, but a run writes to descriptor 1 from
+    places yaml2dag does not control (``os.system`` in a python step, a C extension, the
+    ``tail`` process that mirrors Dagster's compute logs to the terminal).
+
+    Args:
+        enabled: divert (else nothing changes).
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        yield  # no descriptors to juggle (stdout replaced by a test runner): nothing to divert
+        return
+    try:
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - a stream closed by the run is not the run's result
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)

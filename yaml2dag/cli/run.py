@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, stdout_to_stderr
 
 
 def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
@@ -26,15 +26,35 @@ def _terminal_stream():
 
 
 def _load_param_file(path: str) -> dict[str, Any]:
-    from ..loader import load_file
+    """The values of a ``--param-file`` (``run``, ``trigger``): a YAML or JSON mapping of
+    parameter name to value, read like a workflow file (safe loader, the limits of
+    :mod:`yaml2dag.limits`: nesting depth, 64-bit integers, finite numbers, file size).
 
-    doc = load_file(path)
+    Raises:
+        click.UsageError: the file does not parse, goes past a limit (the loader's
+            ``FILE:LINE:COL`` problems), or is not a mapping; anything else the loader raises
+            on such input too, named with the file (never a traceback).
+        yaml2dag.errors.ParameterError: a value nested more than
+            :data:`~yaml2dag.parameters.MAX_VALUE_DEPTH` levels deep, naming its parameter.
+    """
+    from ..loader import load_file
+    from ..parameters import check_size
+
+    try:
+        doc = load_file(path)
+    except RecursionError:
+        raise click.UsageError(f"{path}: values are nested too deeply to be read") from None
+    except (ValueError, OverflowError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise click.UsageError(f"{path}: cannot be read as a parameter file: {reason[:200]}") from None
     if doc.problems:
         raise click.UsageError("; ".join(p.format() for p in doc.problems))
     if doc.data is None:
         return {}
     if not isinstance(doc.data, dict):
         raise click.UsageError(f"{path}: a parameter file must be a mapping of name: value")
+    for name, value in doc.data.items():
+        check_size(str(name), value)
     return dict(doc.data)
 
 
@@ -114,7 +134,11 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
     if out is not None:
         out.print(f"[bold]▶ {_esc(wf.name)}[/] [dim]({_esc(report.file)})[/]")
     try:
-        result = run_workflow(report, values, on_progress=progress, wait_for_concurrency=not no_wait)
+        # under --format json, stdout carries exactly one JSON document: whatever the run writes
+        # to file descriptor 1 meanwhile (steps' subprocesses, Dagster's compute-log mirror) goes
+        # to stderr
+        with stdout_to_stderr(fmt == "json"):
+            result = run_workflow(report, values, on_progress=progress, wait_for_concurrency=not no_wait)
     except ParameterError as exc:
         _error(fmt, str(exc))
     except ConcurrencyLimitError as exc:

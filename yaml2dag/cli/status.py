@@ -7,7 +7,7 @@ import click
 from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
-         "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]"}
+         "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]", "waiting": "[yellow]⏸[/]"}
 
 
 @click.command(cls=JsonErrorsCommand)
@@ -35,8 +35,11 @@ def status(run_id: str, fmt: str) -> None:
         print_json(info)
         return
     out = console()
+    # the step states are the JSON's (history.run_status): one source for both views
+    from ..tracking import ENDED
+
     steps = info["step_statuses"]
-    done = sum(1 for s in steps.values() if s != "not_run")
+    done = sum(1 for s in steps.values() if s in ENDED)
     when = ""
     if info["duration_s"] is not None:
         when = f" (started {info['started_at']}, took {info['duration_s']:.1f}s)"
@@ -50,8 +53,7 @@ def status(run_id: str, fmt: str) -> None:
         # markup off: rich would read "[###---]" as a style tag and swallow the bar
         out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps", markup=False)
     for key, state in steps.items():
-        shown = "running" if state == "not_run" and key == info["current_step"] else state
-        out.print(f"  {ICONS.get(shown, '?')} {escape(key)}: {shown}")
+        out.print(f"  {ICONS.get(state, '?')} {escape(key)}: {state}")
     for gate in info["waiting"]:
         have = len(gate["approved_by"])
         out.print(f"[yellow]⏸ waiting for approval at {escape(gate['step'])}[/]: {escape(gate['message'])} "

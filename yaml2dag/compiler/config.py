@@ -33,7 +33,9 @@ def _config_type(param: Parameter, job_id: str) -> Any:
     if param.type in _SCALARS:
         return _SCALARS[param.type]
     if param.type == "array":
-        inner = _SCALARS.get(param.items_type or "", dg.Any)
+        # elements of any type may be null, as in JSON ([1, "a", null]): Dagster's Array refuses
+        # null members unless they are Noneable (a default with one failed the whole job)
+        inner = _SCALARS.get(param.items_type or "", dg.Noneable(dg.Any))
         return dg.Array(inner)
     if param.type == "object":
         return dg.Permissive()

@@ -49,6 +49,7 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 from dagster._utils.error import serializable_error_info_from_exc_info
 
+from ..run_health import DeadRunWatch
 from .runtime import cancel_run
 
 #: Default number of steps of one run that may execute at once.
@@ -156,6 +157,8 @@ class ThreadsExecutor(Executor):
                 pool = _ThreadPool(max_workers=self.max_parallel, thread_name_prefix="yaml2dag-step")
                 stack.callback(lambda: pool.shutdown(wait=not stopping, cancel_futures=True))
                 stop_deadline = None
+                # a pool slot held by a run whose process died would be waited for forever
+                reap_dead = DeadRunWatch(job_context.instance, by=f"run {job_context.run_id} waiting for a pool slot")
                 while (not stopping and not active.is_complete) or in_flight:
                     if max_runtime is not None and not stopping and time.monotonic() - started > max_runtime:
                         timed_out = f"the run exceeded its timeout of {max_runtime:g}s"
@@ -189,6 +192,8 @@ class ThreadsExecutor(Executor):
                         # skipped and abandoned steps resolve without running
                         for event in active.plan_events_iterator(job_context):
                             yield event
+                    if not stopping and concurrency.has_pending_claims():
+                        reap_dead()
                     if not in_flight:
                         if stopping or active.is_complete:
                             break

@@ -93,10 +93,14 @@ def _report(context: Any, message: str, values: dict[str, Any]) -> None:
     from dagster._core.events import EngineEventData
 
     from ..approvals import _text
+    from ..masking import masker_of, registered
 
+    # written straight to the event log (no log manager): masked here, by what is written
+    masker = masker_of(registered(context.run_id))
     run = context.instance.get_run_by_id(context.run_id)
     context.instance.report_engine_event(
-        message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}),
+        masker.text(message), run,
+        EngineEventData(metadata={k: _text(masker.value(v)) for k, v in values.items()}),
         step_key=context.step_key or None,
     )
 

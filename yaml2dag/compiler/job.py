@@ -8,6 +8,8 @@ Each workflow becomes one :class:`dagster.JobDefinition` built from the
   the workflow's tags and labels, ``dagster/priority`` (``priority``), ``dagster/max_runtime``
   (``timeout``) and the concurrency tag of ``concurrency`` (see :func:`concurrency_tag`);
 * the thread-pool executor (default) or Dagster's in-process/multiprocess executor;
+* the ``io_manager`` :func:`.sinks.secret_guard_io_manager` (Dagster's pickling filesystem IO
+  manager that refuses to store an output holding a secret);
 * a failure hook that runs ``compensate`` bodies and ``on_failure`` steps inside the failed
   run (:mod:`.failure`).
 """
@@ -25,6 +27,7 @@ from .config import RESOURCE_KEY, config_mapping, parameters_resource
 from .executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
 from .graph import GraphBuilder, workflow_dir_of
 from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
+from .sinks import secret_guard_io_manager
 
 #: Tag key prefix of the run-queue concurrency limits; the suffix is the limit
 #: (``yaml2dag/concurrency_2``), matched by a rule in the shipped dagster.yaml.
@@ -221,7 +224,8 @@ def compile_workflow(
     return graph.to_job(
         name=workflow.id,
         description=_job_description(workflow),
-        resource_defs={RESOURCE_KEY: parameters_resource()},
+        # Dagster's pickling IO manager, refusing to store an output that holds a secret
+        resource_defs={RESOURCE_KEY: parameters_resource(), "io_manager": secret_guard_io_manager},
         config=config_mapping(workflow),
         tags=job_tags(workflow),
         metadata=_job_metadata(workflow),

@@ -42,11 +42,12 @@ from typing import Any, Mapping
 import dagster as dg
 
 from ..errors import ParameterError, TemplateError
+from ..masking import SecretInResultError, masker_of
 from ..model import Branch, Step, StepBody, Switch, Workflow
 from ..parameters import resolve
 from ..plan import Node
 from ..templates import evaluate, render_value, truthy
-from ..tools.base import Action, Markdown, ToolError, ToolResult, check_parameters
+from ..tools.base import Action, Markdown, ToolContext, ToolError, ToolResult, check_parameters
 from ..tools.registry import get_tool
 from . import runtime
 from .config import RESOURCE_KEY
@@ -57,6 +58,7 @@ from .scope import (
     TAG_STEP_KIND,
     CompiledWorkflow,
 )
+from .sinks import guard_step
 
 #: Largest JSON copy of a step result kept in the event log (bytes); larger ones get a preview.
 MAX_RESULT_METADATA = 8192
@@ -85,14 +87,16 @@ def result_metadata(res: Mapping[str, Any], status: str, tool_result: ToolResult
         "attempts": dg.MetadataValue.int(int(res.get("attempts", 1))),
         "duration (s)": dg.MetadataValue.float(float(res.get("duration", 0.0))),
     }
+    masker = masker_of(secrets)
     if res.get("error"):
-        meta["error"] = dg.MetadataValue.text(str(res["error"]))
+        meta["error"] = dg.MetadataValue.text(masker.text(str(res["error"])))
     if res.get("output") is not None:
-        meta["output"] = dg.MetadataValue.text(runtime.preview(res["output"]))
+        # the text of an object (str(), to_string()) may show what masking its type could not
+        meta["output"] = dg.MetadataValue.text(masker.text(runtime.preview(res["output"])))
     if "exit_code" in res and isinstance(res["exit_code"], int):
         meta["exit_code"] = dg.MetadataValue.int(res["exit_code"])
     try:
-        compact = runtime.to_jsonable(res)
+        compact = masker.value(runtime.to_jsonable(res))
         text = json.dumps(compact, default=str)
         if len(text) <= MAX_RESULT_METADATA:
             meta["result"] = dg.MetadataValue.json(compact)
@@ -146,10 +150,10 @@ def run_body(cw: CompiledWorkflow, context: Any, body: StepBody, scope: Mapping[
              step_id: str, secrets: tuple[str, ...], step_key: str | None = None) -> ToolResult:
     """Run a ``fallback``/``compensate`` body with ``scope``; raises on failure."""
     action = tool_action(body.tool, body.action)
-    params = runtime.render_parameters(body.parameters, scope, action)
     tctx = cw.tool_context(context, step_id, body.timeout, secrets, step_key)
     runtime.register_context(context.run_id, tctx)
     try:
+        params = runtime.within_step_time(lambda: runtime.render_parameters(body.parameters, scope, action), tctx)
         return runtime.run_action(action, tctx, params, body.timeout)
     finally:
         runtime.unregister_context(context.run_id, tctx)
@@ -167,6 +171,43 @@ def _failure(message: str, exc: BaseException | None, secrets: tuple[str, ...], 
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         meta["traceback"] = dg.MetadataValue.text(mask(tb, secrets)[-6000:])
     return dg.Failure(description=mask(message, secrets), allow_retries=retries, metadata=meta)
+
+
+def _storable(value: Any, secrets: tuple[str, ...], where: str = "") -> Any:
+    """``value`` with the secrets masked, ready to be stored (:meth:`yaml2dag.masking.Masker.check`).
+
+    Raises:
+        ToolError: (not retryable) a secret is inside an object that cannot be masked; the
+            step fails instead of pickling it into run storage.
+    """
+    try:
+        return masker_of(secrets).check(value, where)
+    except SecretInResultError as exc:
+        raise ToolError(str(exc), retryable=False) from None
+
+
+def _tool_secrets(secrets: tuple[str, ...], tctx: Any) -> tuple[str, ...]:
+    """The workflow's secrets plus those the tool added while it ran (``ctx.add_secret``)."""
+    extra = set(getattr(tctx, "secrets", ())) - set(secrets)
+    return tuple(sorted(set(secrets) | extra, key=len, reverse=True)) if extra else secrets
+
+
+def _in_time(context: Any, step_id: str, render: Any, what: str, timeout: float | None = None) -> Any:
+    """Render a template in an op other than a step's own (a condition, a ``for_each`` list, a
+    sub-workflow's parameters, the outputs) so that it stops when the run is terminated or times
+    out, and after ``timeout`` (the step's own, for its ``when`` and ``for_each``): see
+    :func:`runtime.within_step_time`.
+
+    Raises:
+        TemplateError: the template failed.
+        ToolError: the time ran out or the run was stopped (StepTimeoutError for a timeout).
+    """
+    tctx = ToolContext(step_id, run_id=context.run_id, timeout=timeout)
+    runtime.register_context(context.run_id, tctx)
+    try:
+        return runtime.within_step_time(render, tctx, what)
+    finally:
+        runtime.unregister_context(context.run_id, tctx)
 
 
 def _step_tags(cw: CompiledWorkflow, node: Node, kind: str) -> dict[str, str]:
@@ -196,6 +237,7 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
 
     def compute(context, inputs):
         secrets = cw.secret_values()
+        guard_step(context, secrets)
         params = cw.params(context, inputs)
         results, _skipped = _read_inputs(inputs, reads)
         extra = None
@@ -209,19 +251,23 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
         tctx = cw.tool_context(context, step.id, step.timeout, secrets, step_key)
         runtime.register_context(context.run_id, tctx)
         try:
-            rendered = runtime.render_parameters(step.parameters, scope, action)
+            rendered = runtime.within_step_time(lambda: runtime.render_parameters(step.parameters, scope, action), tctx)
             check_parameters(action.parameters, rendered, f"{step.tool}.{action.name}", step.parameters)
             tool_result = runtime.run_action(action, tctx, rendered, step.timeout)
+            secrets = _tool_secrets(secrets, tctx)
+            res = runtime.result(tool_result.output, duration=watch.elapsed, attempts=attempt,
+                                 fields=tool_result.fields)
+            if extra:
+                res.update(extra)
+            # masked as the same kind of value; a secret inside an object that cannot be masked
+            # fails the step (under its on_error) instead of being pickled into run storage
+            res = _storable(res, secrets)
         except Exception as exc:  # noqa: BLE001 - every failure goes through on_error
             yield from _on_failure(cw, context, step, exc, attempt, max_attempts, policy, scope, watch,
-                                   secrets, step_key, extra)
+                                   _tool_secrets(secrets, tctx), step_key, extra)
             return
         finally:
             runtime.unregister_context(context.run_id, tctx)
-        res = runtime.result(tool_result.output, duration=watch.elapsed, attempts=attempt, fields=tool_result.fields)
-        if extra:
-            res.update(extra)
-        res = cw.mask(res, secrets)
         # failure handlers rebuild results from this metadata (``result``), in any process
         yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded", tool_result, secrets))
 
@@ -263,8 +309,11 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
                              attempts=attempt, fields=fields)
         if extra:
             res.update(extra)
-        res = cw.mask(res, secrets)
-        yield dg.Output(res, "result", metadata=result_metadata(res, "continued"))
+        try:
+            res = _storable(res, secrets)
+        except ToolError as leak:
+            raise _failure(f"{message}; {leak}", None, secrets) from None
+        yield dg.Output(res, "result", metadata=result_metadata(res, "continued", None, secrets))
         return
     if final == "fallback" and step.fallback is not None:
         context.log.warning(f"step `{step.id}` failed{after}: {message}; running its fallback")
@@ -279,7 +328,10 @@ def _on_failure(cw: CompiledWorkflow, context: Any, step: Step, exc: Exception, 
                              attempts=attempt, fields={**fb.fields, "fallback": True})
         if extra:
             res.update(extra)
-        res = cw.mask(res, secrets)
+        try:
+            res = _storable(res, secrets)
+        except ToolError as leak:
+            raise _failure(f"{message}; the fallback's result: {leak}", None, secrets) from None
         yield dg.Output(res, "result", metadata=result_metadata(res, "fallback", fb, secrets))
         return
     raise _failure(message + (f" ({attempt} attempts)" if attempt > 1 else ""), exc, secrets,
@@ -320,6 +372,7 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
     step_id = node.id
 
     def compute(context, inputs):
+        guard_step(context, cw.secret_values())
         reason = None
         if context_side is not None:
             decision = inputs["decision"]
@@ -331,8 +384,10 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
             reason = f"it reads step `{skipped}`, which was skipped"
         if reason is None and when is not None and when is not True:
             try:
-                value = evaluate(when, cw.scope(context, cw.params(context, inputs), results))
-            except TemplateError as exc:
+                scope = cw.scope(context, cw.params(context, inputs), results)
+                value = _in_time(context, step_id, lambda: evaluate(when, scope), "evaluating its condition",
+                                 getattr(entry, "timeout", None))
+            except (TemplateError, ToolError) as exc:
                 raise _failure(f"when: {exc}", None, cw.secret_values()) from None
             if not truthy(value):
                 reason = f"its condition is false: {when}"
@@ -383,6 +438,7 @@ def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.O
         return "default" if entry.default is not None else None
 
     def compute(context, inputs):
+        guard_step(context, cw.secret_values())
         decision = None
         results, skipped = _read_inputs(inputs, reads, state_reads)
         if context_side is not None and inputs["decision"] != context_side[1]:
@@ -391,8 +447,9 @@ def decision_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.O
             note = f"takes no side: it reads step `{skipped}`, which was skipped"
         else:
             try:
-                decision = decide(cw.scope(context, cw.params(context, inputs), results))
-            except TemplateError as exc:
+                scope = cw.scope(context, cw.params(context, inputs), results)
+                decision = _in_time(context, entry.id, lambda: decide(scope), "evaluating its condition")
+            except (TemplateError, ToolError) as exc:
                 raise _failure(f"{entry.kind} `{entry.id}`: {exc}", None, cw.secret_values()) from None
             note = f"takes `{decision}`" if decision else "takes no side: no case matches and there is no default"
         context.log.info(f"{entry.kind} `{entry.id}` {note}")
@@ -416,11 +473,13 @@ def items_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDe
 
     def compute(context, inputs):
         secrets = cw.secret_values()
+        guard_step(context, secrets)
         results, _skipped = _read_inputs(inputs, reads)
         scope = cw.scope(context, cw.params(context, inputs), results)
         try:
-            values = evaluate(step.for_each, scope) if isinstance(step.for_each, str) else render_value(step.for_each, scope)
-        except TemplateError as exc:
+            values = _in_time(context, step.id, lambda: evaluate(step.for_each, scope) if isinstance(step.for_each, str)
+                              else render_value(step.for_each, scope), "rendering its for_each list", step.timeout)
+        except (TemplateError, ToolError) as exc:
             raise _failure(f"for_each: {exc}", None, secrets) from None
         if isinstance(values, dict):
             values = [{"key": k, "value": v} for k, v in values.items()]
@@ -433,7 +492,11 @@ def items_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.OpDe
         for index, item in enumerate(values):
             # stored by the IO manager: a secret in an element is kept as its variable's name and
             # read back from the environment by the element's step (cw.unseal)
-            yield dg.DynamicOutput({"index": index, "item": cw.seal(item)}, output_name="items",
+            sealed = cw.seal(item)
+            leak = masker_of(secrets).find(sealed, f"element {index}")
+            if leak:
+                raise _failure(f"for_each: {SecretInResultError(leak)}", None, secrets)
+            yield dg.DynamicOutput({"index": index, "item": sealed}, output_name="items",
                                    mapping_key=str(index))
 
     return dg.OpDefinition(
@@ -452,6 +515,8 @@ def results_op(cw: CompiledWorkflow, node: Node) -> dg.OpDefinition:
     step: Step = node.entry  # type: ignore[assignment]
 
     def compute(context, inputs):
+        secrets = cw.secret_values()
+        guard_step(context, secrets)
         elements = sorted(inputs["results"], key=lambda r: r.get("index", 0))
         failed = [r for r in elements if r.get("status") != runtime.SUCCEEDED]
         status = runtime.SUCCEEDED if not failed else runtime.FAILED
@@ -464,7 +529,8 @@ def results_op(cw: CompiledWorkflow, node: Node) -> dg.OpDefinition:
             attempts=max([int(r.get("attempts", 1)) for r in elements] or [1]),
             fields={"results": elements, "count": len(elements)},
         )
-        yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded" if not failed else "continued"))
+        yield dg.Output(res, "result", metadata=result_metadata(res, "succeeded" if not failed else "continued",
+                                                                None, secrets))
 
     return dg.OpDefinition(
         name=cw.op_name(f"{step.id}__results"),
@@ -484,12 +550,13 @@ def subworkflow_parameters_op(cw: CompiledWorkflow, node: Node, ins: dict[str, d
 
     def compute(context, inputs):
         secrets = cw.secret_values()
+        guard_step(context, secrets)
         results, _skipped = _read_inputs(inputs, reads)
         scope = cw.scope(context, cw.params(context, inputs), results)
         try:
-            given = render_value(dict(entry.parameters), scope)
+            given = _in_time(context, entry.id, lambda: render_value(dict(entry.parameters), scope), "rendering its parameters")
             values = resolve(child, given)
-        except (TemplateError, ParameterError) as exc:
+        except (TemplateError, ParameterError, ToolError) as exc:
             raise _failure(f"sub-workflow `{entry.id}` ({child.name}): {exc}", None, secrets) from None
         # the IO manager pickles this output into run storage: secrets are sealed (kept as the
         # names of their environment variables) and read back by the child's ops (cw.params)
@@ -515,16 +582,20 @@ def outputs_op(cw: CompiledWorkflow, name: str, reads: list[str], ins: dict[str,
 
     def compute(context, inputs):
         secrets = cw.secret_values()
+        guard_step(context, secrets)
         results, _skipped = _read_inputs(inputs, tuple(reads))
         scope = cw.scope(context, cw.params(context, inputs), results)
         rendered = {}
         for key, template in outputs.items():
             try:
-                rendered[key] = render_value(template, scope)
-            except TemplateError as exc:
+                rendered[key] = _in_time(context, "outputs", lambda: render_value(template, scope), f"rendering outputs.{key}")
+            except (TemplateError, ToolError) as exc:
                 raise _failure(f"outputs.{key}: {exc}", None, secrets) from None
-        rendered = cw.mask(rendered, secrets)
-        as_json = runtime.to_jsonable(rendered)
+        try:
+            rendered = _storable(rendered, secrets, "outputs")
+        except ToolError as leak:
+            raise _failure(f"outputs: {leak}", None, secrets) from None
+        as_json = masker_of(secrets).value(runtime.to_jsonable(rendered))
         meta = {"outputs": dg.MetadataValue.json(as_json)}
         for key, value in as_json.items():
             meta[f"outputs.{key}"] = dg.MetadataValue.text(value) if isinstance(value, str) else _metadata_value(value)

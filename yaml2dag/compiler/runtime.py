@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..errors import TemplateError
-from ..templates import evaluate, render_value
+from ..templates import NameReader, evaluate, render_value
 from ..tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
 
 SUCCEEDED = "succeeded"
@@ -59,17 +59,12 @@ def skipped_result(reason: str) -> dict:
     return out
 
 
-class EnvMapping(Mapping):
-    """``env.NAME``: the environment, read when the template renders."""
+class EnvMapping(NameReader):
+    """``env.NAME``: one environment variable, read when the template renders; the environment
+    cannot be listed from a template (``env | list``, ``env.items()``: spec §5)."""
 
-    def __getitem__(self, key: str) -> str:
-        return os.environ[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(os.environ)
-
-    def __len__(self) -> int:
-        return len(os.environ)
+    def __init__(self) -> None:
+        super().__init__(os.environ.__getitem__, "env")
 
 
 class LazyMapping(Mapping):
@@ -161,6 +156,53 @@ def _interrupt_thread(thread: threading.Thread) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_AsyncStop))
 
 
+#: Seconds between checks of the step's deadline while its templates render.
+RENDER_POLL_SECONDS = 0.05
+
+
+def within_step_time(render: Callable[[], Any], ctx: ToolContext, what: str = "rendering its parameters") -> Any:
+    """Call ``render`` (the step's template rendering) within the step's time (spec §4 ``timeout``).
+
+    Rendering runs in a helper thread, so a template that loops for long (``{% for %}`` inside
+    ``{% for %}``) is stopped at the step's deadline — the helper is interrupted at its next
+    Python instruction — and likewise when the step is cancelled (run terminated, run timeout).
+    Single operations that could run long inside C code never start: the template sandbox bounds
+    them (:mod:`yaml2dag.template_bounds`).
+
+    Args:
+        render: the rendering to run; its result is returned and its exceptions re-raised.
+        ctx: the step's tool context (its ``deadline`` and cancellation).
+        what: what the step was doing, for the message.
+
+    Raises:
+        StepTimeoutError: the step's timeout passed while rendering.
+        ToolError: the step was cancelled while rendering.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = render()
+        except BaseException as exc:  # noqa: BLE001 - handed to the step thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    helper = threading.Thread(target=target, name=f"yaml2dag-render-{ctx.step_id}", daemon=True)
+    helper.start()
+    while not done.wait(RENDER_POLL_SECONDS):
+        left = ctx.time_left()
+        if ctx.cancelled or (left is not None and left <= 0):
+            _interrupt_thread(helper)
+            if ctx.cancelled:
+                raise ToolError(f"step was stopped while {what}: {ctx.cancel_reason or 'the run was terminated'}")
+            raise StepTimeoutError(f"step timed out after {ctx.timeout:g}s while {what}, and was stopped")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | None) -> ToolResult:
     """Run ``action`` with ``params``, stopping it after ``timeout`` seconds.
 
@@ -184,7 +226,8 @@ def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | 
 
     helper = threading.Thread(target=target, name=f"yaml2dag-{ctx.step_id}", daemon=True)
     helper.start()
-    helper.join(timeout)
+    left = ctx.time_left()  # the step's time started before its parameters rendered
+    helper.join(timeout if left is None else min(timeout, left))
     if helper.is_alive():
         ctx.cancel(f"the step timed out after {timeout:g}s")
         helper.join(0.5)
@@ -197,7 +240,12 @@ def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | 
 
 
 def _call(action: Action, ctx: ToolContext, params: dict) -> ToolResult:
-    value = action.run(ctx, params)
+    from ..tools.capture import masked_fds
+
+    # what the action (or any process it starts) writes to file descriptors 1 and 2 is masked
+    # before it reaches the compute log or the terminal; held as long as the action really runs
+    with masked_fds(ctx.run_id, ctx.secrets):
+        value = action.run(ctx, params)
     if not isinstance(value, ToolResult):
         value = ToolResult(output=value)
     return value

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from ..model import Workflow
 from ..naming import op_name
+from ..run_trigger import TAG_TRIGGER, trigger_kind
 from ..secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
 from ..tools.base import ToolContext, ToolLog
 from . import runtime
@@ -21,7 +22,6 @@ from .config import RESOURCE_KEY
 TAG_WORKFLOW = "yaml2dag/workflow"
 TAG_VERSION = "yaml2dag/version"
 TAG_HASH = "yaml2dag/hash"
-TAG_TRIGGER = "yaml2dag/trigger"
 TAG_TRIGGER_INFO = "yaml2dag/trigger_info"
 TAG_STEP_KIND = "yaml2dag/kind"
 TAG_PARALLEL_GROUP = "yaml2dag/parallel_group"
@@ -47,31 +47,6 @@ class DagsterToolLog(ToolLog):
 
     def debug(self, message: str) -> None:
         self._log.debug(message)
-
-
-def trigger_kind(tags: Mapping[str, str], from_webserver: bool = False) -> str:
-    """What started a run (``run.trigger`` in templates, the trigger column of ``history``).
-
-    Args:
-        tags: the run's tags. An explicit ``yaml2dag/trigger`` tag wins (``cli`` from
-            ``yaml2dag run``/``retry``, ``manual`` from ``yaml2dag trigger``, ``schedule``/
-            ``sensor`` from yaml2dag's triggers); then Dagster's own ``dagster/schedule_name``,
-            ``dagster/sensor_name`` and ``dagster/backfill`` tags.
-        from_webserver: the run has a remote job origin (launched through the Dagster webserver).
-
-    Returns:
-        ``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` (launched from the Dagster UI)
-        or ``manual`` (anything else, e.g. ``dagster job execute``).
-    """
-    if tags.get(TAG_TRIGGER):
-        return tags[TAG_TRIGGER]
-    if "dagster/schedule_name" in tags:
-        return "schedule"
-    if "dagster/sensor_name" in tags:
-        return "sensor"
-    if "dagster/backfill" in tags:
-        return "backfill"
-    return "ui" if from_webserver else "manual"
 
 
 def _run_of(context: Any) -> Any:
@@ -238,12 +213,16 @@ class CompiledWorkflow:
     def tool_context(self, context: Any, step_id: str, timeout: float | None,
                      secret_values: tuple[str, ...], step_key: str | None = None) -> ToolContext:
         from ..approvals import InstanceApprovals
+        from ..run_health import ProcessRecorder
 
         key = step_key or context.get_step_execution_context().step.key
+        resources: dict[str, Any] = {"approvals": InstanceApprovals(context.instance, context.run_id, key, secret_values)}
+        run = _run_of(context)
+        if run is not None:  # process groups the step starts are recorded (killed if the run's process dies)
+            resources["processes"] = ProcessRecorder(context.instance, run, key)
         return ToolContext(
             step_id, run_id=context.run_id, workflow=self.workflow.name, workflow_dir=self.workflow_dir,
-            log=DagsterToolLog(context.log), timeout=timeout, secrets=secret_values,
-            resources={"approvals": InstanceApprovals(context.instance, context.run_id, key, secret_values)},
+            log=DagsterToolLog(context.log), timeout=timeout, secrets=secret_values, resources=resources,
         )
 
     def mask(self, value: Any, secret_values: tuple[str, ...]) -> Any:

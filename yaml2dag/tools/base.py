@@ -281,11 +281,15 @@ class ToolContext:
 
         new = {v for v in values if v and len(v) >= MIN_MASKED_LENGTH and v not in self.secrets}
         if new:
+            from ..masking import register
+
             self.secrets = tuple(sorted(set(self.secrets) | new, key=len, reverse=True))
+            register(self.run_id, new)  # the run's other sinks (event log, descriptors) mask them too
 
     # -- secrets
     def mask(self, value: Any) -> Any:
-        """``value`` with every secret replaced by ``***`` (strings, lists and dicts)."""
+        """``value`` with every secret replaced by ``***`` (every form of it, in strings, bytes,
+        containers and pandas/numpy data: :func:`yaml2dag.secrets.mask`)."""
         from ..secrets import mask
 
         return mask(value, self.secrets)
@@ -302,6 +306,15 @@ class ToolContext:
         self._cancel_callbacks.append(callback)
         if self._cancelled.is_set():
             callback()
+
+    def started_process(self, pid: int) -> None:
+        """Tell the run that the action started process ``pid`` as the leader of its own process
+        group (``start_new_session=True``). In a Dagster run it is recorded in the run's event log
+        (the ``processes`` resource, :class:`yaml2dag.run_health.ProcessRecorder`), so the group is
+        killed if the run's own process dies; elsewhere nothing happens. Never raises."""
+        recorder = self.resources.get("processes")
+        if recorder is not None:
+            recorder.record(pid)
 
     def cancel(self, reason: str = "the step was stopped") -> None:
         """Stop the action: run every registered cancel callback (idempotent).

@@ -241,6 +241,7 @@ def run_git(ctx: ToolContext, args: Sequence[str], *, cwd: str | None = None, ch
                                 stderr=subprocess.PIPE, start_new_session=True)
     except FileNotFoundError:
         raise ToolError("git is not installed: the `git` program could not be started", retryable=False) from None
+    ctx.started_process(proc.pid)  # killed with its group if the run's process dies
     stopped = threading.Event()
 
     def stop() -> None:

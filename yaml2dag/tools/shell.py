@@ -90,6 +90,7 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
         argv = [str(a) for a in params["args"]]
     env = None
     values = getattr(params.get("command"), "env", None)  # a rendered ShellCommand's values
+    _check_arithmetic_env(params)
     if params.get("env") or values:
         env = dict(os.environ)
         env.update(values or {})
@@ -119,6 +120,7 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
     except PermissionError:
         raise ToolError(f"program is not executable: {argv[0]!r}", {"exit_code": 126}, retryable=False) from None
 
+    ctx.started_process(proc.pid)  # killed with its group if the run's process dies
     stopped = threading.Event()
 
     def stop() -> None:
@@ -166,6 +168,27 @@ def execute(ctx: ToolContext, params: dict) -> ToolResult:
         detail = f": {last}" if last else ""
         raise ToolError(f"command exited with code {proc.returncode}{detail}", fields)
     return ToolResult(output=stdout.strip(), fields=fields)
+
+
+def _check_arithmetic_env(params: dict) -> None:
+    """Refuse an ``env`` value the command would evaluate as bash arithmetic unless it is an
+    integer: ``env: {N: "{{ n }}"}`` with ``echo $(( N + 1 ))`` would run the command substitution
+    in an array index of ``N`` (``a[$(cmd)]``), as a value written in the command would (spec §5).
+
+    Raises:
+        ToolError: (not retryable) naming the variable.
+    """
+    from ..shell_contexts import analyze_command, is_integer
+
+    if not params.get("env") or not isinstance(params.get("command"), str):
+        return
+    names = analyze_command([str(params["command"])]).arith_names
+    for key, value in params["env"].items():
+        if key in names and (isinstance(value, bool) or not is_integer(str(value))):
+            raise ToolError(f"parameters.env.{key}: the command evaluates `{key}` as bash arithmetic, so its "
+                            "value must be an integer: bash would evaluate any other text as an expression, "
+                            "and an array index in it runs commands (`a[$(cmd)]`); make it a number first "
+                            "(`| int`)", retryable=False)
 
 
 def _pump(stream: Any, name: str, sink: list[str], ctx: ToolContext) -> None:
