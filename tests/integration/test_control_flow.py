@@ -417,23 +417,15 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
     # it under yaml2dag's lock (opening it alongside would race the creation, issue 10 point 8)
     prepare_storage(env["DAGSTER_HOME"])
     deadline = time.monotonic() + timeout
-    old = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    try:
-        while time.monotonic() < deadline:
-            with DagsterInstance.get() as inst:
-                runs = inst.get_runs(limit=1)
-                if runs:
-                    from yaml2dag.approvals import gates
+    while time.monotonic() < deadline:
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
+            runs = inst.get_runs(limit=1)
+            if runs:
+                from yaml2dag.approvals import gates
 
-                    if any(g.waiting for g in gates(inst, runs[0].run_id)):
-                        return runs[0].run_id
-            time.sleep(0.5)
-    finally:
-        if old is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = old
+                if any(g.waiting for g in gates(inst, runs[0].run_id)):
+                    return runs[0].run_id
+        time.sleep(0.5)
     raise AssertionError("no run reached its approval gate in time")
 
 
@@ -472,8 +464,7 @@ def test_approval_from_a_second_process_while_the_run_waits(gate_env):
     # the decisions are in the run's event log, with who and the comment
     from dagster import DagsterInstance
 
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    with DagsterInstance.get() as inst:
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
         messages = [r.dagster_event.message for r in inst.all_logs(result["run_id"])
                     if r.dagster_event and r.dagster_event.event_type_value == "ENGINE_EVENT"]
     assert any("approved by alice: looks good" in m for m in messages)
@@ -597,20 +588,12 @@ def _wait_until(env: dict, check, what: str, timeout: float = 120):
 
     prepare_storage(env["DAGSTER_HOME"])  # never alongside a background run creating it (see _wait_for_gate)
     deadline = time.monotonic() + timeout
-    old = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    try:
-        while time.monotonic() < deadline:
-            with DagsterInstance.get() as inst:
-                found = check(inst)
-            if found:
-                return found
-            time.sleep(0.3)
-    finally:
-        if old is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = old
+    while time.monotonic() < deadline:
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
+            found = check(inst)
+        if found:
+            return found
+        time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
 
 
