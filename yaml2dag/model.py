@@ -29,6 +29,8 @@ PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", 
 
 #: ``on_error`` values after aliases are resolved (spec §4).
 ON_ERROR = ("abort", "retry", "continue", "fallback")
+#: Values of ``executor.type`` (spec §2); ``celery`` runs steps on Celery workers (:mod:`yaml2dag.compiler.celery`).
+EXECUTOR_TYPES = ("threads", "in_process", "multiprocess", "celery")
 
 
 class _Missing:
@@ -301,10 +303,13 @@ class Concurrency:
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """How steps of one run execute: ``threads`` (default), ``in_process`` or ``multiprocess``."""
+    """How steps of one run execute: ``threads`` (default), ``in_process``, ``multiprocess`` or
+    ``celery``. ``explicit`` is True when the file sets ``executor.type``; otherwise the
+    folder-wide default applies (``YAML2DAG_EXECUTOR``, see :mod:`yaml2dag.executors`)."""
 
     type: str = "threads"
     max_parallel: int | None = None
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -646,9 +651,11 @@ def build_workflow(data: Any, file: str = "<string>", content_hash: str = "") ->
     if isinstance(conc, dict) and _int(conc.get("limit")):
         concurrency = Concurrency(limit=_int(conc.get("limit")), key=_str(conc.get("key")) or None)
     executor_data = data.get("executor") if isinstance(data.get("executor"), dict) else {}
+    explicit = executor_data.get("type") in EXECUTOR_TYPES
     executor = ExecutorConfig(
-        type=executor_data.get("type") if executor_data.get("type") in ("threads", "in_process", "multiprocess") else "threads",
+        type=executor_data["type"] if explicit else "threads",
         max_parallel=_int(executor_data.get("max_parallel")),
+        explicit=explicit,
     )
     outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
     labels = data.get("labels") if isinstance(data.get("labels"), dict) else {}

@@ -319,6 +319,23 @@ def check_secrets(workflow: Workflow) -> None:
         raise ParameterError(name, f"is a secret: set the environment variable {var} before running")
 
 
+def _executor_settings(workflow: Workflow) -> str:
+    """The executor type of ``workflow``, its settings checked before anything is stored.
+
+    Raises:
+        yaml2dag.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` or a Celery setting
+            (:func:`yaml2dag.compiler.celery.celery_settings`) has a wrong value.
+    """
+    from .executors import executor_type
+
+    kind = executor_type(workflow)
+    if kind == "celery":
+        from .compiler.celery import celery_settings
+
+        celery_settings()
+    return kind
+
+
 def run_workflow(
     report: FileReport,
     params: Mapping[str, Any] | None = None,
@@ -352,12 +369,15 @@ def run_workflow(
         WorkflowInvalidError: the workflow does not validate (nothing ran).
         ParameterError: a parameter value is wrong or a secret is unset (nothing ran).
         ConcurrencyLimitError: see ``wait_for_concurrency`` (nothing ran).
+        yaml2dag.executors.ExecutorSettingError: an executor setting of the environment is
+            wrong (nothing ran).
     """
     if not report.valid or report.workflow is None:
         raise WorkflowInvalidError(report.file, report.errors)
     workflow = report.workflow
     values = resolve(workflow, params or {}, strings=strings)
     check_secrets(workflow)
+    kind = _executor_settings(workflow)
 
     from dagster._core.execution.api import execute_run_iterator
 
@@ -394,7 +414,7 @@ def run_workflow(
     tracker = StepTracker(catalog)
     ended = {"n": 0}
     clock = time.monotonic()
-    with _quiet_stderr(quiet, processes=workflow.executor.type == "multiprocess"):
+    with _quiet_stderr(quiet, processes=kind == "multiprocess"):
         try:
             for event in execute_run_iterator(recon, run, instance):
                 now = time.monotonic()

@@ -71,11 +71,9 @@ NIGHTLY = """
 """
 
 
-#: The example workflows shipped in definitions/ (job id → description), read from their files.
-SHIPPED = {
-    "git_sync_and_test": "definitions/git_sync_and_test.yaml",
-    "seattle_weather_report": "definitions/seattle_weather_report.yaml",
-}
+#: The example workflows shipped in definitions/ (job id → file): every one of them, each file
+#: named after its job (tests/integration/test_examples_catalog.py checks that).
+SHIPPED = {path.stem: f"definitions/{path.name}" for path in sorted((REPO / "definitions").glob("*.yaml"))}
 
 
 def shipped_descriptions() -> dict[str, str]:

@@ -58,7 +58,7 @@ def plan_json(workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None =
         "workflow": workflow.name,
         "job": workflow.id,
         "version": workflow.version,
-        "executor": {"type": workflow.executor.type, "max_parallel": workflow.executor.max_parallel},
+        "executor": {"type": _executor(workflow), "max_parallel": workflow.executor.max_parallel},
         "steps": steps,
         "outputs": list(workflow.outputs),
     }
@@ -67,6 +67,17 @@ def plan_json(workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None =
     if plan.parallel_limits:
         out["parallel_limits"] = dict(plan.parallel_limits)
     return out
+
+
+def _executor(workflow: Workflow) -> str:
+    """The executor the run would use: the file's, else ``$YAML2DAG_EXECUTOR`` (a wrong value
+    is shown as is, marked; `yaml2dag run` refuses it)."""
+    from ..executors import ExecutorSettingError, executor_type
+
+    try:
+        return executor_type(workflow)
+    except ExecutorSettingError as exc:
+        return f"invalid ({exc})"
 
 
 def print_plan(out, workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None = None) -> None:
@@ -79,7 +90,7 @@ def print_plan(out, workflow: Workflow, plan: Plan, params: Mapping[str, Any] | 
     decisions = len(plan.nodes) - count
     extra = f" and {decisions} decision point(s) (◆ branch/switch)" if decisions else ""
     out.print(f"[bold]{escape(workflow.name)}[/] (job [cyan]{workflow.id}[/], version {escape(workflow.version)}): "
-              f"{count} step(s){extra}, executor {workflow.executor.type}")
+              f"{count} step(s){extra}, executor {_executor(workflow)}")
     if params is not None:
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "none"
         out.print(f"Parameters: {shown}", markup=False)

@@ -126,6 +126,7 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
                 out.print(f"Secret {name}: from ${info['variable']} ({state})", markup=False)
         raise SystemExit(0)
 
+    from ..executors import ExecutorSettingError
     from ..runner import ConcurrencyLimitError, run_workflow
 
     stream = _terminal_stream() if fmt == "text" else None
@@ -143,6 +144,8 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         _error(fmt, str(exc))
     except ConcurrencyLimitError as exc:
         _error(fmt, f"not started: {exc}", code=1)
+    except ExecutorSettingError as exc:
+        _error(fmt, f"not started: {exc}")
     if fmt == "json":
         print_json(result.to_json())
     else:

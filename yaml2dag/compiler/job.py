@@ -7,7 +7,8 @@ Each workflow becomes one :class:`dagster.JobDefinition` built from the
 * run tags ``yaml2dag/workflow``, ``yaml2dag/version``, ``yaml2dag/hash`` (the file's SHA-256),
   the workflow's tags and labels, ``dagster/priority`` (``priority``), ``dagster/max_runtime``
   (``timeout``) and the concurrency tag of ``concurrency`` (see :func:`concurrency_tag`);
-* the thread-pool executor (default) or Dagster's in-process/multiprocess executor;
+* the thread-pool executor (default), Dagster's in-process/multiprocess executor or Celery
+  workers (:mod:`.celery`);
 * the ``io_manager`` :func:`.sinks.secret_guard_io_manager` (Dagster's pickling filesystem IO
   manager that refuses to store an output holding a secret);
 * a failure hook that runs ``compensate`` bodies and ``on_failure`` steps inside the failed
@@ -54,12 +55,19 @@ def concurrency_tag(workflow: Workflow, key: str | None = None) -> tuple[str, st
 
 def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWorkflow | None = None
                  ) -> dg.ExecutorDefinition:
-    """The job's executor: threads by default, or Dagster's in-process/multiprocess.
+    """The job's executor: threads by default, Dagster's in-process/multiprocess, or Celery
+    workers (:mod:`.celery`); a file without ``executor.type`` gets the folder-wide default
+    (``$YAML2DAG_EXECUTOR``, :func:`yaml2dag.executors.executor_type`).
 
     Each of them enforces the workflow ``timeout`` (:mod:`.executor`) and, when the run is
     stopped by it, runs the failure handling of ``failure_cw`` (the job's compiled workflow).
+
+    Raises:
+        yaml2dag.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` has a wrong value.
     """
-    kind = workflow.executor.type
+    from ..executors import executor_type
+
+    kind = executor_type(workflow)
     if kind == "in_process":
         return _base_executor(kind, failure_cw)
     if kind == "multiprocess":
@@ -72,6 +80,8 @@ def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWor
     config = {"max_parallel": workflow.executor.max_parallel or DEFAULT_MAX_PARALLEL}
     if limits:
         config["tag_concurrency_limits"] = limits
+    if kind == "celery":
+        return _base_executor(kind, failure_cw).configured(config, name="yaml2dag_celery")
     return _base_executor(kind, failure_cw).configured(config, name="yaml2dag_threads")
 
 
@@ -82,13 +92,17 @@ _SHARED_EXECUTORS: dict[str, dg.ExecutorDefinition] = {}
 
 
 def _base_executor(kind: str, failure_cw: CompiledWorkflow | None) -> dg.ExecutorDefinition:
-    """The unconfigured executor definition of ``kind`` (threads, in_process, multiprocess)."""
+    """The unconfigured executor definition of ``kind`` (threads, in_process, multiprocess, celery)."""
     if failure_cw is None and kind in _SHARED_EXECUTORS:
         return _SHARED_EXECUTORS[kind]
     if kind == "in_process":
         made = time_limited(dg.in_process_executor, failure_cw)
     elif kind == "multiprocess":
         made = time_limited(dg.multiprocess_executor, failure_cw)
+    elif kind == "celery":
+        from .celery import make_celery_executor
+
+        made = make_celery_executor(failure_cw)
     else:
         made = threads_executor if failure_cw is None else make_threads_executor(failure_cw)
     if failure_cw is None:

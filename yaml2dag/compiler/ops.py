@@ -54,6 +54,7 @@ from .config import RESOURCE_KEY
 from .scope import (
     PARAMS_INPUT,
     TAG_FOR_EACH,
+    TAG_MAX_ATTEMPTS,
     TAG_PARALLEL_GROUP,
     TAG_STEP_KIND,
     CompiledWorkflow,
@@ -214,6 +215,8 @@ def _step_tags(cw: CompiledWorkflow, node: Node, kind: str) -> dict[str, str]:
     tags = {TAG_STEP_KIND: kind}
     if node.group:
         tags[TAG_PARALLEL_GROUP] = cw.step_key(node.group)
+    if getattr(node.entry, "max_attempts", 1) > 1:
+        tags[TAG_MAX_ATTEMPTS] = str(node.entry.max_attempts)
     return tags
 
 

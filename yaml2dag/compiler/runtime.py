@@ -277,10 +277,12 @@ def to_jsonable(value: Any, depth: int = 0) -> Any:
         return str(value)
     if value is None or isinstance(value, (bool, str)):
         return value
+    # int() and float(): subclasses such as numpy.float64 or an IntEnum are not storable as
+    # Dagster metadata (`{{ frame.temp_max.max() }}` is a numpy.float64)
     if isinstance(value, int):
-        return value
+        return int(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

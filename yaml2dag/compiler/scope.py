@@ -26,6 +26,9 @@ TAG_TRIGGER_INFO = "yaml2dag/trigger_info"
 TAG_STEP_KIND = "yaml2dag/kind"
 TAG_PARALLEL_GROUP = "yaml2dag/parallel_group"
 TAG_FOR_EACH = "yaml2dag/for_each"
+#: Op tag: the attempts a step's ``retry`` allows, when more than one (read by executors that
+#: must decide on a retry outside the op, e.g. when a Celery worker is lost mid-step).
+TAG_MAX_ATTEMPTS = "yaml2dag/max_attempts"
 #: Input through which the ops of a sub-workflow receive its parameter values.
 PARAMS_INPUT = "workflow_parameters"
 

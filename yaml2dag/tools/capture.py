@@ -62,7 +62,13 @@ class _Router(io.TextIOBase):
                 pass
 
     def fileno(self) -> int:
-        return self.original.fileno()
+        # the original may be a stream without a descriptor (a Celery worker's LoggingProxy has
+        # no fileno at all): say so the way io streams do, which callers such as Dagster's
+        # compute log capture expect
+        fileno = getattr(self.original, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation(f"sys.{self.name} has no file descriptor")
+        return fileno()
 
     def isatty(self) -> bool:
         try:
