@@ -110,8 +110,8 @@ def celery_part(work: Path, repeat: int, admin, user: str) -> None:
         os.environ.update(env)
         from dagster import DagsterInstance
 
-        from yaml2dag.runner import run_workflow
-        from yaml2dag.validation import validate_file
+        from yaml2dag.runs.runner import run_workflow
+        from yaml2dag.format.validation import validate_file
 
         instance = DagsterInstance.get()  # creates the tables before the workers look
         for name in ("a", "b"):

@@ -6,7 +6,7 @@ Usage: python benchmarks/drafting.py [--requests FILE] [--no-run] [--keep]
 Method
 ------
 1. **Understood**: each request of tests/data/drafting_requests.yaml is drafted with the phrase
-   grammar (``yaml2dag.drafting.draft``, what ``yaml2dag create --describe`` uses without a
+   grammar (``yaml2dag.library.drafting.draft``, what ``yaml2dag create --describe`` uses without a
    model); a request is understood when every phrase is (none unknown, none refused).
 2. **Valid**: every draft is written to a sandbox ``definitions/`` folder and checked with the
    real CLI, ``yaml2dag validate definitions --format json``.
@@ -57,8 +57,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from yaml2dag.drafting import draft  # noqa: E402
-from yaml2dag.model import slugify  # noqa: E402
+from yaml2dag.library.drafting import draft  # noqa: E402
+from yaml2dag.format.model import slugify  # noqa: E402
 
 RUN_TIMEOUT = 300
 TABLE = ("category,price,region,sales,quantity,status,customer,score,类别,价格,地区,销售额,数量,状态,客户,分数\n"

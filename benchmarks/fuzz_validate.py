@@ -2,7 +2,7 @@
 
 Issue 10, point 2: no input crashes validation, and everything ``validate`` accepts compiles.
 The corpus is built from every workflow file shipped in ``definitions/``, ``examples/`` and
-``yaml2dag/workflow_templates/`` by seeded mutations:
+``yaml2dag/library/workflow_templates/`` by seeded mutations:
 
 * ``bytes``    byte flips, inserts, deletions and duplicated chunks (invalid UTF-8 included);
 * ``delete``   a key deleted somewhere in the document;
@@ -433,7 +433,7 @@ def check_input(case: Case, folder: Path, compile_check: bool = False) -> Outcom
 
 
 def _check(path: Path, folder: Path, compile_check: bool) -> Outcome:
-    from yaml2dag.validation import validate_paths
+    from yaml2dag.format.validation import validate_paths
 
     report = validate_paths([str(path)])
     problems = report.problems
@@ -465,8 +465,8 @@ def _compile(file_report, folder: Path) -> Outcome:
 
     from yaml2dag.cli.planview import plan_json
     from yaml2dag.compiler.job import compile_workflow, concurrency_tag, folder_resolver, render_concurrency_key
-    from yaml2dag.errors import ParameterError
-    from yaml2dag.parameters import resolve
+    from yaml2dag.format.errors import ParameterError
+    from yaml2dag.format.parameters import resolve
 
     wf = file_report.workflow
     job = compile_workflow(wf, plan=file_report.plan, resolver=folder_resolver(str(folder)))

@@ -42,8 +42,8 @@ def main() -> None:
     (work / "sequential.yaml").write_text(SEQUENTIAL)
     from dagster import DagsterInstance
 
-    from yaml2dag.runner import run_workflow
-    from yaml2dag.validation import validate_file
+    from yaml2dag.runs.runner import run_workflow
+    from yaml2dag.format.validation import validate_file
 
     instance = DagsterInstance.get()
     phases: dict[str, list[float]] = {"parallel": [], "sequential": []}

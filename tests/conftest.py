@@ -90,8 +90,8 @@ class Ran:
 @pytest.fixture
 def run_yaml(instance, tmp_path):
     """Run workflow text through the real instance: ``run_yaml(text, params) -> Ran``."""
-    from yaml2dag.runner import run_workflow
-    from yaml2dag.validation import validate_file
+    from yaml2dag.runs.runner import run_workflow
+    from yaml2dag.format.validation import validate_file
 
     counter = {"n": 0}
 

@@ -5,7 +5,7 @@ The library API (the CLI and the code location are thin faces over it)::
     from yaml2dag import load_workflow, validate_paths, build_definitions, run_workflow
 
 * :func:`validate_paths` / :func:`validate_file` / :func:`validate_text` — the linter;
-* :func:`load_workflow` — a validated :class:`~yaml2dag.model.Workflow` (or an error);
+* :func:`load_workflow` — a validated :class:`~yaml2dag.format.model.Workflow` (or an error);
 * :func:`compile_workflow` — one workflow → one ``dagster.JobDefinition``;
 * :func:`build_definitions` — a folder → ``dagster.Definitions``;
 * :func:`run_workflow` — run through a real ``DagsterInstance``, with progress callbacks;
@@ -21,19 +21,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "validate_paths": ("yaml2dag.validation", "validate_paths"),
-    "validate_file": ("yaml2dag.validation", "validate_file"),
-    "validate_text": ("yaml2dag.validation", "validate_text"),
+    "validate_paths": ("yaml2dag.format.validation", "validate_paths"),
+    "validate_file": ("yaml2dag.format.validation", "validate_file"),
+    "validate_text": ("yaml2dag.format.validation", "validate_text"),
     "load_workflow": ("yaml2dag.api", "load_workflow"),
-    "Library": ("yaml2dag.library", "Library"),
-    "Workflow": ("yaml2dag.model", "Workflow"),
-    "Problem": ("yaml2dag.errors", "Problem"),
-    "WorkflowInvalidError": ("yaml2dag.errors", "WorkflowInvalidError"),
-    "ParameterError": ("yaml2dag.errors", "ParameterError"),
+    "Library": ("yaml2dag.library.folder", "Library"),
+    "Workflow": ("yaml2dag.format.model", "Workflow"),
+    "Problem": ("yaml2dag.format.errors", "Problem"),
+    "WorkflowInvalidError": ("yaml2dag.format.errors", "WorkflowInvalidError"),
+    "ParameterError": ("yaml2dag.format.errors", "ParameterError"),
     "compile_workflow": ("yaml2dag.compiler.job", "compile_workflow"),
-    "build_definitions": ("yaml2dag.location", "build_definitions"),
-    "run_workflow": ("yaml2dag.runner", "run_workflow"),
-    "RunResult": ("yaml2dag.runner", "RunResult"),
+    "build_definitions": ("yaml2dag.compiler.location", "build_definitions"),
+    "run_workflow": ("yaml2dag.runs.runner", "run_workflow"),
+    "RunResult": ("yaml2dag.runs.runner", "RunResult"),
     "WorkflowsComponent": ("yaml2dag.component", "WorkflowsComponent"),
 }
 

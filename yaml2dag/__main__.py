@@ -1,3 +1,3 @@
-from .cli import main
+from yaml2dag.cli import main
 
 main()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import WorkflowInvalidError
-from .model import Workflow
-from .validation import validate_file
+from yaml2dag.format.errors import WorkflowInvalidError
+from yaml2dag.format.model import Workflow
+from yaml2dag.format.validation import validate_file
 
 
 def load_workflow(path: str | Path) -> Workflow:
     """Load and validate one workflow file.
 
     Returns:
-        The :class:`~yaml2dag.model.Workflow`.
+        The :class:`~yaml2dag.format.model.Workflow`.
 
     Raises:
         WorkflowInvalidError: the file does not validate; ``problems`` lists every error.

@@ -11,7 +11,7 @@
 builds exactly the jobs, schedules and sensors the module code location ``yaml2dag.definitions``
 builds for that folder (same function, same stand-in jobs for files that do not validate).
 The component's own declaration file (``defs.yaml``) is not a workflow and is skipped
-(:func:`yaml2dag.loader.iter_workflow_files`).
+(:func:`yaml2dag.format.loader.iter_workflow_files`).
 
 Registration: the ``dagster_dg_cli.registry_modules`` entry point ``yaml2dag = "yaml2dag"``
 (pyproject.toml) makes ``dg list components`` show ``yaml2dag.WorkflowsComponent``;
@@ -112,7 +112,7 @@ class WorkflowsScaffolder(dg.Scaffolder):
                 ``target_path`` (the new defs folder), ``scaffold_format`` (``yaml`` or
                 ``python``), ``append`` (add a document to an existing ``defs.yaml``).
         """
-        from .model import slugify
+        from yaml2dag.format.model import slugify
 
         target = Path(request.target_path)
         if request.append:
@@ -189,7 +189,7 @@ class WorkflowsComponent(dg.Component, dg.Model, dg.Resolvable):
             yaml2dag.WorkflowInvalidError: in strict mode, a file does not validate; the
                 message lists every problem as ``FILE:LINE:COL: PATH: MESSAGE [rule]``.
         """
-        from .location import build_definitions
+        from yaml2dag.compiler.location import build_definitions
 
         folder = self.folder(context)
         if not folder.is_dir():

@@ -3,7 +3,7 @@
 One source, three generators, no Dagster import (``yaml2dag schema --markdown`` stays instant):
 
 * :func:`schema_blocks` — one table per object of the shipped JSON Schema
-  (``yaml2dag/schema/workflow.schema.json``): the root, every ``$defs`` entry with
+  (``yaml2dag/format/schema/workflow.schema.json``): the root, every ``$defs`` entry with
   ``properties`` and every nested object (``workflow.concurrency``, ``parameter.items``, ...);
 * :func:`tool_blocks` — the built-in tools of :data:`yaml2dag.tools.registry.BUILTIN_TOOLS`, and
   one table per action from its parameter schema (third-party tools are left out, so the output
@@ -219,7 +219,7 @@ def schema_objects(schema: Mapping[str, Any] | None = None) -> list[tuple[str, M
     """``(block name, object schema)`` for every object with properties in the schema: the root
     (``workflow``), then each ``$defs`` entry, nested objects after their parent."""
     if schema is None:
-        from .schema import load_schema
+        from yaml2dag.format.schema import load_schema
 
         schema = load_schema()
     out = list(_objects({k: v for k, v in schema.items() if k != "$defs"}, "workflow"))
@@ -233,7 +233,7 @@ def schema_blocks(lang: str = "en", schema: Mapping[str, Any] | None = None) -> 
 
     Columns: key, type, required, default, description (the schema's own description)."""
     if schema is None:
-        from .schema import load_schema
+        from yaml2dag.format.schema import load_schema
 
         schema = load_schema()
     words = _WORDS[lang]
@@ -244,7 +244,7 @@ def schema_blocks(lang: str = "en", schema: Mapping[str, Any] | None = None) -> 
 
 def builtin_tools() -> list:
     """The built-in :class:`~yaml2dag.tools.base.Tool` objects, in registry order."""
-    from .tools.registry import BUILTIN_TOOLS, get_tool
+    from yaml2dag.tools.registry import BUILTIN_TOOLS, get_tool
 
     return [tool for tool in (get_tool(name) for name in BUILTIN_TOOLS) if tool is not None]
 
@@ -315,7 +315,7 @@ def cli_blocks(lang: str = "en") -> dict[str, str]:
     line and a table of its arguments and options (type, default, help)."""
     import click
 
-    from .cli import COMMANDS, HELP, main
+    from yaml2dag.cli import COMMANDS, HELP, main
 
     words = _WORDS[lang]
     ctx = click.Context(main, info_name="yaml2dag")

@@ -62,7 +62,7 @@ def test_an_invalid_file_becomes_a_failing_job_and_never_takes_the_others_down(f
 
 def test_strict_mode_fails_the_whole_load(folder):
     from yaml2dag import build_definitions
-    from yaml2dag.errors import WorkflowInvalidError
+    from yaml2dag.format.errors import WorkflowInvalidError
 
     with pytest.raises(WorkflowInvalidError) as excinfo:
         build_definitions(folder, strict=True)
@@ -209,10 +209,10 @@ def test_a_stand_in_job_never_takes_a_name_a_valid_job_uses(tmp_path):
 
 
 def test_the_validator_predicts_every_op_and_graph_name_the_compiler_makes(tmp_path):
-    """The validator's name check (yaml2dag.naming) and the compiled jobs cannot drift apart."""
-    from yaml2dag.library import Library
-    from yaml2dag.location import build_definitions, node_def_names
-    from yaml2dag.validation import _resolver, report_definition_names
+    """The validator's name check (yaml2dag.format.naming) and the compiled jobs cannot drift apart."""
+    from yaml2dag.library.folder import Library
+    from yaml2dag.compiler.location import build_definitions, node_def_names
+    from yaml2dag.format.validation import _resolver, report_definition_names
 
     defs_dir = tmp_path / "definitions"
     write(defs_dir, "child.yaml", """

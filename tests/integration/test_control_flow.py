@@ -134,8 +134,8 @@ def test_for_each_failing_element_fails_the_step_or_is_marked_with_continue(run_
 
 def test_subworkflow_is_a_nested_graph_and_its_outputs_are_the_step_output(tmp_path, instance, monkeypatch):
     from yaml2dag.compiler import reconstructable_job
-    from yaml2dag.library import Library
-    from yaml2dag.runner import run_workflow
+    from yaml2dag.library.folder import Library
+    from yaml2dag.runs.runner import run_workflow
 
     folder = tmp_path / "defs"
     monkeypatch.setenv("YAML2DAG_DEFINITIONS", str(folder))
@@ -184,7 +184,7 @@ def test_subworkflow_is_a_nested_graph_and_its_outputs_are_the_step_output(tmp_p
 
 
 def test_subworkflow_validation_unknown_recursive_and_parameter_types(tmp_path):
-    from yaml2dag.validation import validate_paths
+    from yaml2dag.format.validation import validate_paths
 
     folder = tmp_path / "defs"
     write(folder, "a.yaml", """
@@ -344,7 +344,7 @@ def test_a_secret_never_reaches_storage_logs_outputs_or_cli_output(tmp_path):
 
 
 def test_secret_cannot_be_passed_as_a_parameter_value(run_yaml):
-    from yaml2dag.errors import ParameterError
+    from yaml2dag.format.errors import ParameterError
 
     with pytest.raises(ParameterError) as excinfo:
         run_yaml("""
@@ -411,7 +411,7 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
     """The id of the run that is paused at a gate (polled through `yaml2dag status`)."""
     from dagster import DagsterInstance
 
-    from yaml2dag.runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     # the background `yaml2dag run` may be creating the new home's storage right now: wait for
     # it under yaml2dag's lock (opening it alongside would race the creation, issue 10 point 8)
@@ -421,7 +421,7 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
             runs = inst.get_runs(limit=1)
             if runs:
-                from yaml2dag.approvals import gates
+                from yaml2dag.runs.approvals import gates
 
                 if any(g.waiting for g in gates(inst, runs[0].run_id)):
                     return runs[0].run_id
@@ -564,7 +564,7 @@ def test_auto_approve_if_bare_expression_is_a_condition_like_when(run_yaml, tmp_
     """)
     assert approved.result.outputs == {"decision": "approved", "by": ["auto"]}
     # the validator checks its names like a `when`
-    from yaml2dag.validation import validate_file
+    from yaml2dag.format.validation import validate_file
 
     bad = write(tmp_path / "bad", "bad.yaml", """
         name: Bad auto approve
@@ -584,7 +584,7 @@ def _wait_until(env: dict, check, what: str, timeout: float = 120):
     """Poll the instance of ``env`` until ``check(instance)`` gives a true value; return it."""
     from dagster import DagsterInstance
 
-    from yaml2dag.runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(env["DAGSTER_HOME"])  # never alongside a background run creating it (see _wait_for_gate)
     deadline = time.monotonic() + timeout
@@ -615,7 +615,7 @@ def test_approve_errors_and_step_ids_of_for_each_gates(gate_env, tmp_path):
     """)
     bg = _BackgroundRun(env, "Element Gates")
     try:
-        from yaml2dag.approvals import gates
+        from yaml2dag.runs.approvals import gates
 
         def started(inst):
             runs = inst.get_runs(limit=1)
@@ -748,8 +748,8 @@ def test_failure_handling_in_a_re_execution_reads_reused_results(run_yaml, insta
 
 
 def test_a_sub_workflows_compensate_and_on_failure_run_when_it_fails(tmp_path, instance, monkeypatch):
-    from yaml2dag.library import Library
-    from yaml2dag.runner import run_workflow
+    from yaml2dag.library.folder import Library
+    from yaml2dag.runs.runner import run_workflow
 
     folder = tmp_path / "defs"
     log = tmp_path / "handlers.log"

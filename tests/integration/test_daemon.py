@@ -110,7 +110,7 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
     env, home, inbox = daemon_env
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     log = tmp_path / "daemon.log"
-    from yaml2dag.runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(home)  # as `yaml2dag dev` does: the daemon and this test would race to create it
     with open(log, "w") as sink:
@@ -195,7 +195,7 @@ def test_the_shipped_dagster_yaml_is_the_repository_one_and_goes_into_every_new_
 
     from conftest import REPO
     from yaml2dag.deploy import DAGSTER_YAML, dagster_yaml_text, ensure_dagster_yaml
-    from yaml2dag.run_coordinator import WorkflowRunCoordinator
+    from yaml2dag.runs.run_coordinator import WorkflowRunCoordinator
 
     assert (REPO / "dagster_home" / "dagster.yaml").read_bytes() == DAGSTER_YAML.read_bytes()
     folder = tmp_path / "definitions"

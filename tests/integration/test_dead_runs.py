@@ -249,7 +249,7 @@ def test_the_daemon_fails_a_dead_run_within_its_poll_interval(tmp_path, capsys):
     runs meanwhile; the test reads the instance directly)."""
     from dagster import DagsterInstance
 
-    from yaml2dag.runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     work = tmp_path / "work"
     work.mkdir()

@@ -115,7 +115,7 @@ def sha256(path: Path) -> str:
 
 def repository(project: Project):
     """The code location's repository, built from the project's definitions folder."""
-    from yaml2dag.location import build_definitions
+    from yaml2dag.compiler.location import build_definitions
 
     return build_definitions(project.root / "definitions", strict=True).get_repository_def()
 
@@ -138,7 +138,7 @@ def test_the_catalog_validates_without_warnings_and_loads_strictly_in_dagster(pr
         job = next(j for j, n in EXAMPLES.items() if n == data["name"])
         assert path.stem == job
         assert len(data["description"]) >= 40 and "example" in data["tags"], path.name
-        assert path.read_text().startswith("# yaml-language-server: $schema=../yaml2dag/schema/workflow.schema.json\n#\n# ")
+        assert path.read_text().startswith("# yaml-language-server: $schema=../yaml2dag/format/schema/workflow.schema.json\n#\n# ")
     # the code location loads every example, strict: no stand-in job
     done = run_process([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "yaml2dag.definitions"],
                        env={**project.env, "YAML2DAG_STRICT": "1"}, cwd=project.root)

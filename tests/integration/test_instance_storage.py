@@ -160,7 +160,7 @@ def test_a_command_waits_while_another_process_creates_the_storage(tmp_path, arg
 def test_prepare_storage_then_any_number_of_plain_dagster_opens(tmp_path):
     """What tests and `yaml2dag dev` do: prepare_storage() first (under the lock), then open the
     instance in as many processes as they like with Dagster's own DagsterInstance.get()."""
-    from yaml2dag.runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     home = prepare_storage(tmp_path / "home")
     assert (home / "dagster.yaml").is_file() and (home / "history" / "runs.db").stat().st_size > 0
@@ -299,8 +299,9 @@ def test_any_damage_to_the_run_database_is_reported_or_harmless(populated, monke
     """Property: whatever truncation or scribble hits runs.db, opening the instance and listing
     the runs either works or raises an exception that yaml2dag turns into one line naming
     runs.db (seeded, 25 damaged copies)."""
-    from yaml2dag import history, storage
-    from yaml2dag.runner import get_instance
+    from yaml2dag.runs import history
+    from yaml2dag.runs import storage
+    from yaml2dag.runs.runner import get_instance
 
     project, home, _ids = populated
     rng = random.Random(10)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from yaml2dag.loader import load_file, load_text
-from yaml2dag.model import Source, build_workflow
-from yaml2dag.validation import validate_file
+from yaml2dag.format.loader import load_file, load_text
+from yaml2dag.format.model import Source, build_workflow
+from yaml2dag.format.validation import validate_file
 
 from conftest import make_dagster_home, run_cli, run_cli_counting_dagster, write
 from fake_llm import VALID_YAML, fake_model
@@ -22,7 +22,7 @@ from fake_llm import VALID_YAML, fake_model
 pytestmark = pytest.mark.slow
 
 COMMENTED = """\
-# yaml-language-server: $schema=../yaml2dag/schema/workflow.schema.json
+# yaml-language-server: $schema=../yaml2dag/format/schema/workflow.schema.json
 # Nightly sync: keep these comments.
 name: "Nightly Sync"
 version: "2.1.0"
@@ -172,7 +172,7 @@ def test_interactive_create_stops_when_the_input_ends_and_saves_nothing(cli, fol
 
 
 def test_create_from_a_template_with_values(cli, folder):
-    from yaml2dag.workflow_templates import list_templates
+    from yaml2dag.library.workflow_templates import list_templates
 
     templates = [t for t in list_templates() if any(not p.is_secret and p.type == "string" for p in t.parameters)]
     if not templates:

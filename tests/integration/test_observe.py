@@ -135,8 +135,8 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
-        from yaml2dag.runner import run_workflow
-        from yaml2dag.validation import validate_file
+        from yaml2dag.runs.runner import run_workflow
+        from yaml2dag.format.validation import validate_file
 
         instance = DagsterInstance.get()
         try:
@@ -208,8 +208,8 @@ def _run_and_approve(instance, report, home, env, paused: dict):
 
     from dagster import DagsterRunStatus, RunsFilter
 
-    from yaml2dag.approvals import gates, record_decision
-    from yaml2dag.runner import run_workflow
+    from yaml2dag.runs.approvals import gates, record_decision
+    from yaml2dag.runs.runner import run_workflow
 
     box: dict = {}
     thread = threading.Thread(target=lambda: box.update(result=run_workflow(report, {}, instance=instance)), daemon=True)
@@ -219,7 +219,7 @@ def _run_and_approve(instance, report, home, env, paused: dict):
     while time.monotonic() < deadline and not decided:
         runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
         if runs and any(g.waiting for g in gates(instance, runs[0].run_id)):
-            from yaml2dag.history import last_runs, last_runs_sqlite
+            from yaml2dag.runs.history import last_runs, last_runs_sqlite
 
             paused.update(run_id=runs[0].run_id, fast=last_runs_sqlite(home, ["gated_flow"]),
                           slow=last_runs(instance, ["gated_flow"]),
@@ -542,7 +542,7 @@ def test_list_shows_the_last_run_and_the_next_scheduled_run(world):
     # the fast path (reading SQLite without Dagster) agrees with the Dagster API
     from dagster import DagsterInstance
 
-    from yaml2dag.history import last_runs, last_runs_sqlite
+    from yaml2dag.runs.history import last_runs, last_runs_sqlite
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DAGSTER_HOME", str(world["home"]))
@@ -568,7 +568,7 @@ def test_list_and_history_show_a_run_waiting_at_an_approval_gate_as_paused(world
     listed = {w["id"]: w for w in paused["listed"]["workflows"]}
     assert listed["gated_flow"]["last_run"]["status"] == "paused"
     assert [(r["run_id"], r["status"]) for r in paused["history"]["runs"]] == [(paused["run_id"], "paused")]
-    from yaml2dag.history import last_runs_sqlite
+    from yaml2dag.runs.history import last_runs_sqlite
 
     assert last_runs_sqlite(world["home"], ["gated_flow"])["gated_flow"]["status"] == "completed"  # once approved
 

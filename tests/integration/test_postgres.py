@@ -178,7 +178,7 @@ def test_run_is_stored_in_postgresql_and_read_back_with_status(postgres_db, tmp_
     # and the rest of the shipped configuration is in force on this instance
     from dagster import DagsterInstance
 
-    from yaml2dag.run_coordinator import WorkflowRunCoordinator
+    from yaml2dag.runs.run_coordinator import WorkflowRunCoordinator
 
     monkeypatch.setenv("YAML2DAG_PG_PASSWORD", os.environ.get("YAML2DAG_PG_PASSWORD", ""))
     instance = DagsterInstance.from_config(str(home))

@@ -1,4 +1,4 @@
-"""The shipped run coordinator (``yaml2dag.run_coordinator``): a run launched through the
+"""The shipped run coordinator (``yaml2dag.runs.run_coordinator``): a run launched through the
 instance is queued in the concurrency bucket of its own parameters, not of the parameter
 defaults (issue #3, "Locks and run limits"). End to end through the webserver and the UI
 launchpad in ``test_live.py``; here the tag rendering and the instance configuration."""
@@ -12,7 +12,7 @@ from dagster import DagsterInstance
 
 from yaml2dag.compiler import job_from_file
 from yaml2dag.compiler.job import TAG_CONCURRENCY_KEY, rendered_concurrency_tags
-from yaml2dag.run_coordinator import WorkflowRunCoordinator
+from yaml2dag.runs.run_coordinator import WorkflowRunCoordinator
 
 from conftest import REPO, write
 

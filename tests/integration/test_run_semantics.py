@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from yaml2dag.errors import ParameterError
+from yaml2dag.format.errors import ParameterError
 
 pytestmark = pytest.mark.slow
 
@@ -309,8 +309,8 @@ def test_a_state_reader_of_an_aborted_step_does_not_run(run_yaml):
 
 def test_sub_workflow_steps_read_and_are_read_by_state(tmp_path, instance, monkeypatch):
     from conftest import write
-    from yaml2dag.library import Library
-    from yaml2dag.runner import run_workflow
+    from yaml2dag.library.folder import Library
+    from yaml2dag.runs.runner import run_workflow
 
     folder = tmp_path / "defs"
     monkeypatch.setenv("YAML2DAG_DEFINITIONS", str(folder))
@@ -431,7 +431,7 @@ ALWAYS_FAILS = """
 
 def test_linear_backoff_waits_delay_times_the_retry_number_through_dagsters_retry_policy(run_yaml):
     from yaml2dag.compiler.job import compile_workflow
-    from yaml2dag.validation import validate_text
+    from yaml2dag.format.validation import validate_text
 
     retry = "{max_attempts: 4, backoff: linear, delay: 0.2}"
     policy = compile_workflow(validate_text(ALWAYS_FAILS.format(name="Linear", retry=retry)).workflow) \
@@ -508,8 +508,8 @@ def test_shell_output_reaches_the_event_log_while_the_step_still_runs(run_yaml, 
 
 def test_rewriting_a_file_runs_the_new_version_in_the_same_process(instance, tmp_path):
     # Dagster caches rebuilt jobs per process by their reconstructable arguments
-    from yaml2dag.runner import run_workflow
-    from yaml2dag.validation import validate_file
+    from yaml2dag.runs.runner import run_workflow
+    from yaml2dag.format.validation import validate_file
 
     from conftest import write
 
@@ -733,7 +733,7 @@ def test_runs_are_tagged_with_workflow_version_and_content_hash(run_yaml, instan
 
 def test_node_names_are_step_ids_and_op_names_are_unique(tmp_path):
     from yaml2dag.compiler.job import compile_workflow
-    from yaml2dag.validation import validate_text
+    from yaml2dag.format.validation import validate_text
 
     report = validate_text("""
 name: Names

@@ -239,7 +239,7 @@ def project(tmp_path):
 
 def test_forms_of_the_search_are_those_of_the_masker():
     """The search looks for what the masker masks (and base64 parts are the stable ones)."""
-    from yaml2dag.masking import byte_forms
+    from yaml2dag.format.masking import byte_forms
 
     value = _value("Form")
     masked = {form for form, _repl in byte_forms(value)}

@@ -247,8 +247,8 @@ _RUNS = """
 import datetime as dt, json, sys
 from dagster._core.test_utils import freeze_time
 from yaml2dag.cli import main
-from yaml2dag.library import Library
-from yaml2dag.runner import run_workflow
+from yaml2dag.library.folder import Library
+from yaml2dag.runs.runner import run_workflow
 for when, how, args in json.loads(sys.argv[1]):
     with freeze_time(dt.datetime.fromisoformat(when)):
         if how == "cli":

@@ -17,7 +17,7 @@ import pytest
 from vega_datasets import local_data
 
 from local_servers import LocalHTTPServer, QuietHandler, serving
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 
@@ -929,7 +929,7 @@ outputs:
 """, csv=CSV))
     code = (
         "import sys\n"
-        "from yaml2dag.validation import validate_file\n"
+        "from yaml2dag.format.validation import validate_file\n"
         f"report = validate_file({str(wf)!r})\n"
         "assert report.valid, [p.format() for p in report.problems]\n"
         "assert 'pandas' not in sys.modules, 'validation imported pandas'\n"

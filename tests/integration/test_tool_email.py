@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from local_servers import everything_stored, free_port, make_cert, silent_port, start_smtp
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

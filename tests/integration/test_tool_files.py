@@ -18,7 +18,7 @@ import pytest
 
 from yaml2dag.tools import files as files_tool
 from yaml2dag.tools.base import StepTimeoutError, ToolContext
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import pytest
 
 from yaml2dag.tools import git as git_tool
 from yaml2dag.tools.base import ToolContext, ToolError
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")]
 

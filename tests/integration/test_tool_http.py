@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from local_servers import LocalHTTPServer, QuietHandler, everything_stored, free_port, serving
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

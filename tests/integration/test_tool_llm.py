@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from local_servers import LocalHTTPServer, QuietHandler, everything_stored, serving
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 
 from local_servers import (LocalHTTPServer, QuietHandler, everything_stored, free_port, make_cert, serving,
                            silent_port, start_smtp)
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 
 from yaml2dag.tools import system as system_tool
 from yaml2dag.tools.base import ToolContext, ToolError
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
 

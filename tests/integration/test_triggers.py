@@ -19,8 +19,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from yaml2dag.location import build_definitions
-from yaml2dag.validation import validate_paths
+from yaml2dag.compiler.location import build_definitions
+from yaml2dag.format.validation import validate_paths
 
 from conftest import run_cli, stored_outputs, write
 from local_servers import LocalHTTPServer, QuietHandler, free_port, serving
@@ -477,8 +477,8 @@ def test_workflow_trigger_sensors_have_readable_names_and_watch_the_upstream_job
 
 
 def test_a_yaml2dag_run_of_the_upstream_starts_the_downstream_once_with_its_run_id_and_outputs(chain, instance, tmp_path):
-    from yaml2dag.library import Library
-    from yaml2dag.runner import run_workflow
+    from yaml2dag.library.folder import Library
+    from yaml2dag.runs.runner import run_workflow
 
     sensor = chain.get_sensor_def("load_on_extract_success")
     before = _ended(instance, chain.get_job("extract"), {})  # ended before the sensor's first check
@@ -620,7 +620,7 @@ def test_invalid_workflow_trigger_makes_a_broken_job_not_a_dead_location(tmp_pat
 
 
 def test_only_workflow_files_outside_hidden_and_underscore_folders_cause_a_reload(tmp_path):
-    from yaml2dag.reloader import is_workflow_path, pick_locations
+    from yaml2dag.library.reloader import is_workflow_path, pick_locations
 
     root = tmp_path / "defs"
     assert is_workflow_path(root / "a.yaml", root) and is_workflow_path(root / "sub" / "b.YML", root)
@@ -654,7 +654,7 @@ class _FakeDagster(QuietHandler):
 
 
 def test_reloader_debounces_a_burst_of_changes_into_one_reload_and_ignores_other_files(tmp_path):
-    from yaml2dag.reloader import DefinitionsReloader
+    from yaml2dag.library.reloader import DefinitionsReloader
     from yaml2dag.triggers.remote import parse_url
 
     _FakeDagster.reloads = []
@@ -688,7 +688,7 @@ def test_reloader_debounces_a_burst_of_changes_into_one_reload_and_ignores_other
 
 
 def test_reloader_retries_until_the_webserver_answers(tmp_path):
-    from yaml2dag.reloader import DefinitionsReloader
+    from yaml2dag.library.reloader import DefinitionsReloader
     from yaml2dag.triggers.remote import parse_url
 
     port = free_port()
@@ -713,7 +713,7 @@ def test_reloader_retries_until_the_webserver_answers(tmp_path):
 
 
 def test_webserver_urls_and_remote_parameter_conversion():
-    from yaml2dag.errors import ParameterError
+    from yaml2dag.format.errors import ParameterError
     from yaml2dag.triggers.remote import RemoteError, coerce_remote, parse_url
 
     local = parse_url("127.0.0.1:3000")

@@ -41,8 +41,8 @@ from test_tool_git import bare_and_clone, commit, git
 from test_tool_llm import API_KEY
 from test_tool_llm import fake  # noqa: F401 - a fixture: the OpenAI-compatible fake server
 from test_tool_notify import hook, smtp  # noqa: F401 - fixtures: webhook receiver, aiosmtpd
-from yaml2dag.validation import validate_text
-from yaml2dag.workflow_templates import find_template, instantiate, list_templates, template_text
+from yaml2dag.format.validation import validate_text
+from yaml2dag.library.workflow_templates import find_template, instantiate, list_templates, template_text
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,7 @@ def test_the_seven_templates_ship_valid_typed_and_described():
     assert find_template("backup files").file == "backup_files.yaml"
     assert find_template("monitor_and_alert").name == "Monitor and Alert"
     # the command-line validator agrees on the package folder
-    import yaml2dag.workflow_templates as package
+    import yaml2dag.library.workflow_templates as package
 
     checked = run_cli("validate", str(Path(package.__file__).parent))
     assert checked.code == 0, checked.stdout + checked.stderr
@@ -124,7 +124,7 @@ def test_the_templates_page_documents_every_template_and_parameter():
 def test_instantiate_keeps_the_comments_renames_and_sets_typed_defaults():
     from ruamel.yaml import YAML
 
-    from yaml2dag.errors import ParameterError
+    from yaml2dag.format.errors import ParameterError
 
     text = instantiate("Backup Files", "My Backup",
                        {"source": "/data", "target": "/backups", "keep_last": "3", "exclude": '["*.log", "cache/"]',

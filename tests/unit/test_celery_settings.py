@@ -16,9 +16,9 @@ import sys
 import pytest
 
 from conftest import REPO, run_process, write
-from yaml2dag.executors import ExecutorSettingError, default_executor_type, executor_type
-from yaml2dag.model import EXECUTOR_TYPES
-from yaml2dag.validation import validate_text
+from yaml2dag.format.executors import ExecutorSettingError, default_executor_type, executor_type
+from yaml2dag.format.model import EXECUTOR_TYPES
+from yaml2dag.format.validation import validate_text
 
 BASE = "name: Exec\nsteps:\n  - {id: s, tool: shell, parameters: {command: 'true'}}\n"
 

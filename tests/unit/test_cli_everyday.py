@@ -5,7 +5,7 @@
   the file (with line and column) or the parameter: never a traceback. Checked for every
   command that takes parameter values (`run`, `run --dry-run`, `trigger`, `create
   --from-template`), and, as a property, at every depth and size around the limits, which are
-  the same whether a value comes from a file or the command line (yaml2dag.limits: 64 levels,
+  the same whether a value comes from a file or the command line (yaml2dag.format.limits: 64 levels,
   64-bit integers).
 * Tables printed into a pipe (a CI log) keep every column and every character: rich assumed 80
   columns outside a terminal and cut the Tags, Schedules and Description columns. A terminal
@@ -172,8 +172,8 @@ def test_limits_hold_at_every_depth_and_size(project, monkeypatch):
     from click.testing import CliRunner
 
     from yaml2dag.cli import main
-    from yaml2dag.limits import MAX_INTEGER, MIN_INTEGER
-    from yaml2dag.parameters import MAX_VALUE_DEPTH
+    from yaml2dag.format.limits import MAX_INTEGER, MIN_INTEGER
+    from yaml2dag.format.parameters import MAX_VALUE_DEPTH
 
     root, env = project
     monkeypatch.chdir(root)
@@ -248,7 +248,7 @@ def test_show_templates_and_versions_into_a_pipe_keep_whole_cells(project):
     assert LONG_DESCRIPTION in row, show.stdout
     templates = _cli(project, "templates")
     assert templates.code == 0, templates.stderr
-    from yaml2dag.workflow_templates import list_templates
+    from yaml2dag.library.workflow_templates import list_templates
 
     longest = max((p.description for info in list_templates() for p in info.parameters), key=len)
     assert len(longest) > 60 and any(longest in line for line in _rows(templates.stdout)), templates.stdout
@@ -315,7 +315,7 @@ def test_step_states_of_a_run_in_progress_cover_sub_workflows_and_gates():
     run is in progress a started step is `running` (a sub-workflow step too, once one of its
     steps started), a gate waiting for a decision `waiting`; ended steps keep their end state;
     once the run is over nothing is `running` or `waiting`."""
-    from yaml2dag.tracking import ENDED, LIVE_STATUSES, STEP_STATUSES, CatalogEntry, StepTracker
+    from yaml2dag.runs.tracking import ENDED, LIVE_STATUSES, STEP_STATUSES, CatalogEntry, StepTracker
 
     keys = ["build", "sub", "sub.pull", "sub.test", "gate", "after"]
     tracker = StepTracker({k: CatalogEntry(k, k, "workflow" if k == "sub" else "step") for k in keys})

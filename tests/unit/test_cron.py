@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from yaml2dag import cron
+from yaml2dag.format import cron
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

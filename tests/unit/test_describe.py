@@ -1,4 +1,4 @@
-"""The phrase grammar of `yaml2dag create --describe` (yaml2dag.describe): schedules, clauses,
+"""The phrase grammar of `yaml2dag create --describe` (yaml2dag.library.describe): schedules, clauses,
 conditions, verbs, what is reported as not understood — and the optional model drafts, against
 a local fake OpenAI-compatible server."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from yaml2dag.describe import DescribeError, draft_from_description, draft_with_llm, parse_schedule
-from yaml2dag.validation import validate_text
+from yaml2dag.library.describe import DescribeError, draft_from_description, draft_with_llm, parse_schedule
+from yaml2dag.format.validation import validate_text
 
 from fake_llm import VALID_YAML, fake_model
 

@@ -9,11 +9,11 @@ import pytest
 
 from conftest import REPO, run_process, write
 
-from yaml2dag.component_files import is_component_declaration
-from yaml2dag.loader import iter_workflow_files
-from yaml2dag.schema import load_schema
+from yaml2dag.format.component_files import is_component_declaration
+from yaml2dag.format.loader import iter_workflow_files
+from yaml2dag.format.schema import load_schema
 
-SHIPPED = sorted([*REPO.glob("definitions/*.yaml"), *REPO.glob("yaml2dag/workflow_templates/*.yaml")])
+SHIPPED = sorted([*REPO.glob("definitions/*.yaml"), *REPO.glob("yaml2dag/library/workflow_templates/*.yaml")])
 
 DECLARATIONS = [
     "type: yaml2dag.WorkflowsComponent\n",

@@ -1,4 +1,4 @@
-"""Drafting a workflow from a sentence without a model (yaml2dag.drafting, issue 12 section 3).
+"""Drafting a workflow from a sentence without a model (yaml2dag.library.drafting, issue 12 section 3).
 
 The request set (tests/data/drafting_requests.yaml: the shipped templates' descriptions, the
 issue's examples, everyday operations and data requests, half English, half Chinese) is drafted
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yaml2dag.describe import draft_from_description, parse_schedule
-from yaml2dag.drafting import INTENTS, DescribeError, draft
-from yaml2dag.templates import evaluate, truthy
-from yaml2dag.validation import validate_text
+from yaml2dag.library.describe import draft_from_description, parse_schedule
+from yaml2dag.library.drafting import INTENTS, DescribeError, draft
+from yaml2dag.format.expressions import evaluate, truthy
+from yaml2dag.format.validation import validate_text
 
 from conftest import REPO, run_cli
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yaml2dag.durations import format_duration, parse_duration
+from yaml2dag.format.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize("value, seconds", [

@@ -3,7 +3,7 @@
 Each input that used to make ``yaml2dag validate`` print a Python traceback (and, with the file
 in the definitions folder, made ``list``, ``validate``, ``show`` and ``run`` of every other
 workflow crash) now gives a problem with line, column and rule, exit 1 and valid JSON; the
-limits of :mod:`yaml2dag.limits` hold at their boundaries; an exception that still escapes a
+limits of :mod:`yaml2dag.format.limits` hold at their boundaries; an exception that still escapes a
 check is confined to its file (rule ``internal``); the numbers that compiled into crashing runs
 are refused or handled consistently. CLI tests run the real ``yaml2dag`` from a working folder
 with the defaults a user has (relative ``definitions``, no ``YAML2DAG_*`` variables).
@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI_TIMEOUT, Completed, make_dagster_home, run_process, write
-from yaml2dag import limits
-from yaml2dag.errors import ParameterError
-from yaml2dag.model import Parameter
-from yaml2dag.parameters import check_value, coerce, parse_assignments
-from yaml2dag.validation import validate_paths, validate_text
+from yaml2dag.format import limits
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.model import Parameter
+from yaml2dag.format.parameters import check_value, coerce, parse_assignments
+from yaml2dag.format.validation import validate_paths, validate_text
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<warning>warning: )?"
                   r"(?:(?P<path>[^ ]+): )?(?P<message>.+) \[(?P<rule>[a-z-]+)\]$")
@@ -424,7 +424,7 @@ def test_cli_refuses_bad_parameter_values(tmp_path, args, needle):
 
 
 def test_exception_in_a_check_is_confined_to_its_file(tmp_path, monkeypatch):
-    from yaml2dag import validation
+    from yaml2dag.format import validation
 
     write(tmp_path, "poison.yaml", "name: Poison Flow\nsteps:\n  - {id: a, tool: shell, parameters: {command: x}}\n")
     write(tmp_path, "good.yaml", GOOD)
@@ -446,7 +446,7 @@ def test_exception_in_a_check_is_confined_to_its_file(tmp_path, monkeypatch):
 
 
 def test_exception_in_a_folder_check_is_confined_to_its_file(tmp_path, monkeypatch):
-    from yaml2dag import validation
+    from yaml2dag.format import validation
 
     write(tmp_path, "poison.yaml", "name: Poison Flow\nsteps:\n  - {id: a, tool: shell, parameters: {command: x}}\n")
     write(tmp_path, "good.yaml", GOOD)
@@ -468,7 +468,7 @@ def test_exception_in_a_folder_check_is_confined_to_its_file(tmp_path, monkeypat
 
 def test_validate_never_imports_dagster(tmp_path):
     write(tmp_path, "poison.yaml", POISON["parentheses"][0])
-    code = ("import sys\nfrom yaml2dag.validation import validate_paths\n"
+    code = ("import sys\nfrom yaml2dag.format.validation import validate_paths\n"
             f"r = validate_paths([{str(tmp_path)!r}])\n"
             "assert not r.valid\n"
             "print(sum(1 for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))\n")

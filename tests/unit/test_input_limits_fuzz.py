@@ -116,7 +116,7 @@ def test_integer_default_written_as_float_is_an_int_in_run_config(fuzz_home):
     import dagster as dg
 
     from yaml2dag.compiler.job import compile_workflow
-    from yaml2dag.validation import validate_text
+    from yaml2dag.format.validation import validate_text
 
     report = validate_text(ONCE_CRASHED_RUN["integer_default_float"][0])
     job = compile_workflow(report.workflow, plan=report.plan)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from yaml2dag.errors import WorkflowNotFoundError
-from yaml2dag.library import Library, definitions_dir
+from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.library.folder import Library, definitions_dir
 
 from conftest import write
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from yaml2dag.validation import validate_file
+from yaml2dag.format.validation import validate_file
 
 from conftest import make_dagster_home, run_process, write
 
@@ -307,7 +307,7 @@ def test_every_spelling_of_folder_and_file_writes_the_file_it_names(tmp_path, mo
     """Property over path spellings: whatever mix of absolute and relative (to the working
     directory) paths names the definitions folder and the workflow file, each write (create,
     edit, rollback, delete) touches exactly the file the path names, and nothing else."""
-    from yaml2dag import versions
+    from yaml2dag.library import versions
 
     folder = tmp_path / "project" / "definitions"
     folder.mkdir(parents=True)

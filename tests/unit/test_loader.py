@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from yaml2dag.loader import MAX_ALIAS_VALUES, format_path, iter_workflow_files, load_file, load_text
+from yaml2dag.format.loader import MAX_ALIAS_VALUES, format_path, iter_workflow_files, load_file, load_text
 
 from conftest import write
 

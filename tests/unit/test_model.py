@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from yaml2dag.model import (
+from yaml2dag.format.model import (
     MISSING,
     Branch,
     ParallelGroup,

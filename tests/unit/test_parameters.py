@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from yaml2dag.errors import ParameterError
-from yaml2dag.model import Parameter, build_workflow
-from yaml2dag.parameters import check_value, coerce, parse_assignments, resolve
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.model import Parameter, build_workflow
+from yaml2dag.format.parameters import check_value, coerce, parse_assignments, resolve
 
 
 @pytest.mark.parametrize("ptype, raw, expected", [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from yaml2dag.loader import load_text
-from yaml2dag.model import build_workflow
-from yaml2dag.plan import Plan, build_plan, step_references, template_fields
+from yaml2dag.format.loader import load_text
+from yaml2dag.format.model import build_workflow
+from yaml2dag.format.plan import Plan, build_plan, step_references, template_fields
 
 
 def plan_of(text: str) -> Plan:
@@ -308,7 +308,7 @@ def test_template_fields_and_step_references():
         (("steps", 0, "parameters", "env", "K"), False, "step"),
         (("steps", 0, "fallback", "parameters", "command"), False, "failure"),
     ]
-    from yaml2dag.templates import analyze
+    from yaml2dag.format.expressions import analyze
 
     refs = analyze("{{ b.output }} {{ steps.c.output }} {{ d }} {{ params.b }}").references
     assert step_references(refs, {"b", "c"}) == ["b", "c"]

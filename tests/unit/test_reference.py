@@ -23,7 +23,7 @@ import pytest
 from conftest import REPO, run_cli_counting_dagster, run_process
 
 from yaml2dag import reference
-from yaml2dag.schema import TRIGGER_TYPES, load_schema
+from yaml2dag.format.schema import TRIGGER_TYPES, load_schema
 
 DOCS = {"en": REPO / "docs/reference/workflow-format.md", "zh": REPO / "docs/reference/workflow-format_zh.md"}
 LANGS = sorted(DOCS)
@@ -122,9 +122,9 @@ def test_every_cli_command_and_option_is_in_the_reference(texts, lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_template_name_filter_and_trigger_kind_is_in_the_reference(texts, lang):
-    from yaml2dag.templates import FAILURE_NAMES, LOOP_NAMES, NAMESPACES
+    from yaml2dag.format.expressions import FAILURE_NAMES, LOOP_NAMES, NAMESPACES
     from yaml2dag.tools.base import COMMON_RESULT_FIELDS
-    from yaml2dag.validation import RUN_FIELDS
+    from yaml2dag.format.validation import RUN_FIELDS
 
     text = texts[lang]
     for name in NAMESPACES:
@@ -214,7 +214,7 @@ def test_cells_never_break_a_table_row():
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_yaml_example_is_a_valid_workflow(texts, lang):
-    from yaml2dag.validation import validate_text
+    from yaml2dag.format.validation import validate_text
 
     examples = 0
     for match in re.finditer(r"```yaml\n(.*?)```", texts[lang], re.S):

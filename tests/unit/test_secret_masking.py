@@ -27,8 +27,8 @@ import urllib.parse
 import pytest
 
 from conftest import CLI_TIMEOUT, REPO
-from yaml2dag import masking
-from yaml2dag.masking import MASK, Masker, SecretInResultError, byte_forms, text_forms
+from yaml2dag.format import masking
+from yaml2dag.format.masking import MASK, Masker, SecretInResultError, byte_forms, text_forms
 
 ALPHABET = "abcXYZ019\"'\\<>&%+ /:=-_\n\té中€"
 
@@ -54,7 +54,7 @@ def _b64decode(text: str, urlsafe: bool = False) -> bytes:
 
 
 def _tojson(value: str) -> str:
-    from yaml2dag.templates import render_string
+    from yaml2dag.format.expressions import render_string
 
     return render_string("{{ value | tojson }}", {"value": value})
 
@@ -293,7 +293,7 @@ def test_event_texts_are_masked_through_dagster_serialisation():
 
 SCRIPT = textwrap.dedent(r'''
     import base64, os, sys, threading, time
-    from yaml2dag import masking
+    from yaml2dag.format import masking
     from yaml2dag.tools.capture import masked_fds
 
     secret = sys.argv[1]

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from yaml2dag import templates
-from yaml2dag.errors import TemplateError
-from yaml2dag.shell_contexts import ARITH, NAME, SCALAR, analyze_command, is_integer, is_name
-from yaml2dag.templates import render_string, shell_analysis
-from yaml2dag.validation import validate_text
+from yaml2dag.format import expressions as templates
+from yaml2dag.format.errors import TemplateError
+from yaml2dag.format.shell_contexts import ARITH, NAME, SCALAR, analyze_command, is_integer, is_name
+from yaml2dag.format.expressions import render_string, shell_analysis
+from yaml2dag.format.validation import validate_text
 
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="bash is not installed")
@@ -320,7 +320,7 @@ def _yaml(command: str) -> str:
 
 
 def test_commands_too_long_or_too_deep_to_analyse_take_integers_only():
-    from yaml2dag.shell_contexts import MAX_ANALYSED, MAX_NESTING
+    from yaml2dag.format.shell_contexts import MAX_ANALYSED, MAX_NESTING
 
     long = "echo {{ v }} # " + "x" * MAX_ANALYSED
     deep = "echo " + "$(" * (MAX_NESTING + 1) + "echo {{ v }}" + ")" * (MAX_NESTING + 1)

@@ -1,4 +1,4 @@
-"""Issue 10, points 7 and 8, without Dagster: yaml2dag.storage judges real SQLite files (empty,
+"""Issue 10, points 7 and 8, without Dagster: yaml2dag.runs.storage judges real SQLite files (empty,
 not SQLite, cut short, scribbled over, missing their table, two schema versions), reports a
 database exception as one line naming the damaged file, and manages the creation lock and the
 ready marker of a home."""
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from yaml2dag import storage
+from yaml2dag.runs import storage
 
 
 def _database(path: Path, table: str = "runs", rows: int = 400, alembic: int = 1) -> Path:
@@ -208,7 +208,7 @@ def test_the_ready_marker_follows_the_configuration(tmp_path):
 def test_the_creation_lock_excludes_other_processes(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    code = ("import sys, time\nfrom yaml2dag import storage\n"
+    code = ("import sys, time\nfrom yaml2dag.runs import storage\n"
             "with storage.creation_lock(sys.argv[1]):\n    print(time.time(), flush=True)\n")
     with storage.creation_lock(home):
         proc = subprocess.Popen([sys.executable, "-c", code, str(home)], stdout=subprocess.PIPE, text=True)

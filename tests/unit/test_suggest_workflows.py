@@ -8,9 +8,9 @@ import random
 import pytest
 import yaml
 
-from yaml2dag.library import Library
+from yaml2dag.library.folder import Library
 from yaml2dag.suggest import suggest
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 from test_suggest_mining import NOW, everything_resolves, zsh
 
@@ -113,7 +113,7 @@ def test_template_syntax_in_a_command_stays_literal(tmp_path, typed, printed):
     import os
     import subprocess
 
-    from yaml2dag.templates import render_string
+    from yaml2dag.format.expressions import render_string
 
     steps = _steps(tmp_path, [typed, "make test"])
     command = render_string(steps[0]["parameters"]["command"], {}, shell=True)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from yaml2dag.compiler.runtime import EnvMapping, within_step_time
-from yaml2dag.errors import TemplateError
-from yaml2dag.template_bounds import MAX_INT_DIGITS, MAX_RANGE, MAX_TEXT, static_problems_of, weight
-from yaml2dag.templates import ENV, evaluate, render_string
+from yaml2dag.format.errors import TemplateError
+from yaml2dag.format.expression_bounds import MAX_INT_DIGITS, MAX_RANGE, MAX_TEXT, static_problems_of, weight
+from yaml2dag.format.expressions import ENV, evaluate, render_string
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError
-from yaml2dag.validation import validate_text
+from yaml2dag.format.validation import validate_text
 
 #: Growth of this process's peak RSS allowed while every attack below is refused: far below
 #: what any of them would take if it ran (2.5 GB and up).

@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from yaml2dag.errors import TemplateError
-from yaml2dag.templates import (
+from yaml2dag.format.errors import TemplateError
+from yaml2dag.format.expressions import (
     Reference,
     analyze,
     evaluate,

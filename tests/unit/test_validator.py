@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from yaml2dag.errors import Problem
-from yaml2dag.validation import FileReport, validate_file, validate_paths, validate_text
+from yaml2dag.format.errors import Problem
+from yaml2dag.format.validation import FileReport, validate_file, validate_paths, validate_text
 
 from conftest import write
 
@@ -1017,7 +1017,7 @@ def test_every_problem_of_a_file_is_reported_at_once_sorted_by_line():
 
 def test_spec_example_is_valid_with_a_shell_fallback():
     report = check("""
-        # yaml-language-server: $schema=../yaml2dag/schema/workflow.schema.json
+        # yaml-language-server: $schema=../yaml2dag/format/schema/workflow.schema.json
         name: "Deploy Pipeline"
         version: "1.2.0"
         description: "Pull, test, build and deploy a branch"

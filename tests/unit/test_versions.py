@@ -1,4 +1,4 @@
-"""Write-backs to the library (yaml2dag.roundtrip, yaml2dag.versions): round-trip edits keep
+"""Write-backs to the library (yaml2dag.library.roundtrip, yaml2dag.library.versions): round-trip edits keep
 comments and layout, versions are bumped or checked, previous files are kept byte for byte,
 paths are checked, and an invalid file is never written."""
 
@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from yaml2dag import versions
-from yaml2dag.roundtrip import RoundTripDocument, to_yaml
-from yaml2dag.versions import LibraryWriteError, bump_patch, commit_change, next_version
+from yaml2dag.library import versions
+from yaml2dag.library.roundtrip import RoundTripDocument, to_yaml
+from yaml2dag.library.versions import LibraryWriteError, bump_patch, commit_change, next_version
 
 from conftest import write
 

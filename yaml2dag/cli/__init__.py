@@ -99,7 +99,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         """Run the subcommand; a damaged or unusable Dagster storage, wherever it is found, ends
         it with one line naming the file and what to do (exit 1; ``{"error": ...}`` under
-        ``--format json``) instead of a database traceback (see :mod:`yaml2dag.storage`)."""
+        ``--format json``) instead of a database traceback (see :mod:`yaml2dag.runs.storage`)."""
         # the subcommand and its arguments (click 8.2+ keeps the first in _protected_args)
         protected = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
         args = [*protected, *ctx.args]
@@ -109,7 +109,7 @@ class LazyGroup(click.Group):
             message = _storage_message(exc, args)
             if message is None:
                 raise
-            from .output import asks_for_json, fail_as
+            from yaml2dag.cli.output import asks_for_json, fail_as
 
             command = self.get_command(ctx, args[0]) if args and args[0] in COMMANDS else None
             problems = [] if getattr(command, "problem_list", False) else None
@@ -122,15 +122,15 @@ class LazyGroup(click.Group):
 
 
 def _storage_message(exc: BaseException, args: list[str]) -> str | None:
-    """The one-line message for a storage failure (:func:`yaml2dag.storage.describe`), or None
+    """The one-line message for a storage failure (:func:`yaml2dag.runs.storage.describe`), or None
     when ``exc`` is something else."""
     import sys
 
-    if "yaml2dag.storage" not in sys.modules and not any(
+    if "yaml2dag.runs.storage" not in sys.modules and not any(
             m.startswith(("sqlalchemy", "alembic", "sqlite3")) for m in sys.modules):
         return None  # nothing that could raise one was loaded
-    from ..runner import instance_home
-    from ..storage import describe
+    from yaml2dag.runs.runner import instance_home
+    from yaml2dag.runs.storage import describe
 
     try:
         return describe(exc, instance_home(), hints=args)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, print_json, print_table
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, print_json, print_table
 
 
 @click.command()
@@ -23,21 +23,21 @@ def schema(markdown: bool, lang: str) -> None:
     `# yaml-language-server: $schema=./workflow.schema.json`.
     """
     if markdown:
-        from ..reference import render
+        from yaml2dag.reference import render
 
         click.echo(render(lang), nl=False)
         return
-    from ..schema import schema_text
+    from yaml2dag.format.schema import schema_text
 
     click.echo(schema_text(), nl=False)
 
 
 def _schedule_info(workflow) -> list[dict[str, Any]]:
     """Each schedule trigger of ``workflow`` as JSON: its Dagster ``name``
-    (:mod:`yaml2dag.trigger_names`), ``cron``, ``timezone``, ``enabled``, ``description`` (in
+    (:mod:`yaml2dag.format.trigger_names`), ``cron``, ``timezone``, ``enabled``, ``description`` (in
     words) and ``next_run`` (ISO 8601 in its zone; None when the cron is invalid)."""
-    from .. import cron
-    from ..trigger_names import trigger_names
+    from yaml2dag.format import cron
+    from yaml2dag.format.trigger_names import trigger_names
 
     out = []
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -114,27 +114,27 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
     The default SQLite run storage is read directly (no Dagster import); Dagster is imported
     only for another configured storage, so ``list`` stays fast. Returns an error message when the instance cannot be read.
     """
-    from ..history import has_run_storage
+    from yaml2dag.runs.history import has_run_storage
 
     for info in rows:
         info["last_run"] = None
     if not has_run_storage():
         return None
     try:
-        from ..history import last_runs, last_runs_sqlite
-        from ..runner import instance_home
+        from yaml2dag.runs.history import last_runs, last_runs_sqlite
+        from yaml2dag.runs.runner import instance_home
 
         jobs = [info["id"] for info in rows if info["id"]]
         found = last_runs_sqlite(instance_home(), jobs)
         if found is None:
-            from ..runner import get_instance
+            from yaml2dag.runs.runner import get_instance
 
             found = last_runs(get_instance(), jobs)
     except Exception as exc:  # noqa: BLE001 - list must work even when the instance does not
-        from ..runner import instance_home
-        from ..storage import describe
+        from yaml2dag.runs.runner import instance_home
+        from yaml2dag.runs.storage import describe
 
-        # a damaged storage file: one line naming it (yaml2dag.storage), not the database's text
+        # a damaged storage file: one line naming it (yaml2dag.runs.storage), not the database's text
         return f"cannot read runs from the Dagster instance: {describe(exc, instance_home()) or exc}"
     for info in rows:
         run = found.get(info["id"])
@@ -151,7 +151,7 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
 @FORMAT_OPTION
 def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) -> None:
     """List the workflows of the definitions folder, with their last run and next scheduled run."""
-    from ..library import Library
+    from yaml2dag.library.folder import Library
 
     library = Library()
     if not library.folder.is_dir():
@@ -234,10 +234,10 @@ def _parameter_json(param) -> dict[str, Any]:
 @FORMAT_OPTION
 def show(name: str, fmt: str) -> None:
     """Show one workflow (by name, job id or file): parameters, steps, triggers, outputs."""
-    from ..errors import WorkflowNotFoundError
-    from ..library import Library
-    from ..plan import build_plan
-    from .planview import parameter_rows, plan_json, print_plan
+    from yaml2dag.format.errors import WorkflowNotFoundError
+    from yaml2dag.library.folder import Library
+    from yaml2dag.format.plan import build_plan
+    from yaml2dag.cli.planview import parameter_rows, plan_json, print_plan
 
     library = Library()
     try:
@@ -259,7 +259,7 @@ def show(name: str, fmt: str) -> None:
         if wf is not None:
             data["parameters"] = [_parameter_json(p) for p in wf.parameters]
             data["plan"] = plan_json(wf, build_plan(wf))
-            from ..trigger_names import trigger_names
+            from yaml2dag.format.trigger_names import trigger_names
 
             # dagster_names: the Dagster schedule/sensor name(s) of each trigger ([] for manual)
             data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters),
@@ -294,7 +294,7 @@ def show(name: str, fmt: str) -> None:
             table.add_row(*(escape(cell) for cell in row))
         out.print(table)
     out.print("[bold]Triggers[/]")
-    from ..trigger_names import trigger_names
+    from yaml2dag.format.trigger_names import trigger_names
 
     schedules = iter(_schedule_info(wf))
     for trig, names in zip(wf.triggers, trigger_names(wf, upstream_job)):

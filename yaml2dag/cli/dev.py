@@ -4,7 +4,7 @@ It runs ``dagster dev`` (webserver + daemon + one shared code server) in its own
 group, with ``DAGSTER_HOME`` (default ``./dagster_home``; one without a ``dagster.yaml`` gets the
 shipped configuration, :mod:`yaml2dag.deploy`) and ``YAML2DAG_DEFINITIONS`` (default
 ``./definitions``) made absolute, and watches the definitions folder: adding, changing or
-removing a workflow file reloads the code location (:mod:`yaml2dag.reloader`). Ctrl-C or
+removing a workflow file reloads the code location (:mod:`yaml2dag.library.reloader`). Ctrl-C or
 SIGTERM stops everything: every process of the group gets SIGTERM, then SIGKILL if still alive
 after :data:`STOP_TIMEOUT` seconds (:func:`stop_group`).
 """
@@ -103,7 +103,7 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     location within a few seconds (an invalid file shows up as a broken-workflow job). Stops
     cleanly on Ctrl-C / SIGTERM, taking its child processes with it.
     """
-    from ..deploy import ensure_dagster_yaml
+    from yaml2dag.deploy import ensure_dagster_yaml
 
     env = dict(os.environ)
     home = Path(env.get("DAGSTER_HOME") or "dagster_home").resolve()
@@ -112,7 +112,7 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     env["DAGSTER_HOME"] = str(home)
     # the webserver, daemon and code server open the instance at once: a new home's storage is
     # created first, under yaml2dag's lock (they would race to create it)
-    from ..runner import prepare_storage
+    from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(home)
     folder = Path(env.get("YAML2DAG_DEFINITIONS") or "definitions").resolve()
@@ -123,7 +123,7 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     if Path(workspace).is_file():
         args += ["-w", workspace]
     else:
-        from ..triggers.remote import LOCATION_NAME
+        from yaml2dag.triggers.remote import LOCATION_NAME
 
         scratch = tempfile.TemporaryDirectory(prefix="yaml2dag-dev-")
         generated = Path(scratch.name) / "workspace.yaml"
@@ -144,8 +144,8 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     code = 0
     try:
         if hot_reload:
-            from ..reloader import DefinitionsReloader
-            from ..triggers.remote import parse_url
+            from yaml2dag.library.reloader import DefinitionsReloader
+            from yaml2dag.triggers.remote import parse_url
 
             reloader = DefinitionsReloader(folder, parse_url(url), debounce=debounce,
                                            log=lambda text: click.echo(f"yaml2dag dev: {text}", err=True))

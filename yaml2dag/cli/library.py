@@ -2,9 +2,9 @@
 ``import``, ``versions``, ``rollback``, ``diff``.
 
 The definitions folder is the source of truth. Every change goes through
-:mod:`yaml2dag.versions` (validated first, never an invalid file; version bumped; previous file
+:mod:`yaml2dag.library.versions` (validated first, never an invalid file; version bumped; previous file
 kept under ``.versions/<job>/``) and every edit of an existing file through
-:mod:`yaml2dag.roundtrip` (comments, key order and quoting kept). None of these commands
+:mod:`yaml2dag.library.roundtrip` (comments, key order and quoting kept). None of these commands
 imports Dagster.
 
 Questions (``create --interactive``, confirmations) are read line by line from stdin, so a
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 YES_OPTION = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 
@@ -44,7 +44,7 @@ def _fail(fmt: str, message: str, code: int = 1, problems: list | None = None) -
 
 
 def _library(fmt: str):
-    from ..library import Library
+    from yaml2dag.library.folder import Library
 
     library = Library()
     if not library.folder.is_dir():
@@ -55,8 +55,8 @@ def _library(fmt: str):
 
 def _find(library, name: str, fmt: str):
     """The library workflow ``name`` (must be a file inside the folder)."""
-    from ..errors import WorkflowNotFoundError
-    from ..versions import LibraryWriteError, inside
+    from yaml2dag.format.errors import WorkflowNotFoundError
+    from yaml2dag.library.versions import LibraryWriteError, inside
 
     try:
         report = library.find(name)
@@ -71,7 +71,7 @@ def _find(library, name: str, fmt: str):
 
 
 def _job_of_report(report) -> str:
-    from ..model import slugify
+    from yaml2dag.format.model import slugify
 
     wf = report.workflow
     if wf is not None and wf.id:
@@ -154,7 +154,7 @@ def _report_change(fmt: str, change, out=None, message: str | None = None) -> No
 
 
 def _commit(fmt: str, library, path, text: str, action: str, *, create: bool = False, bump: bool = True):
-    from ..versions import LibraryWriteError, commit_change
+    from yaml2dag.library.versions import LibraryWriteError, commit_change
 
     try:
         return commit_change(library.folder, path, text, action=action, create=create, bump=bump)
@@ -199,8 +199,8 @@ def _parameter_line(line: str) -> tuple[str, dict]:
 
     import yaml
 
-    from ..model import PARAMETER_TYPES, build_parameter
-    from ..parameters import check_value, coerce
+    from yaml2dag.format.model import PARAMETER_TYPES, build_parameter
+    from yaml2dag.format.parameters import check_value, coerce
 
     match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([a-z]+))?\s*(?:=(.*))?", line)
     if not match:
@@ -226,7 +226,7 @@ def _parameter_line(line: str) -> tuple[str, dict]:
         decl["default"] = value
         return name, decl
     param = build_parameter(name, {"type": ptype}, ())
-    from ..errors import ParameterError
+    from yaml2dag.format.errors import ParameterError
 
     try:
         value = check_value(param, coerce(param, raw) if ptype != "string" else raw)
@@ -261,10 +261,10 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
     """
     import re
 
-    from .. import cron
-    from ..roundtrip import to_yaml
-    from ..tools.registry import get_tool, tool_names
-    from ..validation import timezone_problem
+    from yaml2dag.format import cron
+    from yaml2dag.library.roundtrip import to_yaml
+    from yaml2dag.tools.registry import get_tool, tool_names
+    from yaml2dag.format.validation import timezone_problem
 
     out = prompt.out
     data: dict[str, Any] = {}
@@ -303,7 +303,7 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
 
     def check_tool(answer: str) -> str:
         if get_tool(answer) is None:
-            from ..schema import did_you_mean
+            from yaml2dag.format.schema import did_you_mean
 
             raise ValueError(f"unknown tool {answer!r}{did_you_mean(answer, known_tools)} (tools: {', '.join(known_tools)})")
         return answer
@@ -391,7 +391,7 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
             cron.parse(answer)
             return answer, None
         except cron.CronError as exc:
-            from ..describe import DescribeError, parse_schedule
+            from yaml2dag.library.describe import DescribeError, parse_schedule
 
             try:
                 return parse_schedule(answer)
@@ -424,7 +424,7 @@ def _ask_rephrasing(name: str, description: str, draft, prompt: _Prompter):
     """Ask, phrase by phrase, how to say what the grammar did not understand (or refused);
     the answer replaces the phrase in the description, which is drafted again. An empty answer
     (or the end of input) leaves the phrase out. Returns the last draft."""
-    from ..describe import DescribeError, draft_from_description
+    from yaml2dag.library.describe import DescribeError, draft_from_description
 
     description = " ".join(description.split())  # the phrases are quoted from it with single spaces
     left_out: set[str] = set()
@@ -459,7 +459,7 @@ def _ask_rephrasing(name: str, description: str, draft, prompt: _Prompter):
 
 
 def _template_values(assignments: tuple[str, ...]) -> dict[str, str]:
-    from ..parameters import parse_assignments
+    from yaml2dag.format.parameters import parse_assignments
 
     return parse_assignments(assignments)
 
@@ -484,9 +484,9 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     """Create workflow NAME in the definitions folder: interactively, from a template, from a
     file or from a description. The result is validated (with the folder: its name and job id
     must be new) before it is saved; an existing file is never overwritten."""
-    from ..errors import ParameterError, WorkflowNotFoundError
-    from ..model import slugify
-    from ..roundtrip import RoundTripDocument, is_json_path, to_yaml
+    from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
+    from yaml2dag.format.model import slugify
+    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_yaml
 
     # with --describe, --interactive (or a terminal) means: ask about the phrases not understood
     ask_rephrasing = description is not None and (interactive or sys.stdin.isatty()) and not yes
@@ -528,7 +528,7 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
 
             text = _interactive(name, _Prompter(out), check_name)
         elif mode == "template":
-            from ..workflow_templates import instantiate
+            from yaml2dag.library.workflow_templates import instantiate
 
             text = instantiate(template, name, _template_values(assignments))
         elif mode == "file":
@@ -537,7 +537,7 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
             doc.remove_top("id")
             text = to_yaml(doc.data) if is_json_path(from_file) else doc.dump()
         else:
-            from ..describe import DescribeError, draft_from_description, draft_with_llm
+            from yaml2dag.library.describe import DescribeError, draft_from_description, draft_with_llm
 
             try:
                 if os.environ.get("YAML2DAG_LLM_URL") and not no_llm:
@@ -567,7 +567,7 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
         _fail(fmt, "the input ended before the questions did; nothing was saved", 1)
     except (WorkflowNotFoundError, ParameterError, ValueError) as exc:
         _fail(fmt, str(exc), 2)
-    from ..loader import load_text
+    from yaml2dag.format.loader import load_text
 
     def refuse(message: str, code: int = 1, problems: list | None = None) -> None:
         """Fail; the JSON error of a description also says what was understood and what was not."""
@@ -584,7 +584,7 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     target = library.folder / (file_name or f"{job}.yaml")
     if target.exists():
         refuse(f"{target} already exists; refusing to overwrite it (use `yaml2dag edit` or `import --force`)")
-    from ..versions import check_text
+    from yaml2dag.library.versions import check_text
 
     report = check_text(library.folder, text, target)
     if review or not report.valid:
@@ -615,7 +615,7 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
             question = f"{len(draft.unknown)} phrase(s) were left out. Save the rest to {target}?"
         if not _confirm(out, question, default):
             refuse("not saved")
-    from ..versions import LibraryWriteError, commit_change
+    from yaml2dag.library.versions import LibraryWriteError, commit_change
 
     try:
         change = commit_change(library.folder, target, text, action="create", create=True, bump=False)
@@ -652,7 +652,7 @@ def edit(name: str, editor: str | None, fmt: str) -> None:
     """Edit workflow NAME in your editor. On save the file is validated; on errors the editor
     opens again with the errors listed at the top; an invalid file is never saved. Saving
     bumps the version (unless you set a new one) and keeps the previous file."""
-    from ..versions import LibraryWriteError, check_text, commit_change
+    from yaml2dag.library.versions import LibraryWriteError, check_text, commit_change
 
     library = _library(fmt)
     report = _find(library, name, fmt)
@@ -719,7 +719,7 @@ def edit(name: str, editor: str | None, fmt: str) -> None:
 def delete(name: str, yes: bool, fmt: str) -> None:
     """Delete workflow NAME from the definitions folder (asks first; --yes for scripts). The
     file is kept under .versions/<job>/ so `yaml2dag import` can bring it back."""
-    from ..versions import LibraryWriteError, delete_workflow
+    from yaml2dag.library.versions import LibraryWriteError, delete_workflow
 
     library = _library(fmt)
     report = _find(library, name, fmt)
@@ -762,9 +762,9 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
     """Add or replace the schedule trigger of workflow NAME. CRON is a 5-field cron expression,
     a shorthand (@daily) or a phrase such as "every weekday at 9am". The file keeps its
     comments and key order; the version is bumped and the previous file kept."""
-    from .. import cron
-    from ..roundtrip import RoundTripDocument, is_json_path
-    from ..validation import timezone_problem
+    from yaml2dag.format import cron
+    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
+    from yaml2dag.format.validation import timezone_problem
 
     if remove == bool(cron_expression):
         _fail(fmt, "give a CRON expression, or --remove", 2)
@@ -775,7 +775,7 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
         try:
             cron.parse(cron_expression)
         except cron.CronError as exc:
-            from ..describe import DescribeError, parse_schedule
+            from yaml2dag.library.describe import DescribeError, parse_schedule
 
             try:
                 cron_expression, phrase_tz = parse_schedule(cron_expression)
@@ -808,7 +808,7 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
     if not cron_expression:
         out.print("  schedule removed", markup=False)
         return
-    from ..validation import validate_file
+    from yaml2dag.format.validation import validate_file
 
     saved = validate_file(path).workflow
     for trigger in saved.schedules if saved is not None else ():
@@ -829,10 +829,10 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
 def export(name: str, file: str | None, fmt: str, force: bool) -> None:
     """Write workflow NAME as YAML or JSON (to stdout, or --file). With --format json, errors
     are a JSON document too ({"error": ...})."""
-    from ..errors import WorkflowNotFoundError
-    from ..library import Library
-    from ..roundtrip import is_json_path, to_json, to_yaml
-    from ..versions import LibraryWriteError, check_writable_target
+    from yaml2dag.format.errors import WorkflowNotFoundError
+    from yaml2dag.library.folder import Library
+    from yaml2dag.library.roundtrip import is_json_path, to_json, to_yaml
+    from yaml2dag.library.versions import LibraryWriteError, check_writable_target
 
     errors_as = "json" if fmt == "json" else "text"
     try:
@@ -866,9 +866,9 @@ def import_(file: str, new_name: str | None, force: bool, fmt: str) -> None:
     """Add the workflow FILE (YAML or JSON; JSON is converted to YAML) to the definitions
     folder as <job id>.yaml. It is validated first, with the folder. An existing workflow of
     the same name or job id is only replaced with --force (its file is kept as a version)."""
-    from ..roundtrip import RoundTripDocument, is_json_path, to_yaml
-    from ..validation import validate_text
-    from ..versions import archived, is_newer, next_version, version_of
+    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_yaml
+    from yaml2dag.format.validation import validate_text
+    from yaml2dag.library.versions import archived, is_newer, next_version, version_of
 
     library = _library(fmt)
     out = _out(fmt)
@@ -921,7 +921,7 @@ def import_(file: str, new_name: str | None, force: bool, fmt: str) -> None:
 def versions(name: str, fmt: str) -> None:
     """List the versions of workflow NAME: the saved ones (.versions/<job>/) and the current
     file, with the change log (who changed what, when)."""
-    from ..versions import history, read_log
+    from yaml2dag.library.versions import history, read_log
 
     library = _library(fmt)
     report = _find(library, name, fmt)
@@ -983,7 +983,7 @@ def rollback(name: str, version: str, fmt: str) -> None:
     again). The rollback is a new revision in the change log; the file it replaces is kept as a
     version, so a rollback can itself be rolled back, and the next change bumps above every
     saved version."""
-    from ..versions import LibraryWriteError, rollback as do_rollback
+    from yaml2dag.library.versions import LibraryWriteError, rollback as do_rollback
 
     library = _library(fmt)
     report = _find(library, name, fmt)
@@ -1004,7 +1004,7 @@ def rollback(name: str, version: str, fmt: str) -> None:
 def diff(name: str, v1: str, v2: str, context: int, fmt: str) -> None:
     """Show a unified diff between versions V1 and V2 (default: the current file) of workflow
     NAME. `current` names the file in the definitions folder."""
-    from ..versions import LibraryWriteError, text_of, version_of
+    from yaml2dag.library.versions import LibraryWriteError, text_of, version_of
 
     library = _library(fmt)
     report = _find(library, name, fmt)

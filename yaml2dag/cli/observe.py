@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table, stdout_to_stderr
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table, stdout_to_stderr
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan",
                 "paused": "magenta", "pending": "dim"}
@@ -27,13 +27,13 @@ STEP_ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed
 
 
 def _instance():
-    from ..runner import get_instance
+    from yaml2dag.runs.runner import get_instance
 
     return get_instance()
 
 
 def _library():
-    from ..library import Library
+    from yaml2dag.library.folder import Library
 
     library = Library()
     return library if library.folder.is_dir() else None
@@ -55,7 +55,7 @@ def _when(iso: str | None) -> str:
 def _took(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    from ..durations import format_duration
+    from yaml2dag.format.durations import format_duration
 
     return format_duration(seconds)
 
@@ -89,7 +89,7 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
     """List the runs of workflow NAME (a name, job id or file; runs of a deleted workflow are
     found by its job id), newest first: id, status, trigger, version, start, duration. Without
     NAME, the recent runs of every workflow, with a Workflow column."""
-    from ..history import list_runs, parse_since, resolve_job
+    from yaml2dag.runs.history import list_runs, parse_since, resolve_job
 
     wanted = [s for item in statuses for s in item.split(",") if s.strip()]
     try:
@@ -143,7 +143,7 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
 @FORMAT_OPTION
 def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | None, offset: int, fmt: str) -> None:
     """Show the event log of RUN_ID (filtered by type and step, paged with --limit/--offset)."""
-    from ..history import RunNotFoundError, run_events
+    from yaml2dag.runs.history import RunNotFoundError, run_events
 
     wanted = [t for item in types for t in item.split(",") if t.strip()]
     try:
@@ -180,7 +180,7 @@ def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | N
 @FORMAT_OPTION
 def logs(run_id: str, step: str | None, compute: bool, output_only: bool, fmt: str) -> None:
     """Show the captured stdout/stderr of the steps of RUN_ID (from the event log)."""
-    from ..history import RunNotFoundError, run_logs
+    from yaml2dag.runs.history import RunNotFoundError, run_logs
 
     try:
         data = run_logs(_instance(), run_id, step=step, compute=compute, include_notes=not output_only)
@@ -227,8 +227,8 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
     """Export a complete audit record of RUN_ID: who or what started it, its parameters
     (secrets masked), every step's attempts, retries and outcome, approval decisions, failure
     handlers, outputs, cancellations and timings — all from the run's event log."""
-    from ..history import RunNotFoundError, audit_csv, run_audit
-    from ..versions import LibraryWriteError, check_writable_target
+    from yaml2dag.runs.history import RunNotFoundError, audit_csv, run_audit
+    from yaml2dag.library.versions import LibraryWriteError, check_writable_target
 
     if file and fmt == "text":
         fail_as("text", "--file needs --format json or --format csv", 2)
@@ -287,7 +287,7 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
 def stats(name: str | None, since: str, fmt: str) -> None:
     """Runs, success rate, mean and p95 duration, and per-step failure and retry rates, for
     workflow NAME or for every workflow with runs."""
-    from ..history import parse_since, resolve_job, run_stats
+    from yaml2dag.runs.history import parse_since, resolve_job, run_stats
 
     try:
         since_s = None if since.strip().lower() in ("all", "") else parse_since(since)
@@ -346,8 +346,8 @@ def retry(run_id: str, from_failure: bool, from_step: str | None, all_steps: boo
     workflow is rebuilt from the file version the run used (the current file, or the saved
     version with the run's hash). Exits 0 when the new run succeeds, 1 otherwise.
     """
-    from ..history import RunNotFoundError, RunStateError, retry_run
-    from ..library import Library
+    from yaml2dag.runs.history import RunNotFoundError, RunStateError, retry_run
+    from yaml2dag.library.folder import Library
 
     if sum(bool(x) for x in (from_failure, from_step, all_steps)) > 1:
         fail_as(fmt, "choose one of --from-failure, --from-step and --all", 2)
@@ -395,7 +395,7 @@ def cancel(run_id: str, reason: str | None, by: str | None, wait_s: float, fmt: 
     through the run launcher. Exits 0 when the run is canceled (or canceling), 1 when it is
     unknown or already finished.
     """
-    from ..history import RunNotFoundError, RunStateError, cancel_run
+    from yaml2dag.runs.history import RunNotFoundError, RunStateError, cancel_run
 
     try:
         info = cancel_run(_instance(), run_id, reason=reason, by=by, wait_s=wait_s)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..durations import format_duration
-from ..model import MISSING, Step, SubWorkflow, Workflow
-from ..plan import Plan
-from ..templates import is_template
+from yaml2dag.format.durations import format_duration
+from yaml2dag.format.model import MISSING, Step, SubWorkflow, Workflow
+from yaml2dag.format.plan import Plan
+from yaml2dag.format.expressions import is_template
 
 
 def _when(node) -> Any:
@@ -72,7 +72,7 @@ def plan_json(workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None =
 def _executor(workflow: Workflow) -> str:
     """The executor the run would use: the file's, else ``$YAML2DAG_EXECUTOR`` (a wrong value
     is shown as is, marked; `yaml2dag run` refuses it)."""
-    from ..executors import ExecutorSettingError, executor_type
+    from yaml2dag.format.executors import ExecutorSettingError, executor_type
 
     try:
         return executor_type(workflow)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, stdout_to_stderr
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, stdout_to_stderr
 
 
 def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
@@ -28,17 +28,17 @@ def _terminal_stream():
 def _load_param_file(path: str) -> dict[str, Any]:
     """The values of a ``--param-file`` (``run``, ``trigger``): a YAML or JSON mapping of
     parameter name to value, read like a workflow file (safe loader, the limits of
-    :mod:`yaml2dag.limits`: nesting depth, 64-bit integers, finite numbers, file size).
+    :mod:`yaml2dag.format.limits`: nesting depth, 64-bit integers, finite numbers, file size).
 
     Raises:
         click.UsageError: the file does not parse, goes past a limit (the loader's
             ``FILE:LINE:COL`` problems), or is not a mapping; anything else the loader raises
             on such input too, named with the file (never a traceback).
-        yaml2dag.errors.ParameterError: a value nested more than
-            :data:`~yaml2dag.parameters.MAX_VALUE_DEPTH` levels deep, naming its parameter.
+        yaml2dag.format.errors.ParameterError: a value nested more than
+            :data:`~yaml2dag.format.parameters.MAX_VALUE_DEPTH` levels deep, naming its parameter.
     """
-    from ..loader import load_file
-    from ..parameters import check_size
+    from yaml2dag.format.loader import load_file
+    from yaml2dag.format.parameters import check_size
 
     try:
         doc = load_file(path)
@@ -82,9 +82,9 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
     so it shows in the UI. Exits 0 on success, 1 when the run failed, 2 when nothing ran
     (invalid workflow or parameters).
     """
-    from ..errors import ParameterError, WorkflowNotFoundError
-    from ..library import Library
-    from ..parameters import coerce, parse_assignments, resolve
+    from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
+    from yaml2dag.library.folder import Library
+    from yaml2dag.format.parameters import coerce, parse_assignments, resolve
 
     try:
         report = Library().find(workflow)
@@ -105,9 +105,9 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         _error(fmt, exc.message)
 
     if dry_run:
-        from ..plan import build_plan
-        from ..secrets import SecretStore
-        from .planview import plan_json, print_plan
+        from yaml2dag.format.plan import build_plan
+        from yaml2dag.format.secrets import SecretStore
+        from yaml2dag.cli.planview import plan_json, print_plan
 
         plan = build_plan(wf)
         secrets = {name: {"variable": var, "set": var not in dict(SecretStore(wf).missing()).values()}
@@ -126,8 +126,8 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
                 out.print(f"Secret {name}: from ${info['variable']} ({state})", markup=False)
         raise SystemExit(0)
 
-    from ..executors import ExecutorSettingError
-    from ..runner import ConcurrencyLimitError, run_workflow
+    from yaml2dag.format.executors import ExecutorSettingError
+    from yaml2dag.runs.runner import ConcurrencyLimitError, run_workflow
 
     stream = _terminal_stream() if fmt == "text" else None
     out = console(file=stream) if stream is not None else None
@@ -158,7 +158,7 @@ class _Progress:
         self.out = out
 
     def __call__(self, event) -> None:
-        from ..durations import format_duration
+        from yaml2dag.format.durations import format_duration
 
         label = f"Step {event.index}/{event.total}: {event.title}"
         took = f" ({format_duration(event.duration)})" if event.duration is not None else ""
@@ -188,8 +188,8 @@ def _esc(text: str) -> str:
 
 
 def _summary(out, result) -> None:
-    from ..durations import format_duration
-    from ..runner import RunResult
+    from yaml2dag.format.durations import format_duration
+    from yaml2dag.runs.runner import RunResult
 
     assert isinstance(result, RunResult)
     not_run = [sid for sid, status in result.steps.items() if status == "not_run"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
          "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]", "waiting": "[yellow]⏸[/]"}
@@ -22,9 +22,9 @@ def status(run_id: str, fmt: str) -> None:
     """
     from rich.markup import escape
 
-    from ..history import RunNotFoundError, run_status
-    from ..library import Library
-    from ..runner import get_instance
+    from yaml2dag.runs.history import RunNotFoundError, run_status
+    from yaml2dag.library.folder import Library
+    from yaml2dag.runs.runner import get_instance
 
     library = Library()
     try:
@@ -36,7 +36,7 @@ def status(run_id: str, fmt: str) -> None:
         return
     out = console()
     # the step states are the JSON's (history.run_status): one source for both views
-    from ..tracking import ENDED
+    from yaml2dag.runs.tracking import ENDED
 
     steps = info["step_statuses"]
     done = sum(1 for s in steps.values() if s in ENDED)

@@ -1,7 +1,7 @@
 """``yaml2dag suggest``: workflows from shell history, schedules from run history (issue 12, §1).
 
 A thin face over :func:`yaml2dag.suggest.suggest`. ``--write N|NAME`` saves a suggestion
-through the library's write path (:func:`yaml2dag.versions.commit_change`, as ``create`` does:
+through the library's write path (:func:`yaml2dag.library.versions.commit_change`, as ``create`` does:
 validated with the folder, never overwriting an existing file; a schedule suggestion changes
 the existing workflow as ``yaml2dag schedule`` does: new version, previous file kept).
 Reading shell history imports no Dagster; the run history is read when the instance has run
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
 
 def _esc(text: object) -> str:
     from rich.markup import escape
@@ -81,8 +81,8 @@ def _print_report(report, out) -> None:
 
 
 def _write(item, file_name: str | None, fmt: str) -> None:
-    from ..model import slugify
-    from .library import _commit, _library, _report_change, _show_yaml
+    from yaml2dag.format.model import slugify
+    from yaml2dag.cli.library import _commit, _library, _report_change, _show_yaml
 
     library = _library(fmt)
     out = console(stderr=fmt == "json")
@@ -133,9 +133,9 @@ def suggest(histories: tuple[str, ...], min_count: int, days: float, now_text: s
     history (at least --min-count times in the last --days days, within one session), and
     schedules for workflows you start by hand at about the same time each day. Each suggestion
     is a valid workflow; secrets in your history become secret parameters, never copied."""
-    from ..library import Library
-    from ..suggest import HistoryError, parse_now
-    from ..suggest import suggest as run_suggest
+    from yaml2dag.library.folder import Library
+    from yaml2dag.suggest import HistoryError, parse_now
+    from yaml2dag.suggest import suggest as run_suggest
 
     try:
         now = parse_now(now_text)

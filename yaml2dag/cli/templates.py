@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from .output import FORMAT_OPTION, console, fail, print_json
+from yaml2dag.cli.output import FORMAT_OPTION, console, fail, print_json
 
 
 def _template_json(info: Any) -> dict[str, Any]:
-    from .catalog import _parameter_json
+    from yaml2dag.cli.catalog import _parameter_json
 
     return {
         "name": info.name,
@@ -38,8 +38,8 @@ def templates(name: str | None, fmt: str) -> None:
     copy in the definitions folder with
     `yaml2dag create "My Backup" --from-template "Backup Files" source=/data target=/backups`.
     """
-    from ..errors import WorkflowNotFoundError
-    from ..workflow_templates import find_template, list_templates, template_text
+    from yaml2dag.format.errors import WorkflowNotFoundError
+    from yaml2dag.library.workflow_templates import find_template, list_templates, template_text
 
     if name is not None:
         try:
@@ -60,7 +60,7 @@ def templates(name: str | None, fmt: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .planview import parameter_rows
+    from yaml2dag.cli.planview import parameter_rows
 
     out = console()
     if not found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import FORMAT_OPTION, console, print_json
+from yaml2dag.cli.output import FORMAT_OPTION, console, print_json
 
 
 @click.command()
@@ -16,8 +16,8 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     Prints every problem as FILE:LINE:COLUMN: PATH: MESSAGE [rule]. Exits 0 when every file
     is valid, 1 when any is invalid, 2 on usage errors.
     """
-    from ..library import definitions_dir
-    from ..validation import validate_paths
+    from yaml2dag.library.folder import definitions_dir
+    from yaml2dag.format.validation import validate_paths
 
     if not paths:
         folder = definitions_dir()

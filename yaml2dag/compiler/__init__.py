@@ -14,9 +14,9 @@ import os
 import threading
 from pathlib import Path
 
-from ..errors import WorkflowInvalidError
-from ..validation import validate_file
-from .job import compile_workflow
+from yaml2dag.format.errors import WorkflowInvalidError
+from yaml2dag.format.validation import validate_file
+from yaml2dag.compiler.job import compile_workflow
 
 _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
@@ -40,7 +40,7 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
     Raises:
         WorkflowInvalidError: the file does not validate.
     """
-    from .job import folder_resolver
+    from yaml2dag.compiler.job import folder_resolver
 
     resolved = str(Path(path).resolve())
     stat = os.stat(resolved)
@@ -62,7 +62,7 @@ def reconstructable_job(path: str, root: str | None = None):
     the multiprocess executor); ``root`` as in :func:`job_from_file`."""
     from dagster._core.definitions.reconstruct import build_reconstructable_job
 
-    from ..library import library_root
+    from yaml2dag.library.folder import library_root
 
     base = str(library_root(root or Path(path).resolve().parent))
     resolved = str(Path(path).resolve())

@@ -12,7 +12,7 @@ routing it reuses):
 
 * the scheduling rules of yaml2dag's other executors: ``max_parallel`` steps of a run in flight,
   the parallel groups' ``max_parallel`` (op tag concurrency limits), instance concurrency pools
-  (a pool slot held by a dead run is reaped, :class:`yaml2dag.run_health.DeadRunWatch`);
+  (a pool slot held by a dead run is reaped, :class:`yaml2dag.runs.run_health.DeadRunWatch`);
 * the workflow ``timeout`` and run termination: the orchestrator writes a cancel request into
   the run storage's key-value store; each task's heartbeat thread on the worker reads it and
   cancels the step's tools (the shell tool kills its process group), as the thread-pool executor
@@ -55,10 +55,10 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
-from ..executors import ExecutorSettingError
-from .executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
-from .runtime import cancel_run, claim_failure_handling, forget_run
-from .scope import TAG_MAX_ATTEMPTS
+from yaml2dag.format.executors import ExecutorSettingError
+from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
+from yaml2dag.compiler.runtime import cancel_run, claim_failure_handling, forget_run
+from yaml2dag.compiler.scope import TAG_MAX_ATTEMPTS
 
 #: Name of the Celery task that executes one step (registered by :mod:`.celery_app`).
 TASK_NAME = "yaml2dag.execute_step"
@@ -334,7 +334,7 @@ class CeleryStepsExecutor(Executor):
     # the loop: submit ready steps, collect results, watch heartbeats, stop on timeout/termination
     def _loop(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan,
               concurrency: InstanceConcurrencyContext, app: Any, settings: CelerySettings) -> Iterator[DagsterEvent]:
-        from ..run_health import DeadRunWatch
+        from yaml2dag.runs.run_health import DeadRunWatch
 
         instance = plan_context.instance
         run_id = plan_context.run_id
@@ -433,7 +433,7 @@ class CeleryStepsExecutor(Executor):
             if timed_out is None:
                 raise
         if timed_out is not None:
-            from .failure import handle_stopped_run
+            from yaml2dag.compiler.failure import handle_stopped_run
 
             handle_stopped_run(plan_context, self.failure_cw, stopped_keys[0] if stopped_keys else None, timed_out)
             raise RunTimeoutError(timed_out)
@@ -538,7 +538,7 @@ class CeleryStepsExecutor(Executor):
         active.handle_event(event)
         yield event
         if event.is_step_failure:
-            from .failure import handle_stopped_run
+            from yaml2dag.compiler.failure import handle_stopped_run
 
             handle_stopped_run(plan_context, self.failure_cw, step.key, message)
 
@@ -614,7 +614,7 @@ PASSED_VARIABLES = ("YAML2DAG_DEFINITIONS", "YAML2DAG_EXECUTOR")
 
 
 def _passed_environment() -> dict[str, str]:
-    from ..library import definitions_dir
+    from yaml2dag.library.folder import definitions_dir
 
     out = {name: os.environ[name] for name in PASSED_VARIABLES if os.environ.get(name)}
     out["YAML2DAG_DEFINITIONS"] = str(definitions_dir().resolve())
@@ -772,7 +772,7 @@ def make_celery_executor(failure_cw: Any = None) -> dg.ExecutorDefinition:
     times out or a step is lost for good. Its config is that of the thread-pool executor
     (``max_parallel``, ``tag_concurrency_limits``, ``retries``); broker and queue are settings of
     the process (:func:`celery_settings`), never run config."""
-    from .executor import DEFAULT_MAX_PARALLEL as _DEFAULT
+    from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL as _DEFAULT
 
     @dg.executor(
         name="yaml2dag_celery",

@@ -15,7 +15,7 @@ from the worker's environment, like every other environment variable a step read
 
 from __future__ import annotations
 
-from .celery import TASK_NAME, celery_settings, execute_step_task, make_app
+from yaml2dag.compiler.celery import TASK_NAME, celery_settings, execute_step_task, make_app
 
 
 def _worker_app():

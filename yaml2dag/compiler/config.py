@@ -18,9 +18,9 @@ from typing import Any
 
 import dagster as dg
 
-from ..errors import ParameterError
-from ..model import MISSING, Parameter, Workflow
-from ..parameters import check_value
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.model import MISSING, Parameter, Workflow
+from yaml2dag.format.parameters import check_value
 
 RESOURCE_KEY = "yaml2dag"
 

@@ -49,8 +49,8 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 from dagster._utils.error import serializable_error_info_from_exc_info
 
-from ..run_health import DeadRunWatch
-from .runtime import cancel_run
+from yaml2dag.runs.run_health import DeadRunWatch
+from yaml2dag.compiler.runtime import cancel_run
 
 #: Default number of steps of one run that may execute at once.
 DEFAULT_MAX_PARALLEL = 8
@@ -238,7 +238,7 @@ class ThreadsExecutor(Executor):
         if worker_error is not None:
             raise worker_error
         if timed_out is not None:
-            from .failure import handle_stopped_run
+            from yaml2dag.compiler.failure import handle_stopped_run
 
             handle_stopped_run(job_context, self.failure_cw, stopped_keys[0] if stopped_keys else None, timed_out)
             raise RunTimeoutError(timed_out)
@@ -405,7 +405,7 @@ class TimeLimitedExecutor(Executor):
 
                 pop_captured_interrupt()
         if fired["message"] is not None:
-            from .failure import handle_stopped_run
+            from yaml2dag.compiler.failure import handle_stopped_run
 
             stopped = fired["running"] or running
             handle_stopped_run(plan_context, self.failure_cw, stopped[-1] if stopped else None, fired["message"])

@@ -42,13 +42,13 @@ from typing import Any, Iterable
 
 import dagster as dg
 
-from ..model import Step, SubWorkflow, Workflow, iter_entries
-from ..plan import build_plan
-from ..secrets import mask
-from ..templates import evaluate, render_value, truthy
-from . import runtime
-from .config import RESOURCE_KEY
-from .scope import CompiledWorkflow
+from yaml2dag.format.model import Step, SubWorkflow, Workflow, iter_entries
+from yaml2dag.format.plan import build_plan
+from yaml2dag.format.secrets import mask
+from yaml2dag.format.expressions import evaluate, render_value, truthy
+from yaml2dag.compiler import runtime
+from yaml2dag.compiler.config import RESOURCE_KEY
+from yaml2dag.compiler.scope import CompiledWorkflow
 
 MARKER = "yaml2dag/failure"
 
@@ -92,8 +92,8 @@ def failure_hook(cw: CompiledWorkflow) -> dg.HookDefinition:
 def _report(context: Any, message: str, values: dict[str, Any]) -> None:
     from dagster._core.events import EngineEventData
 
-    from ..approvals import _text
-    from ..masking import masker_of, registered
+    from yaml2dag.runs.approvals import _text
+    from yaml2dag.format.masking import masker_of, registered
 
     # written straight to the event log (no log manager): masked here, by what is written
     masker = masker_of(registered(context.run_id))
@@ -303,7 +303,7 @@ class _RunState:
         including step's ``parameters`` (secrets read from the environment, never stored)."""
         if path in self._params:
             return self._params[path]
-        from ..parameters import resolve
+        from yaml2dag.format.parameters import resolve
 
         parent_path = path[:-1]
         parent = self.cw.at(parent_path)
@@ -410,8 +410,8 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
 def params_from_run_config(workflow: Workflow, run_config: Any) -> dict:
     """The parameter values of a run, from its run config (the parameters at the top level),
     defaults filled in as the job's config mapping does."""
-    from ..errors import ParameterError
-    from ..parameters import resolve
+    from yaml2dag.format.errors import ParameterError
+    from yaml2dag.format.parameters import resolve
 
     names = {p.name for p in workflow.parameters if not p.is_secret}
     given = {k: v for k, v in dict(run_config or {}).items() if k in names}
@@ -461,7 +461,7 @@ def _run_handler(context: Any, cw: CompiledWorkflow, kind: str, step_id: str, bo
                  secrets: tuple[str, ...], step_key: str, attempts: int = 1, retry: Any = None,
                  label: str | None = None) -> dict:
     """Run one compensation or on_failure step body; record its result as an engine event."""
-    from .ops import run_body
+    from yaml2dag.compiler.ops import run_body
 
     watch = runtime.Stopwatch()
     error = None
@@ -516,7 +516,7 @@ def _run_on_failure(context: Any, cw: CompiledWorkflow, params: dict, results: d
                     reason = f"it reads `{r}`, which was skipped"
         scope = cw.scope(context, params, scope_results, extra)
         if node.is_decision:
-            from .ops import _case_text
+            from yaml2dag.compiler.ops import _case_text
 
             entry = node.entry
             if reason is not None:
@@ -539,7 +539,7 @@ def _run_on_failure(context: Any, cw: CompiledWorkflow, params: dict, results: d
             _report(context, f"on_failure `{label}` skipped: {reason}",
                     {MARKER: "on_failure", "step": label, "status": "skipped", "error": "", "output": ""})
             continue
-        from ..model import StepBody
+        from yaml2dag.format.model import StepBody
 
         body = StepBody(tool=step.tool, action=step.action, parameters=step.parameters, name=step.name,
                         timeout=step.timeout, path=step.path)

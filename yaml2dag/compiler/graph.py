@@ -2,7 +2,7 @@
 
 Op definitions are named ``<prefix>__<step>`` (unique in a code location) while node names stay
 the step ids, so the UI and step keys show step ids. Wiring, from the plan
-(:mod:`yaml2dag.plan`):
+(:mod:`yaml2dag.format.plan`):
 
 * an ordering edge is a ``Nothing`` input fanned in from every "completion" output of the nodes
   waited for: a step's ``result``, its condition op's ``skipped``, a decision's ``decision``.
@@ -11,7 +11,7 @@ the step ids, so the UI and step keys show step ids. Wiring, from the plan
 * a data edge (a template reading ``<step>.…``) is a plain input from the step's ``result``:
   when that step was skipped the reader has nothing to read and Dagster skips it too (spec §4);
 * a *state* read (every reference to the step is ``.status``, ``.succeeded``, ``.error``,
-  ``.duration`` or ``.attempts``, :data:`yaml2dag.plan.STATE_FIELDS`) is a fan-in of the step's
+  ``.duration`` or ``.attempts``, :data:`yaml2dag.format.plan.STATE_FIELDS`) is a fan-in of the step's
   completion outputs instead, like an ordering edge: the reader runs after a skip and reads the
   skipped-result (``status: skipped``). A step that failed (``on_error: abort``) emits neither,
   so its state readers do not run either (the run fails anyway);
@@ -32,13 +32,13 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.definitions.dependency import DynamicCollectDependencyDefinition
 
-from ..errors import WorkflowInvalidError
-from ..model import Step, SubWorkflow
-from ..plan import Plan, build_plan, step_references
-from ..templates import analyze, is_template, iter_strings
-from ..naming import CONDITION_SUFFIX, OUTPUTS_NODE, subworkflow_prefix
-from . import ops
-from .scope import PARAMS_INPUT, TAG_FOR_EACH, TAG_PARALLEL_GROUP, CompiledWorkflow
+from yaml2dag.format.errors import WorkflowInvalidError
+from yaml2dag.format.model import Step, SubWorkflow
+from yaml2dag.format.plan import Plan, build_plan, step_references
+from yaml2dag.format.expressions import analyze, is_template, iter_strings
+from yaml2dag.format.naming import CONDITION_SUFFIX, OUTPUTS_NODE, subworkflow_prefix
+from yaml2dag.compiler import ops
+from yaml2dag.compiler.scope import PARAMS_INPUT, TAG_FOR_EACH, TAG_PARALLEL_GROUP, CompiledWorkflow
 
 #: Deepest nesting of sub-workflows (the validator rejects recursion before this matters).
 MAX_DEPTH = 16

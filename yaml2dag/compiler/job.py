@@ -22,13 +22,13 @@ from typing import Callable
 
 import dagster as dg
 
-from ..model import Workflow
-from ..plan import Plan
-from .config import RESOURCE_KEY, config_mapping, parameters_resource
-from .executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
-from .graph import GraphBuilder, workflow_dir_of
-from .scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
-from .sinks import secret_guard_io_manager
+from yaml2dag.format.model import Workflow
+from yaml2dag.format.plan import Plan
+from yaml2dag.compiler.config import RESOURCE_KEY, config_mapping, parameters_resource
+from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
+from yaml2dag.compiler.graph import GraphBuilder, workflow_dir_of
+from yaml2dag.compiler.scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
+from yaml2dag.compiler.sinks import secret_guard_io_manager
 
 #: Tag key prefix of the run-queue concurrency limits; the suffix is the limit
 #: (``yaml2dag/concurrency_2``), matched by a rule in the shipped dagster.yaml.
@@ -57,15 +57,15 @@ def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWor
                  ) -> dg.ExecutorDefinition:
     """The job's executor: threads by default, Dagster's in-process/multiprocess, or Celery
     workers (:mod:`.celery`); a file without ``executor.type`` gets the folder-wide default
-    (``$YAML2DAG_EXECUTOR``, :func:`yaml2dag.executors.executor_type`).
+    (``$YAML2DAG_EXECUTOR``, :func:`yaml2dag.format.executors.executor_type`).
 
     Each of them enforces the workflow ``timeout`` (:mod:`.executor`) and, when the run is
     stopped by it, runs the failure handling of ``failure_cw`` (the job's compiled workflow).
 
     Raises:
-        yaml2dag.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` has a wrong value.
+        yaml2dag.format.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` has a wrong value.
     """
-    from ..executors import executor_type
+    from yaml2dag.format.executors import executor_type
 
     kind = executor_type(workflow)
     if kind == "in_process":
@@ -100,7 +100,7 @@ def _base_executor(kind: str, failure_cw: CompiledWorkflow | None) -> dg.Executo
     elif kind == "multiprocess":
         made = time_limited(dg.multiprocess_executor, failure_cw)
     elif kind == "celery":
-        from .celery import make_celery_executor
+        from yaml2dag.compiler.celery import make_celery_executor
 
         made = make_celery_executor(failure_cw)
     else:
@@ -134,7 +134,7 @@ def job_tags(workflow: Workflow) -> dict[str, str]:
 
 def resolve_defaults(workflow: Workflow) -> dict:
     """The non-secret parameter defaults of ``workflow`` (name -> value)."""
-    from ..parameters import resolve
+    from yaml2dag.format.parameters import resolve
 
     secret = {p.name for p in workflow.parameters if p.is_secret}
     return {k: v for k, v in resolve(workflow, {}, allow_missing=True).items() if k not in secret}
@@ -145,7 +145,7 @@ def rendered_concurrency_tags(tags: dict[str, str], run_config: dict | None) -> 
 
     Runs launched from the Dagster UI or over GraphQL carry the job's tags, whose concurrency key
     was rendered with the parameter defaults; the run coordinator
-    (:class:`yaml2dag.run_coordinator.WorkflowRunCoordinator`) calls this to put the run in the
+    (:class:`yaml2dag.runs.run_coordinator.WorkflowRunCoordinator`) calls this to put the run in the
     bucket of the parameters it was really launched with (issue #3, "Locks and run limits").
 
     Args:
@@ -177,7 +177,7 @@ def default_concurrency_key(workflow: Workflow) -> str | None:
     """The concurrency key rendered with the parameter defaults (runs launched from the UI)."""
     if workflow.concurrency is None or not workflow.concurrency.key:
         return None
-    from ..parameters import resolve
+    from yaml2dag.format.parameters import resolve
 
     return render_concurrency_key(workflow, resolve(workflow, {}, allow_missing=True))
 
@@ -190,7 +190,7 @@ def render_concurrency_key(workflow: Workflow, params: dict) -> str | None:
 
 
 def _render_key(template: str, params: dict) -> str | None:
-    from ..templates import render_string
+    from yaml2dag.format.expressions import render_string
 
     scope = dict(params)
     scope["params"] = params
@@ -224,7 +224,7 @@ def compile_workflow(
         WorkflowInvalidError: the plan has problems (the workflow was not validated).
         dagster.DagsterInvalidDefinitionError: Dagster rejected the graph (a bug: please report).
     """
-    from .failure import failure_hook, needs_failure_handling
+    from yaml2dag.compiler.failure import failure_hook, needs_failure_handling
 
     if workflow_dir is None:
         workflow_dir = workflow_dir_of(workflow)
@@ -254,8 +254,8 @@ def folder_resolver(folder: str | None, library=None) -> Callable[[str], tuple[W
     state: dict = {"library": library}
 
     def resolve_name(name: str) -> tuple[Workflow, str | None]:
-        from ..errors import WorkflowInvalidError
-        from ..library import Library, library_root
+        from yaml2dag.format.errors import WorkflowInvalidError
+        from yaml2dag.library.folder import Library, library_root
 
         if state["library"] is None:
             if folder is None:

@@ -41,17 +41,17 @@ from typing import Any, Mapping
 
 import dagster as dg
 
-from ..errors import ParameterError, TemplateError
-from ..masking import SecretInResultError, masker_of
-from ..model import Branch, Step, StepBody, Switch, Workflow
-from ..parameters import resolve
-from ..plan import Node
-from ..templates import evaluate, render_value, truthy
-from ..tools.base import Action, Markdown, ToolContext, ToolError, ToolResult, check_parameters
-from ..tools.registry import get_tool
-from . import runtime
-from .config import RESOURCE_KEY
-from .scope import (
+from yaml2dag.format.errors import ParameterError, TemplateError
+from yaml2dag.format.masking import SecretInResultError, masker_of
+from yaml2dag.format.model import Branch, Step, StepBody, Switch, Workflow
+from yaml2dag.format.parameters import resolve
+from yaml2dag.format.plan import Node
+from yaml2dag.format.expressions import evaluate, render_value, truthy
+from yaml2dag.tools.base import Action, Markdown, ToolContext, ToolError, ToolResult, check_parameters
+from yaml2dag.tools.registry import get_tool
+from yaml2dag.compiler import runtime
+from yaml2dag.compiler.config import RESOURCE_KEY
+from yaml2dag.compiler.scope import (
     PARAMS_INPUT,
     TAG_FOR_EACH,
     TAG_MAX_ATTEMPTS,
@@ -59,7 +59,7 @@ from .scope import (
     TAG_STEP_KIND,
     CompiledWorkflow,
 )
-from .sinks import guard_step
+from yaml2dag.compiler.sinks import guard_step
 
 #: Largest JSON copy of a step result kept in the event log (bytes); larger ones get a preview.
 MAX_RESULT_METADATA = 8192
@@ -104,7 +104,7 @@ def result_metadata(res: Mapping[str, Any], status: str, tool_result: ToolResult
     except (TypeError, ValueError):
         pass
     if tool_result is not None:
-        from ..secrets import mask
+        from yaml2dag.format.secrets import mask
 
         for key, value in tool_result.metadata.items():
             meta[key] = _metadata_value(mask(value, secrets) if not isinstance(value, Markdown)
@@ -165,7 +165,7 @@ def _failure(message: str, exc: BaseException | None, secrets: tuple[str, ...], 
     """A Dagster Failure whose texts have the secrets masked; a masked traceback of an
     unexpected exception is kept as metadata (the exception itself is not chained, so its
     unmasked text never reaches the event log)."""
-    from ..secrets import mask
+    from yaml2dag.format.secrets import mask
 
     meta: dict[str, Any] = dict(extra or {})
     if exc is not None and not isinstance(exc, (ToolError, TemplateError)):
@@ -175,7 +175,7 @@ def _failure(message: str, exc: BaseException | None, secrets: tuple[str, ...], 
 
 
 def _storable(value: Any, secrets: tuple[str, ...], where: str = "") -> Any:
-    """``value`` with the secrets masked, ready to be stored (:meth:`yaml2dag.masking.Masker.check`).
+    """``value`` with the secrets masked, ready to be stored (:meth:`yaml2dag.format.masking.Masker.check`).
 
     Raises:
         ToolError: (not retryable) a secret is inside an object that cannot be masked; the

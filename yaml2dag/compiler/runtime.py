@@ -21,9 +21,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
-from ..errors import TemplateError
-from ..templates import NameReader, evaluate, render_value
-from ..tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
+from yaml2dag.format.errors import TemplateError
+from yaml2dag.format.expressions import NameReader, evaluate, render_value
+from yaml2dag.tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -167,7 +167,7 @@ def within_step_time(render: Callable[[], Any], ctx: ToolContext, what: str = "r
     ``{% for %}``) is stopped at the step's deadline — the helper is interrupted at its next
     Python instruction — and likewise when the step is cancelled (run terminated, run timeout).
     Single operations that could run long inside C code never start: the template sandbox bounds
-    them (:mod:`yaml2dag.template_bounds`).
+    them (:mod:`yaml2dag.format.expression_bounds`).
 
     Args:
         render: the rendering to run; its result is returned and its exceptions re-raised.
@@ -240,7 +240,7 @@ def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | 
 
 
 def _call(action: Action, ctx: ToolContext, params: dict) -> ToolResult:
-    from ..tools.capture import masked_fds
+    from yaml2dag.tools.capture import masked_fds
 
     # what the action (or any process it starts) writes to file descriptors 1 and 2 is masked
     # before it reaches the compute log or the terminal; held as long as the action really runs

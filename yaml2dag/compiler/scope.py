@@ -11,13 +11,13 @@ import datetime as _dt
 import json
 from typing import Any, Callable, Mapping
 
-from ..model import Workflow
-from ..naming import op_name
-from ..run_trigger import TAG_TRIGGER, trigger_kind
-from ..secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
-from ..tools.base import ToolContext, ToolLog
-from . import runtime
-from .config import RESOURCE_KEY
+from yaml2dag.format.model import Workflow
+from yaml2dag.format.naming import op_name
+from yaml2dag.format.run_trigger import TAG_TRIGGER, trigger_kind
+from yaml2dag.format.secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
+from yaml2dag.tools.base import ToolContext, ToolLog
+from yaml2dag.compiler import runtime
+from yaml2dag.compiler.config import RESOURCE_KEY
 
 TAG_WORKFLOW = "yaml2dag/workflow"
 TAG_VERSION = "yaml2dag/version"
@@ -126,7 +126,7 @@ class CompiledWorkflow:
 
     # -- names
     def op_name(self, node: str) -> str:
-        """The op definition name of ``node`` (:func:`yaml2dag.naming.op_name`)."""
+        """The op definition name of ``node`` (:func:`yaml2dag.format.naming.op_name`)."""
         return op_name(self.prefix, node)
 
     def step_key(self, node: str) -> str:
@@ -215,8 +215,8 @@ class CompiledWorkflow:
 
     def tool_context(self, context: Any, step_id: str, timeout: float | None,
                      secret_values: tuple[str, ...], step_key: str | None = None) -> ToolContext:
-        from ..approvals import InstanceApprovals
-        from ..run_health import ProcessRecorder
+        from yaml2dag.runs.approvals import InstanceApprovals
+        from yaml2dag.runs.run_health import ProcessRecorder
 
         key = step_key or context.get_step_execution_context().step.key
         resources: dict[str, Any] = {"approvals": InstanceApprovals(context.instance, context.run_id, key, secret_values)}

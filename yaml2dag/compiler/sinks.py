@@ -10,13 +10,13 @@ addition, every sink is filtered by what is written, whatever produced it:
   step — is masked before any handler stores or prints it (the event is serialised with
   Dagster's public ``serialize_value``, every string in it masked, and read back); records of
   Python's ``logging`` (``dagster.get_dagster_logger()``, managed loggers) are masked when they
-  are created (:func:`yaml2dag.masking.install_log_record_masking`);
+  are created (:func:`yaml2dag.format.masking.install_log_record_masking`);
 * **step outputs**: :class:`SecretGuardIOManager`, the jobs' ``io_manager``, is Dagster's
   pickling filesystem IO manager that searches the pickle for every binary form of the run's
   secrets before writing it, and refuses to store it when one is there;
 * **compute logs and the terminal**: :func:`yaml2dag.tools.capture.masked_fds`.
 
-The secrets are those registered for the run in this process (:mod:`yaml2dag.masking`).
+The secrets are those registered for the run in this process (:mod:`yaml2dag.format.masking`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
-from ..masking import (
+from yaml2dag.format.masking import (
     PICKLE_PROTOCOL,
     Masker,
     SecretInResultError,

@@ -2,7 +2,7 @@
 
 It is the single source of truth for a yaml2dag deployment: SQLite storage in DAGSTER_HOME,
 telemetry off, run monitoring (a workflow's ``timeout``; runs whose ``yaml2dag run`` process
-died, through yaml2dag's run launcher, :mod:`yaml2dag.run_launcher`), yaml2dag's queued run coordinator
+died, through yaml2dag's run launcher, :mod:`yaml2dag.runs.run_launcher`), yaml2dag's queued run coordinator
 with the tag concurrency limits that ``concurrency`` needs, and pools (a step's ``pool``). The
 repository's ``dagster_home/dagster.yaml`` is an identical copy (a test keeps them identical).
 ``yaml2dag dev`` and ``yaml2dag run`` write it into a DAGSTER_HOME that has no ``dagster.yaml``

@@ -26,13 +26,13 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import Yaml2DagError
-from ..model import slugify
-from .build import build, display
-from .coverage import covered_by, workflow_operations
-from .histories import SourceReport, default_sources, read_history
-from .report import Suggestion, SuggestionReport, iso, rank
-from .sequences import in_window, mine, occurrence_units, sessions
+from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.format.model import slugify
+from yaml2dag.suggest.build import build, display
+from yaml2dag.suggest.coverage import covered_by, workflow_operations
+from yaml2dag.suggest.histories import SourceReport, default_sources, read_history
+from yaml2dag.suggest.report import Suggestion, SuggestionReport, iso, rank
+from yaml2dag.suggest.sequences import in_window, mine, occurrence_units, sessions
 
 DEFAULT_MIN_COUNT = 3
 DEFAULT_DAYS = 7
@@ -57,7 +57,7 @@ def parse_now(text: str | None) -> _dt.datetime:
 
 
 def _labels(commands: list) -> list[str]:
-    from .mapping import label
+    from yaml2dag.suggest.mapping import label
 
     out: list[str] = []
     for gen in commands:
@@ -112,10 +112,10 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
         min_count: the fewest occurrences in the window (issue 12: 3).
         days: the window's length in days before ``now`` (issue 12: 7).
         now: the end of the window (default: the current time; a naive time is UTC).
-        library: a :class:`yaml2dag.library.Library` for ``covered_by``, unique names and the
+        library: a :class:`yaml2dag.library.folder.Library` for ``covered_by``, unique names and the
             run history's workflows (None: no library).
         runs: also read the Dagster run history for schedule suggestions: True, False, or None
-            for "when the instance has run storage" (:func:`yaml2dag.history.has_run_storage`).
+            for "when the instance has run storage" (:func:`yaml2dag.runs.history.has_run_storage`).
         instance: the ``DagsterInstance`` for the run history (default: the configured one).
         tz: IANA time zone of schedule suggestions (default: the machine's).
         resolves: ``program → bool``, whether a program name resolves (for typo detection;
@@ -158,7 +158,7 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
     library_ops, taken = _library_index(library)
     suggestions: list[Suggestion] = []
     dropped = 0
-    from .generalize import generalize
+    from yaml2dag.suggest.generalize import generalize
 
     patterns = mine(found, min_count)
 
@@ -198,11 +198,11 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
         suggestions.append(item)
     sources = [r.to_json() for r in reports]
     if runs is None:
-        from ..history import has_run_storage
+        from yaml2dag.runs.history import has_run_storage
 
         runs = instance is not None or has_run_storage()
     if runs:
-        from .schedules import schedule_suggestions
+        from yaml2dag.suggest.schedules import schedule_suggestions
 
         scheduled, source = schedule_suggestions(start=start, end=end, min_count=min_count, library=library,
                                                  instance=instance, tz=tz)

@@ -5,7 +5,7 @@ depends on the one before (spec §4), as ``a && b`` does. A command joined to th
 gets ``on_error: continue`` (``a; b`` runs ``b`` whatever ``a`` did). Parameters no step refers
 to (the archive name that ``files backup`` stamps itself) are left out.
 
-The text is checked with :func:`yaml2dag.validation.validate_text`; when the tool steps do
+The text is checked with :func:`yaml2dag.format.validation.validate_text`; when the tool steps do
 not validate, the suggestion is built again with ``shell`` steps only, and a suggestion that
 still does not validate is dropped (counted, never shown). So every proposed workflow is valid.
 
@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import slugify
-from ..roundtrip import to_yaml
-from ..validation import DAGSTER_RESERVED, RESERVED_NAMES, validate_text
-from .generalize import GenCommand, Param
-from .mapping import Context, StepDraft, apply_context, step_for
+from yaml2dag.format.model import slugify
+from yaml2dag.library.roundtrip import to_yaml
+from yaml2dag.format.validation import DAGSTER_RESERVED, RESERVED_NAMES, validate_text
+from yaml2dag.suggest.generalize import GenCommand, Param
+from yaml2dag.suggest.mapping import Context, StepDraft, apply_context, step_for
 
 _REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ESCAPED = re.compile(r"\{\{ '(\{[{%#])' \}\}")

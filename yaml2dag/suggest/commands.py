@@ -26,10 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import secrets as _secrets
-from .programs import (CONTEXT, INTERACTIVE, INTERPRETERS, LONG_VALUE_OPTIONS, NOISE, NOISE_SUBCOMMANDS,
+from yaml2dag.suggest import secrets as _secrets
+from yaml2dag.suggest.programs import (CONTEXT, INTERACTIVE, INTERPRETERS, LONG_VALUE_OPTIONS, NOISE, NOISE_SUBCOMMANDS,
                        OPERAND_PROGRAMS, PREFIX_PROGRAMS, SHORT_VALUE_OPTIONS, TRIVIAL_ALONE, TWO_LEVEL)
-from .shellwords import COMPOUND, OPAQUE_MARKS, Word, quote_text, split_chain, tokenize
+from yaml2dag.suggest.shellwords import COMPOUND, OPAQUE_MARKS, Word, quote_text, split_chain, tokenize
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _PLAIN_WORD = re.compile(r"[a-z][a-z0-9_:-]*")

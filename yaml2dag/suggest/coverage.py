@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from .commands import INTERPRETERS, read_line
+from yaml2dag.suggest.commands import INTERPRETERS, read_line
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
@@ -55,7 +55,7 @@ def command_operations(text: str) -> list[tuple[str, str]]:
 
 
 def step_operations(step: Any) -> list[tuple[str, str]]:
-    """The operations of a step of a loaded workflow (:class:`yaml2dag.model.Step`)."""
+    """The operations of a step of a loaded workflow (:class:`yaml2dag.format.model.Step`)."""
     tool = getattr(step, "tool", "") or ""
     params = getattr(step, "parameters", None) or {}
     if tool == "shell":
@@ -70,7 +70,7 @@ def step_operations(step: Any) -> list[tuple[str, str]]:
         return []
     action = getattr(step, "action", None)
     if action is None:
-        from ..tools.registry import get_tool
+        from yaml2dag.tools.registry import get_tool
 
         found = get_tool(tool)
         action = found.actions[0].name if found is not None and found.actions else ""

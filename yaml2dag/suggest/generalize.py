@@ -27,9 +27,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..validation import DAGSTER_RESERVED, RESERVED_NAMES
-from .commands import Command, quote_text
-from .sequences import Unit
+from yaml2dag.format.validation import DAGSTER_RESERVED, RESERVED_NAMES
+from yaml2dag.suggest.commands import Command, quote_text
+from yaml2dag.suggest.sequences import Unit
 
 #: Short options whose value has a clear meaning, by program (``*``: any program).
 SHORT_OPTION_NAMES = {

@@ -30,10 +30,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from ..schema import fast_valid
-from ..tools.registry import get_tool
-from .commands import COMPOUND, INTERPRETERS
-from .generalize import GenCommand, Text
+from yaml2dag.format.schema import fast_valid
+from yaml2dag.tools.registry import get_tool
+from yaml2dag.suggest.commands import COMPOUND, INTERPRETERS
+from yaml2dag.suggest.generalize import GenCommand, Text
 
 _CURL_QUIET = re.compile(r"-[sSfL]+")
 _CURL_FLAGS = frozenset({"--silent", "--show-error", "--fail", "--location", "--compressed", "--fail-with-body"})

@@ -1,7 +1,7 @@
 """Schedule suggestions from the run history (issue 12, §1, last bullet).
 
 A workflow started by hand — trigger ``cli`` (``yaml2dag run``) or ``ui`` (the Dagster UI),
-as :func:`yaml2dag.history.trigger_of` reads it from the run's tags — on at least
+as :func:`yaml2dag.runs.history.trigger_of` reads it from the run's tags — on at least
 ``min_count`` different days of the window, at about the same time of day (all within one
 hour: ±30 minutes around the middle), with the same parameters, gets a suggestion to add a
 ``schedule`` trigger:
@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .report import Suggestion, iso
+from yaml2dag.suggest.report import Suggestion, iso
 
 #: How far (minutes) from the middle of a cluster a start time may be: "about the same time".
 TOLERANCE_MIN = 30
@@ -89,7 +89,7 @@ def _cron_for(cluster: list[tuple[_dt.date, int, Any]]) -> tuple[str, int]:
 
 
 def _fires_near(workflow: Any, minute: int) -> bool:
-    from .. import cron
+    from yaml2dag.format import cron
 
     for trigger in workflow.schedules:
         try:
@@ -105,7 +105,7 @@ def _fires_near(workflow: Any, minute: int) -> bool:
 
 def _with_schedule(text: str, path: str, cron_expression: str, timezone: str, overrides: dict) -> str:
     """The workflow text with a schedule trigger added (comments and key order kept)."""
-    from ..roundtrip import RoundTripDocument, is_json_path
+    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
 
     doc = RoundTripDocument(text, is_json_path(path))
     existing = doc.schedules()
@@ -131,8 +131,8 @@ def schedule_suggestions(*, start: float, end: float, min_count: int, library: A
     Args:
         start, end: the window (Unix seconds).
         min_count: the fewest days with a run at about the same time.
-        library: the :class:`yaml2dag.library.Library` (runs of workflows not in it are skipped).
-        instance: a ``DagsterInstance`` (default: :func:`yaml2dag.runner.get_instance`).
+        library: the :class:`yaml2dag.library.folder.Library` (runs of workflows not in it are skipped).
+        instance: a ``DagsterInstance`` (default: :func:`yaml2dag.runs.runner.get_instance`).
         tz: IANA time zone for times of day and the trigger (default :func:`local_timezone`).
 
     Returns:
@@ -142,12 +142,12 @@ def schedule_suggestions(*, start: float, end: float, min_count: int, library: A
     # Dagster is imported here, not at module level: it keeps Dagster out of the shell-history path.
     from dagster import RunsFilter
 
-    from ..history import SECRET_NAME, trigger_of
-    from ..model import MISSING
-    from ..validation import validate_text
+    from yaml2dag.runs.history import SECRET_NAME, trigger_of
+    from yaml2dag.format.model import MISSING
+    from yaml2dag.format.validation import validate_text
 
     if instance is None:
-        from ..runner import get_instance
+        from yaml2dag.runs.runner import get_instance
 
         instance = get_instance()
     from zoneinfo import ZoneInfo

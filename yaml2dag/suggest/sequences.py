@@ -33,8 +33,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple
 
-from .commands import Command, read_line
-from .histories import AFTER_NOW, BEFORE_WINDOW, HistoryEntry, SourceReport
+from yaml2dag.suggest.commands import Command, read_line
+from yaml2dag.suggest.histories import AFTER_NOW, BEFORE_WINDOW, HistoryEntry, SourceReport
 
 #: Seconds of inactivity that end a session (issue 12: "a gap of more than 30 minutes").
 SESSION_GAP_S = 30 * 60

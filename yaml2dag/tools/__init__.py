@@ -1,6 +1,6 @@
 """Tools: what a step runs (spec §6). See :mod:`yaml2dag.tools.base` for the interface."""
 
-from .base import (
+from yaml2dag.tools.base import (
     COMMON_RESULT_FIELDS,
     Action,
     Markdown,
@@ -11,7 +11,7 @@ from .base import (
     ToolLog,
     ToolResult,
 )
-from .registry import ENTRY_POINT_GROUP, get_tool, register_tool, tool_names
+from yaml2dag.tools.registry import ENTRY_POINT_GROUP, get_tool, register_tool, tool_names
 
 __all__ = [
     "COMMON_RESULT_FIELDS",

@@ -7,7 +7,7 @@ approve (the step succeeds), anyone rejects (the step fails, so ``on_error`` and
 ``environment != 'production'`` or a template, evaluated when the step runs) approves at once
 when true. Decisions come from
 ``yaml2dag approve RUN_ID`` / ``yaml2dag reject RUN_ID``, through the store in
-``ctx.resources["approvals"]`` (Dagster's event log, see :mod:`yaml2dag.approvals`).
+``ctx.resources["approvals"]`` (Dagster's event log, see :mod:`yaml2dag.runs.approvals`).
 
 Result: ``output`` and ``decision`` (``approved``, ``rejected`` or ``timed_out``),
 ``approved_by`` (list of names), ``comment``.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime as _dt
 import time
 
-from ..durations import parse_duration
-from ..templates import truthy
-from .base import Action, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.format.expressions import truthy
+from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
 
 #: Seconds between two looks at the event log while waiting.
 DEFAULT_POLL_SECONDS = 1.0

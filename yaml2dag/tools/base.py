@@ -116,7 +116,7 @@ def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what:
     """
     import json
 
-    from ..schema import fast_valid, validator_for
+    from yaml2dag.format.schema import fast_valid, validator_for
 
     schema_json = json.dumps(schema, sort_keys=True)
     if fast_valid(schema_json, dict(params)):
@@ -276,12 +276,12 @@ class ToolContext:
     def add_secret(self, *values: str | None) -> None:
         """Mask each of ``values`` from now on too (credentials the tool found itself: passwords,
         tokens, API keys). None, empty values and values shorter than
-        :data:`yaml2dag.secrets.MIN_MASKED_LENGTH` (3) characters are ignored."""
-        from ..secrets import MIN_MASKED_LENGTH
+        :data:`yaml2dag.format.secrets.MIN_MASKED_LENGTH` (3) characters are ignored."""
+        from yaml2dag.format.secrets import MIN_MASKED_LENGTH
 
         new = {v for v in values if v and len(v) >= MIN_MASKED_LENGTH and v not in self.secrets}
         if new:
-            from ..masking import register
+            from yaml2dag.format.masking import register
 
             self.secrets = tuple(sorted(set(self.secrets) | new, key=len, reverse=True))
             register(self.run_id, new)  # the run's other sinks (event log, descriptors) mask them too
@@ -289,8 +289,8 @@ class ToolContext:
     # -- secrets
     def mask(self, value: Any) -> Any:
         """``value`` with every secret replaced by ``***`` (every form of it, in strings, bytes,
-        containers and pandas/numpy data: :func:`yaml2dag.secrets.mask`)."""
-        from ..secrets import mask
+        containers and pandas/numpy data: :func:`yaml2dag.format.secrets.mask`)."""
+        from yaml2dag.format.secrets import mask
 
         return mask(value, self.secrets)
 
@@ -310,7 +310,7 @@ class ToolContext:
     def started_process(self, pid: int) -> None:
         """Tell the run that the action started process ``pid`` as the leader of its own process
         group (``start_new_session=True``). In a Dagster run it is recorded in the run's event log
-        (the ``processes`` resource, :class:`yaml2dag.run_health.ProcessRecorder`), so the group is
+        (the ``processes`` resource, :class:`yaml2dag.runs.run_health.ProcessRecorder`), so the group is
         killed if the run's own process dies; elsewhere nothing happens. Never raises."""
         recorder = self.resources.get("processes")
         if recorder is not None:

@@ -9,7 +9,7 @@ with secrets masked, like the shell tool's output.
 What reaches file descriptors 1 and 2 directly (``os.system``, subprocesses, C extensions, other
 threads) never passes through ``sys.stdout``: :func:`masked_fds` points both descriptors at pipes
 while a step runs, and a thread per pipe masks every form of the run's secrets
-(:mod:`yaml2dag.masking`) before it writes the bytes on to where the descriptor pointed before
+(:mod:`yaml2dag.format.masking`) before it writes the bytes on to where the descriptor pointed before
 (Dagster's compute log, or the terminal).
 """
 
@@ -98,7 +98,7 @@ class _BinaryRouter(io.RawIOBase):
         data = bytes(data)
         if threading.get_ident() not in _sinks:
             return self.router.original.buffer.write(data)
-        from ..masking import masker_of, registered
+        from yaml2dag.format.masking import masker_of, registered
 
         self.router.write(masker_of(registered()).data(data).decode("utf-8", errors="backslashreplace"))
         return len(data)
@@ -161,7 +161,7 @@ class _Secrets:
         self.masker: Any = None
 
     def current(self) -> Any:
-        from ..masking import masker_of, registered, registry_version
+        from yaml2dag.format.masking import masker_of, registered, registry_version
 
         version = registry_version()
         if version != self.version or self.masker is None:
@@ -271,18 +271,18 @@ def _flush_python_streams() -> None:
 @contextlib.contextmanager
 def masked_fds(run_id: str | None, secrets: Iterable[str]) -> Iterator[None]:
     """While inside, bytes written to file descriptors 1 and 2 by anything in this process or
-    its children have every form of every registered secret masked (:mod:`yaml2dag.masking`).
+    its children have every form of every registered secret masked (:mod:`yaml2dag.format.masking`).
 
     Process-wide and re-entrant: steps running at once on several threads share one pipe per
     descriptor, which is put back when the last of them leaves. ``secrets`` are registered for
-    ``run_id`` first (:func:`yaml2dag.masking.register`); with no secret registered at all,
+    ``run_id`` first (:func:`yaml2dag.format.masking.register`); with no secret registered at all,
     nothing is diverted.
 
     Args:
         run_id: the run the secrets belong to.
         secrets: the secret values the step knows.
     """
-    from ..masking import register, registered
+    from yaml2dag.format.masking import register, registered
 
     register(run_id, secrets)
     if not registered():

@@ -23,9 +23,9 @@ from email import policy as _email_policy
 import re
 from typing import Any
 
-from ..durations import parse_duration
-from . import mail
-from .base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.tools import mail
+from yaml2dag.tools.base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
 
 _POLICY = _email_policy.default
 

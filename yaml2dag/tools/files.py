@@ -45,7 +45,7 @@ import uuid
 import zipfile
 from typing import Any, Iterable, Mapping
 
-from .base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
 
 #: Bytes read and written at a time when copying or archiving a file.
 CHUNK_BYTES = 1024 * 1024

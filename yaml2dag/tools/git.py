@@ -31,8 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
-from .shell import _last_line, _stop_group
+from yaml2dag.tools.base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.shell import _last_line, _stop_group
 
 #: Seconds to collect output after a stopped git process group.
 COLLECT_SECONDS = 10.0

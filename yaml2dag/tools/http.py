@@ -41,8 +41,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..durations import parse_duration
-from .base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.tools.base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
 
 #: Seconds a request may take when neither ``timeout`` nor the step's ``timeout`` is set.
 DEFAULT_TIMEOUT = 60.0
@@ -258,7 +258,7 @@ def jsonable(value: Any) -> Any:
         json.dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError):
-        from ..compiler.runtime import to_jsonable  # lazy: imports the compiler
+        from yaml2dag.compiler.runtime import to_jsonable  # lazy: imports the compiler
 
         return to_jsonable(value)
 

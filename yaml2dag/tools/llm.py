@@ -37,8 +37,8 @@ import os
 import re
 from typing import Any, Mapping
 
-from .base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
-from .http import (
+from yaml2dag.tools.base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.http import (
     DURATION_SCHEMA,
     URL_SCHEMA,
     one_line,

@@ -24,8 +24,8 @@ from email.utils import formatdate, getaddresses, make_msgid
 from html.parser import HTMLParser
 from typing import Any, Callable, Iterable, Mapping
 
-from ..durations import parse_duration
-from .base import ToolContext, ToolError
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.tools.base import ToolContext, ToolError
 
 #: Seconds allowed for each network operation (connect, one command) when `timeout` is unset.
 DEFAULT_TIMEOUT_SECONDS = 30.0

@@ -18,8 +18,8 @@ import json
 import re
 from typing import Any, Callable, Mapping
 
-from . import mail
-from .base import Action, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools import mail
+from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
 
 #: Characters of a webhook's answer kept in the receipt and shown in errors.
 MAX_RESPONSE_CHARS = 2000

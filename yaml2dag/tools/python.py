@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from .base import Action, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
 
 _import_lock = threading.Lock()
 
@@ -92,7 +92,7 @@ def call(ctx: ToolContext, params: dict) -> ToolResult:
         raise ToolError(f"cannot call {params['callable']}: {exc}", retryable=False) from None
     except ValueError:
         pass  # builtins without a signature
-    from .capture import capture_output
+    from yaml2dag.tools.capture import capture_output
 
     try:
         with capture_output(ctx.log.info):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from ..errors import Yaml2DagError
-from .base import Tool
+from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.tools.base import Tool
 
 ENTRY_POINT_GROUP = "yaml2dag.tools"
 

@@ -19,8 +19,8 @@ import subprocess
 import threading
 from typing import Any
 
-from ..durations import parse_duration
-from .base import Action, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.tools.base import Action, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
 
 #: Seconds between SIGTERM and SIGKILL when a command is stopped.
 KILL_GRACE_SECONDS = 3.0
@@ -178,7 +178,7 @@ def _check_arithmetic_env(params: dict) -> None:
     Raises:
         ToolError: (not retryable) naming the variable.
     """
-    from ..shell_contexts import analyze_command, is_integer
+    from yaml2dag.format.shell_contexts import analyze_command, is_integer
 
     if not params.get("env") or not isinstance(params.get("command"), str):
         return

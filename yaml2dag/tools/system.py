@@ -19,7 +19,7 @@ import socket
 import time
 from typing import Any
 
-from .base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.base import Action, Markdown, Tool, ToolContext, ToolError, ToolResult
 
 #: Default seconds over which CPU usage is measured.
 DEFAULT_INTERVAL = 0.5

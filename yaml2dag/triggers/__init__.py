@@ -16,11 +16,11 @@ from typing import Iterable
 
 import dagster as dg
 
-from ..model import Workflow
-from .common import NameRegistry, TriggerParameterError
-from .files import file_sensors_for
-from .schedules import schedules_for
-from .workflows import UnknownUpstreamError, upstream_lookup, workflow_sensors_for
+from yaml2dag.format.model import Workflow
+from yaml2dag.triggers.common import NameRegistry, TriggerParameterError
+from yaml2dag.triggers.files import file_sensors_for
+from yaml2dag.triggers.schedules import schedules_for
+from yaml2dag.triggers.workflows import UnknownUpstreamError, upstream_lookup, workflow_sensors_for
 
 
 def build_triggers(compiled: Iterable[tuple[Workflow, dg.JobDefinition]],

@@ -5,7 +5,7 @@ A trigger's ``parameters`` may be templates over ``trigger.*`` (what started the
 the upstream run, the scheduled time), ``params``/the parameter names (the workflow's defaults)
 and ``env``. They are rendered when the trigger fires, then checked and completed with the
 defaults exactly as ``yaml2dag run`` checks command-line values
-(:func:`yaml2dag.parameters.resolve`). The requested run carries:
+(:func:`yaml2dag.format.parameters.resolve`). The requested run carries:
 
 * ``yaml2dag/trigger``: what ``run.trigger`` says in templates — ``schedule``, ``sensor`` (file
   and workflow triggers) or ``manual`` (``yaml2dag trigger``, like a launch from the UI);
@@ -21,10 +21,10 @@ import json
 import re
 from typing import Any, Iterable, Mapping
 
-from ..compiler.job import concurrency_tag, render_concurrency_key
-from ..compiler.scope import TAG_TRIGGER, TAG_TRIGGER_INFO
-from ..errors import ParameterError, TemplateError, Yaml2DagError
-from ..model import Trigger, Workflow
+from yaml2dag.compiler.job import concurrency_tag, render_concurrency_key
+from yaml2dag.compiler.scope import TAG_TRIGGER, TAG_TRIGGER_INFO
+from yaml2dag.format.errors import ParameterError, TemplateError, Yaml2DagError
+from yaml2dag.format.model import Trigger, Workflow
 
 #: Largest ``yaml2dag/trigger_info`` tag value (characters). Bigger upstream ``outputs`` are
 #: left out of the tag (they were still in scope for the trigger's ``parameters``).
@@ -45,9 +45,9 @@ class TriggerParameterError(Yaml2DagError):
 class NameRegistry:
     """Hands out schedule and sensor names that are unique in one code location.
 
-    The names themselves come from :func:`yaml2dag.trigger_names.trigger_names`. Dagster
+    The names themselves come from :func:`yaml2dag.format.trigger_names.trigger_names`. Dagster
     requires unique names across all schedules and sensors of a repository, and validation
-    refuses a folder where two triggers would share one (:mod:`yaml2dag.validation`), so on a
+    refuses a folder where two triggers would share one (:mod:`yaml2dag.format.validation`), so on a
     validated folder every name is claimed as it is. The registry is the last line of defence
     for definitions built without that check: a taken name becomes ``<job>_<name>``, then
     ``<job>_<name>_2``..., the first claimant keeping the plain name.
@@ -79,8 +79,8 @@ class NameRegistry:
 
 def own_names(workflow: Workflow, kind: str) -> list[tuple[Trigger, str]]:
     """``(trigger, Dagster name)`` of each ``kind`` trigger (``schedule`` or ``file``) of
-    ``workflow``, in file order (:func:`yaml2dag.trigger_names.trigger_names`)."""
-    from ..trigger_names import trigger_names
+    ``workflow``, in file order (:func:`yaml2dag.format.trigger_names.trigger_names`)."""
+    from yaml2dag.format.trigger_names import trigger_names
 
     return [(trig, names[0]) for trig, names in zip(workflow.triggers, trigger_names(workflow))
             if trig.type == kind]
@@ -88,7 +88,7 @@ def own_names(workflow: Workflow, kind: str) -> list[tuple[Trigger, str]]:
 
 def parameter_defaults(workflow: Workflow) -> dict[str, Any]:
     """The workflow's non-secret parameter defaults (required ones without a default are absent)."""
-    from ..parameters import resolve
+    from yaml2dag.format.parameters import resolve
 
     return resolve(workflow, {}, allow_missing=True)
 
@@ -110,9 +110,9 @@ def render_parameters(workflow: Workflow, trigger: Trigger, info: Mapping[str, A
         TriggerParameterError: a template failed, or a value is invalid / a required value is
             missing (the message says which parameter and why).
     """
-    from ..compiler.runtime import EnvMapping
-    from ..parameters import resolve
-    from ..templates import render_value
+    from yaml2dag.compiler.runtime import EnvMapping
+    from yaml2dag.format.parameters import resolve
+    from yaml2dag.format.expressions import render_value
 
     defaults = parameter_defaults(workflow)
     scope: dict[str, Any] = dict(defaults)

@@ -35,8 +35,8 @@ from typing import Any
 
 import dagster as dg
 
-from ..model import Trigger, Workflow
-from .common import NameRegistry, TriggerParameterError, own_names, run_request
+from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.triggers.common import NameRegistry, TriggerParameterError, own_names, run_request
 
 KIND = "file"
 #: Seconds between checks when the trigger has no ``interval`` (as in spec §7's example).
@@ -256,7 +256,7 @@ def file_sensors_for(workflow: Workflow, job: dg.JobDefinition,
 
     Names: the trigger's ``name``; else ``<job>_file_sensor`` for the only unnamed file trigger,
     ``<job>_file_sensor_<slug of path and pattern>`` for each of several
-    (:mod:`yaml2dag.trigger_names`).
+    (:mod:`yaml2dag.format.trigger_names`).
     """
     names = names if names is not None else NameRegistry()
     out = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from ..errors import Yaml2DagError
+from yaml2dag.format.errors import Yaml2DagError
 
 #: Where ``yaml2dag trigger`` and ``yaml2dag dev``'s reloader look for the webserver.
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -205,7 +205,7 @@ def find_job(endpoint: Endpoint, ref: str, location: str | None = None) -> Remot
     Raises:
         RemoteError: no such job, or several (name the code location with ``location``).
     """
-    from ..schema import did_you_mean
+    from yaml2dag.format.schema import did_you_mean
 
     jobs = [j for j in remote_jobs(endpoint) if location is None or j.location == location]
     matches = [j for j in jobs if j.name == ref] or [j for j in jobs if j.title.casefold() == ref.casefold()]
@@ -239,10 +239,10 @@ def coerce_remote(name: str, raw: str, type_key: str | None) -> Any:
     string (the server checks the value again).
 
     Raises:
-        yaml2dag.errors.ParameterError: the text is not of that type.
+        yaml2dag.format.errors.ParameterError: the text is not of that type.
     """
-    from ..model import Parameter
-    from ..parameters import coerce
+    from yaml2dag.format.model import Parameter
+    from yaml2dag.format.parameters import coerce
 
     key = type_key or "String"
     if key == "Int":

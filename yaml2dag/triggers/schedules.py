@@ -1,6 +1,6 @@
 """``schedule`` triggers as Dagster :class:`~dagster.ScheduleDefinition`\\ s (spec §7).
 
-* cron: 5 fields or a shorthand (``@daily``...), expanded by :func:`yaml2dag.cron.normalize`
+* cron: 5 fields or a shorthand (``@daily``...), expanded by :func:`yaml2dag.format.cron.normalize`
   so Dagster and ``yaml2dag list``/``show`` read the same expression;
 * ``timezone``: the IANA zone the cron is read in (``execution_timezone``), default UTC;
 * ``enabled`` (default true): the schedule's default status — RUNNING as soon as the daemon
@@ -10,7 +10,7 @@
   ``cron`` and ``timezone``; then checked like ``yaml2dag run`` values.
 
 Names: the trigger's ``name``; else ``<job>_schedule`` for a workflow's only unnamed schedule,
-and ``<job>_schedule_<cron slug>`` for each of several (:mod:`yaml2dag.trigger_names`), so
+and ``<job>_schedule_<cron slug>`` for each of several (:mod:`yaml2dag.format.trigger_names`), so
 adding, removing or moving another schedule never renames one.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import dagster as dg
 
-from ..model import Trigger, Workflow
-from .common import NameRegistry, own_names, run_request
+from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.triggers.common import NameRegistry, own_names, run_request
 
 KIND = "schedule"
 DEFAULT_TIMEZONE = "UTC"
@@ -55,9 +55,9 @@ def schedule_definition(workflow: Workflow, trigger: Trigger, job: dg.JobDefinit
         name: the schedule name (unique in the code location).
 
     Raises:
-        yaml2dag.cron.CronError: the cron expression is invalid (validation reports it first).
+        yaml2dag.format.cron.CronError: the cron expression is invalid (validation reports it first).
     """
-    from ..cron import normalize
+    from yaml2dag.format.cron import normalize
 
     expression = trigger.options["cron"]
 

@@ -22,7 +22,7 @@ outside the deployment do not have. Like a run-status sensor:
 * at most :data:`MAX_RUNS_PER_CHECK` upstream runs are handled per check, oldest first.
 
 Names: the trigger's ``name`` (with ``_success``/``_failure`` appended for ``status: any``),
-else ``<job>_on_<upstream job>_<status>`` (:mod:`yaml2dag.trigger_names`).
+else ``<job>_on_<upstream job>_<status>`` (:mod:`yaml2dag.format.trigger_names`).
 
 ``trigger.*``: ``type`` (``"workflow"``), ``sensor``, ``run_id`` (the upstream run),
 ``workflow`` (its workflow name), ``job`` (its job id), ``status`` (``success`` or
@@ -42,9 +42,9 @@ from typing import Any, Callable, Mapping
 
 import dagster as dg
 
-from ..errors import Yaml2DagError
-from ..model import Trigger, Workflow
-from .common import NameRegistry, run_request
+from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.triggers.common import NameRegistry, run_request
 
 KIND = "workflow"
 #: Seconds between checks of a workflow trigger's sensor (Dagster's default is 30).
@@ -98,10 +98,10 @@ def upstream_result(instance: Any, run_id: str) -> tuple[dict[str, Any], tuple[s
     """The workflow outputs and the first failure ``(step, message)`` of a finished run.
 
     Outputs are the ``outputs`` metadata of the run's top-level ``workflow_outputs`` step
-    output (as :class:`yaml2dag.tracking.StepTracker` reads them); ``{}`` when that step did
+    output (as :class:`yaml2dag.runs.tracking.StepTracker` reads them); ``{}`` when that step did
     not run.
     """
-    from ..tracking import StepTracker
+    from yaml2dag.runs.tracking import StepTracker
 
     tracker = StepTracker()
     records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_OUTPUT, dg.DagsterEventType.STEP_FAILURE})
@@ -114,7 +114,7 @@ def upstream_result(instance: Any, run_id: str) -> tuple[dict[str, Any], tuple[s
 def workflow_info(sensor: str, upstream: Workflow | None, run: Any, status: str,
                   outputs: Mapping[str, Any], failure: tuple[str, str] | None) -> dict[str, Any]:
     """``trigger.*`` of a run started because ``run`` ended with ``status``."""
-    from ..compiler.scope import TAG_WORKFLOW
+    from yaml2dag.compiler.scope import TAG_WORKFLOW
 
     info: dict[str, Any] = {
         "type": KIND,
@@ -135,8 +135,8 @@ def _parameters_of(upstream: Workflow | None, run_config: Mapping[str, Any]) -> 
     """The upstream run's parameter values: its run config with the defaults filled in."""
     if upstream is None:
         return dict(run_config)
-    from ..errors import ParameterError
-    from ..parameters import resolve
+    from yaml2dag.format.errors import ParameterError
+    from yaml2dag.format.parameters import resolve
 
     try:
         return resolve(upstream, dict(run_config), allow_missing=True)
@@ -186,7 +186,7 @@ def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upst
     """
     from dagster._core.event_api import RunStatusChangeRecordsFilter
 
-    from .common import TriggerParameterError
+    from yaml2dag.triggers.common import TriggerParameterError
 
     event_type = EVENTS[word]
     after = load_cursor(cursor)
@@ -286,7 +286,7 @@ def workflow_sensors_for(workflow: Workflow, job: dg.JobDefinition,
     Raises:
         UnknownUpstreamError: a trigger names no workflow of the folder.
     """
-    from ..trigger_names import trigger_names
+    from yaml2dag.format.trigger_names import trigger_names
 
     names = names if names is not None else NameRegistry()
 

@@ -22,12 +22,12 @@ User reference: ``docs/manual/tools/data_en.md``.
 
 from __future__ import annotations
 
-from ..base import Action, Tool
-from . import schemas
-from .analyze import analyze
-from .read import read
-from .transform import transform
-from .write import write
+from yaml2dag.tools.base import Action, Tool
+from yaml2dag.tools.data import schemas
+from yaml2dag.tools.data.analyze import analyze
+from yaml2dag.tools.data.read import read
+from yaml2dag.tools.data.transform import transform
+from yaml2dag.tools.data.write import write
 
 FRAME_FIELDS = ("rows", "columns")
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import Markdown, ToolContext, ToolError, ToolResult
-from .frames import as_frame, as_list, column_names, column_types, markdown_table, plain, require_columns
-from .schemas import CORRELATION_METHODS
+from yaml2dag.tools.base import Markdown, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.data.frames import as_frame, as_list, column_names, column_types, markdown_table, plain, require_columns
+from yaml2dag.tools.data.schemas import CORRELATION_METHODS
 
 #: Values kept per column in ``value_counts`` unless ``top`` says otherwise.
 DEFAULT_TOP = 10

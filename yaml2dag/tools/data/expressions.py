@@ -205,7 +205,7 @@ def evaluate(frame: Any, expr: Any) -> Any:
         columns = [str(c) for c in frame.columns]
         hint = ""
         if match:
-            from ...schema import did_you_mean
+            from yaml2dag.format.schema import did_you_mean
 
             hint = did_you_mean(match.group(1), columns)
         quoting = ""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-from ..base import ToolError
+from yaml2dag.tools.base import ToolError
 
 FORMATS = ("csv", "json", "parquet", "sqlite")
 

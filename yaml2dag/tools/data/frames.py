@@ -16,8 +16,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, Iterable
 
-from ..base import Markdown, ToolError, ToolResult
-from .expressions import column_list
+from yaml2dag.tools.base import Markdown, ToolError, ToolResult
+from yaml2dag.tools.data.expressions import column_list
 
 #: Rows shown in the ``preview`` metadata.
 PREVIEW_ROWS = 10
@@ -103,7 +103,7 @@ def require_columns(frame: Any, names: Iterable[Any], where: str, side: str = ""
         ToolError: (not retryable) a name is not a string or not a column; the message has the
             closest column and the list of columns.
     """
-    from ...schema import did_you_mean
+    from yaml2dag.format.schema import did_you_mean
 
     out = []
     columns = column_names(frame)

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ...durations import parse_duration
-from ..base import ToolContext, ToolError, ToolResult
-from .formats import READ_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
-from .frames import frame_result, text_columns
+from yaml2dag.format.durations import parse_duration
+from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
+from yaml2dag.tools.data.formats import READ_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
+from yaml2dag.tools.data.frames import frame_result, text_columns
 
 #: Seconds a URL download may stall before it fails (``timeout`` overrides it).
 DEFAULT_URL_TIMEOUT = 60.0
@@ -247,7 +247,7 @@ def read_sqlite(db: Path, display: str, table: str | None, query: str | None,
             names = [row[0] for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
             if table not in names:
-                from ...schema import did_you_mean
+                from yaml2dag.format.schema import did_you_mean
 
                 raise ToolError(f"table `{table}` not found in {display}{did_you_mean(table, names)} "
                                 f"(tables: {', '.join(names) or 'none'})", retryable=False)

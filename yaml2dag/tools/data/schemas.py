@@ -18,7 +18,7 @@ checked again when the step runs.
 
 from __future__ import annotations
 
-from .formats import FORMATS, READ_OPTIONS, WRITE_OPTIONS
+from yaml2dag.tools.data.formats import FORMATS, READ_OPTIONS, WRITE_OPTIONS
 
 #: Aggregation functions of ``group_by.agg``.
 AGG_FUNCTIONS = ("sum", "mean", "median", "min", "max", "count", "size", "nunique", "std", "var",

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from ..base import ToolContext, ToolError, ToolResult
-from .expressions import ExpressionError, evaluate
-from .frames import as_frame, as_list, column_names, frame_result, require_columns
-from .schemas import AGG_FUNCTIONS, JOIN_HOWS, OPERATIONS
+from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
+from yaml2dag.tools.data.expressions import ExpressionError, evaluate
+from yaml2dag.tools.data.frames import as_frame, as_list, column_names, frame_result, require_columns
+from yaml2dag.tools.data.schemas import AGG_FUNCTIONS, JOIN_HOWS, OPERATIONS
 
 
 class OperationError(Exception):
@@ -81,7 +81,7 @@ def _split(item: Any, i: int) -> tuple[str, Any]:
                         f"{{filter: \"precipitation > 0\"}}, got {got}", retryable=False)
     (name, arg), = item.items()
     if name not in HANDLERS:
-        from ...schema import did_you_mean
+        from yaml2dag.format.schema import did_you_mean
 
         raise ToolError(f"operations[{i}]: unknown operation `{name}`{did_you_mean(str(name), OPERATIONS)} "
                         f"(operations: {', '.join(OPERATIONS)})", retryable=False)
@@ -191,7 +191,7 @@ def op_group_by(frame: Any, spec: Any, where: str) -> Any:
             pairs = [(key, key, value)]
         for out_name, column, func in pairs:
             if func not in AGG_FUNCTIONS:
-                from ...schema import did_you_mean
+                from yaml2dag.format.schema import did_you_mean
 
                 raise OperationError(f"agg.{key}: unknown function {func!r}{did_you_mean(str(func), AGG_FUNCTIONS)} "
                                      f"(functions: {', '.join(AGG_FUNCTIONS)})")

@@ -18,10 +18,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..base import ToolContext, ToolError, ToolResult
-from .formats import WRITE_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
-from .frames import as_frame, frame_result
-from .read import local_path
+from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
+from yaml2dag.tools.data.formats import WRITE_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
+from yaml2dag.tools.data.frames import as_frame, frame_result
+from yaml2dag.tools.data.read import local_path
 
 
 def write(ctx: ToolContext, params: dict) -> ToolResult:

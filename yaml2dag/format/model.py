@@ -1,0 +1,682 @@
+"""The typed, immutable in-memory model of a workflow (spec §2–§7).
+
+:func:`build_workflow` turns a parsed document into a :class:`Workflow`. It is lenient on
+purpose: values of the wrong shape are replaced by defaults so that the validator can still run
+its semantic checks (cycles, references) and report every problem at once; the structural
+problems themselves are reported by :mod:`yaml2dag.format.schema`. Only a workflow without errors is
+ever compiled.
+
+Every model object keeps ``path``, its location in the document, so problems found later can
+point at the right line.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Union
+
+from yaml2dag.format.durations import parse_duration
+
+DocPath = tuple
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Parameter types (spec §3).
+PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "secret")
+
+#: ``on_error`` values after aliases are resolved (spec §4).
+ON_ERROR = ("abort", "retry", "continue", "fallback")
+#: Values of ``executor.type`` (spec §2); ``celery`` runs steps on Celery workers (:mod:`yaml2dag.compiler.celery`).
+EXECUTOR_TYPES = ("threads", "in_process", "multiprocess", "celery")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: Marks a parameter without a default (a required parameter).
+MISSING: Any = _Missing()
+
+
+def slugify(name: str) -> str:
+    """The default job id of a workflow name (spec §2, ``id``).
+
+    Lowercase; each run of characters outside ``[a-z0-9]`` becomes ``_``; a leading digit gets
+    a ``_`` prefix. ``"Git Sync and Test"`` → ``git_sync_and_test``.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower())
+    if not slug:
+        return "_"
+    if slug[0].isdigit():
+        slug = "_" + slug
+    return slug
+
+
+def infer_type(value: Any) -> str:
+    """Parameter type of a bare default value (spec §3)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A typed input of a workflow (spec §3).
+
+    Attributes:
+        name: the parameter's name, usable in templates as ``name`` or ``params.name``.
+        type: one of :data:`PARAMETER_TYPES`.
+        default: the default value, or :data:`MISSING` for a required parameter.
+        items_type: element type of an ``array``.
+    """
+
+    name: str
+    type: str = "string"
+    default: Any = MISSING
+    description: str = ""
+    enum: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    items_type: str | None = None
+    path: DocPath = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING
+
+    @property
+    def is_secret(self) -> bool:
+        return self.type == "secret"
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable a ``secret`` parameter is read from: the name, upper-cased."""
+        return self.name.upper()
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Retry settings of a step (spec §4, ``retry``). Delays are in seconds.
+
+    ``max_attempts`` counts the first try. The wait before retry number ``n`` (1-based) is
+    ``delay`` (constant), ``delay * n`` (linear) or ``delay * 2**(n-1)`` (exponential), capped
+    at ``max_delay``; with ``jitter`` a uniformly random time between 0 and that wait
+    ("full jitter", as in AWS's architecture guidance and Dagster's ``Jitter.FULL``).
+    """
+
+    max_attempts: int = 3
+    backoff: str = "constant"
+    delay: float = 1.0
+    max_delay: float = 300.0
+    jitter: bool = False
+
+    def delay_for(self, retry_number: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry ``retry_number`` (1 = the first retry)."""
+        if self.backoff == "linear":
+            wait = self.delay * retry_number
+        elif self.backoff == "exponential":
+            wait = self.delay * (2 ** (retry_number - 1))
+        else:
+            wait = self.delay
+        wait = min(wait, self.max_delay)
+        if self.jitter:
+            wait = (rng or random).uniform(0, wait)
+        return wait
+
+    def schedule(self) -> list[float]:
+        """Waits before each retry, ignoring jitter: ``[1.0, 2.0, 4.0]`` for 4 exponential attempts."""
+        base = RetryConfig(self.max_attempts, self.backoff, self.delay, self.max_delay, jitter=False)
+        return [base.delay_for(n) for n in range(1, self.max_attempts)]
+
+
+@dataclass(frozen=True)
+class StepBody:
+    """What runs, without dependencies or error handling: ``fallback`` and ``compensate``."""
+
+    tool: str
+    action: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    timeout: float | None = None
+    path: DocPath = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: a tool action with its dependencies, condition and error handling (spec §4)."""
+
+    id: str
+    tool: str = ""
+    action: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] | None = None
+    when: Any = None
+    on_error: str = "abort"
+    retry: RetryConfig | None = None
+    fallback: StepBody | None = None
+    timeout: float | None = None
+    for_each: Any = None
+    max_parallel: int | None = None
+    pool: str | None = None
+    compensate: StepBody | None = None
+    path: DocPath = ()
+    when_key: str = "when"
+    depends_key: str = "depends_on"
+    kind: str = "step"
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.max_attempts if self.retry else 1
+
+    @property
+    def final_on_error(self) -> str:
+        """What happens once attempts are used up: ``abort``, ``continue`` or ``fallback``."""
+        return "abort" if self.on_error in ("abort", "retry") else self.on_error
+
+
+@dataclass(frozen=True)
+class ParallelGroup:
+    """``parallel:`` — members run at once after the previous entry."""
+
+    entries: tuple["Entry", ...]
+    id: str | None = None
+    name: str = ""
+    description: str = ""
+    max_parallel: int | None = None
+    depends_on: tuple[str, ...] | None = None
+    path: DocPath = ()
+    depends_key: str = "depends_on"
+    kind: str = "parallel"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """``if``/``then``/``else`` — exactly one side runs, the other is skipped."""
+
+    id: str
+    condition: Any
+    then: tuple["Entry", ...] = ()
+    else_: tuple["Entry", ...] = ()
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] | None = None
+    path: DocPath = ()
+    when_key: str = "if"
+    depends_key: str = "depends_on"
+    kind: str = "branch"
+
+    @property
+    def sides(self) -> tuple[tuple[str, tuple["Entry", ...], DocPath], ...]:
+        return (("then", self.then, self.path + ("then",)), ("else", self.else_, self.path + ("else",)))
+
+
+@dataclass(frozen=True)
+class Switch:
+    """``switch``/``cases``/``default`` — the matching case runs, the others are skipped."""
+
+    id: str
+    expression: Any
+    cases: tuple[tuple[str, tuple["Entry", ...]], ...] = ()
+    default: tuple["Entry", ...] | None = None
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] | None = None
+    path: DocPath = ()
+    depends_key: str = "depends_on"
+    kind: str = "switch"
+
+    @property
+    def sides(self) -> tuple[tuple[str, tuple["Entry", ...], DocPath], ...]:
+        out = [(key, entries, self.path + ("cases", key)) for key, entries in self.cases]
+        if self.default is not None:
+            out.append(("default", self.default, self.path + ("default",)))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class SubWorkflow:
+    """``workflow:`` — another workflow of the folder, inlined as a nested Dagster graph."""
+
+    id: str
+    workflow: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] | None = None
+    when: Any = None
+    path: DocPath = ()
+    when_key: str = "when"
+    depends_key: str = "depends_on"
+    kind: str = "workflow"
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+Entry = Union[Step, ParallelGroup, Branch, Switch, SubWorkflow]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When runs start (spec §7). ``options`` holds the type's own keys (cron, path, ...)."""
+
+    type: str
+    name: str | None = None
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+    path: DocPath = ()
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """At most ``limit`` runs of the workflow at once per rendered ``key``."""
+
+    limit: int
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """How steps of one run execute: ``threads`` (default), ``in_process``, ``multiprocess`` or
+    ``celery``. ``explicit`` is True when the file sets ``executor.type``; otherwise the
+    folder-wide default applies (``YAML2DAG_EXECUTOR``, see :mod:`yaml2dag.format.executors`)."""
+
+    type: str = "threads"
+    max_parallel: int | None = None
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a workflow came from."""
+
+    file: str = "<string>"
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One workflow file, as the compiler consumes it."""
+
+    name: str
+    id: str
+    steps: tuple[Entry, ...]
+    version: str = "1.0.0"
+    description: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    parameters: tuple[Parameter, ...] = ()
+    triggers: tuple[Trigger, ...] = (Trigger("manual"),)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    on_failure: tuple[Entry, ...] = ()
+    timeout: float | None = None
+    concurrency: Concurrency | None = None
+    priority: int | None = None
+    executor: ExecutorConfig = ExecutorConfig()
+    source: Source = Source()
+
+    def parameter(self, name: str) -> Parameter | None:
+        for param in self.parameters:
+            if param.name == name:
+                return param
+        return None
+
+    def iter_steps(self, include_on_failure: bool = True) -> Iterator[Step | SubWorkflow]:
+        """Every step and sub-workflow step, depth first in file order."""
+        yield from iter_entries_steps(self.steps)
+        if include_on_failure:
+            yield from iter_entries_steps(self.on_failure)
+
+    def step(self, step_id: str) -> Step | SubWorkflow | None:
+        for step in self.iter_steps():
+            if step.id == step_id:
+                return step
+        return None
+
+    @property
+    def schedules(self) -> tuple[Trigger, ...]:
+        return tuple(t for t in self.triggers if t.type == "schedule")
+
+
+def iter_entries(entries: tuple[Entry, ...]) -> Iterator[Entry]:
+    """Every entry, nested ones included, depth first in file order."""
+    for entry in entries:
+        yield entry
+        if isinstance(entry, ParallelGroup):
+            yield from iter_entries(entry.entries)
+        elif isinstance(entry, (Branch, Switch)):
+            for _key, side, _path in entry.sides:
+                yield from iter_entries(side)
+
+
+def iter_entries_steps(entries: tuple[Entry, ...]) -> Iterator[Step | SubWorkflow]:
+    for entry in iter_entries(entries):
+        if isinstance(entry, (Step, SubWorkflow)):
+            yield entry
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    """An integer field: ints, and whole floats (``2.0``) as the ints they equal, since JSON
+    Schema counts them as integers and the schema accepted them (the validator refuses whole
+    floats outside 64 bits, such as ``1.0e+308``, with rule ``limit``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _duration(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _ids(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return None
+
+
+def build_retry(data: Any) -> RetryConfig | None:
+    if not isinstance(data, dict):
+        return None
+    backoff = data.get("backoff", "constant")
+    return RetryConfig(
+        max_attempts=max(1, _int(data.get("max_attempts"), 3) or 1),
+        backoff=backoff if backoff in ("constant", "linear", "exponential") else "constant",
+        delay=_duration(data.get("delay", 1)) or 0.0,
+        max_delay=_duration(data.get("max_delay", 300)) or 300.0,
+        jitter=bool(data.get("jitter", False)),
+    )
+
+
+def build_body(data: Any, path: DocPath) -> StepBody | None:
+    if not isinstance(data, dict):
+        return None
+    params = data.get("parameters")
+    return StepBody(
+        tool=_str(data.get("tool")),
+        action=data.get("action") if isinstance(data.get("action"), str) else None,
+        parameters=params if isinstance(params, dict) else {},
+        name=_str(data.get("name")),
+        description=_str(data.get("description")),
+        timeout=_duration(data.get("timeout")),
+        path=path,
+    )
+
+
+def entry_kind(data: Mapping[str, Any]) -> str:
+    """Which kind of entry a step-list item is: step, parallel, branch, switch or workflow."""
+    if "parallel" in data:
+        return "parallel"
+    if "switch" in data:
+        return "switch"
+    if "then" in data or "else" in data:
+        return "branch"
+    if "workflow" in data:
+        return "workflow"
+    return "step"
+
+
+def _condition(data: Mapping[str, Any]) -> Any:
+    if "when" in data:
+        return data["when"]
+    return data.get("if")
+
+
+def _when_key(data: Mapping[str, Any], default: str = "when") -> str:
+    return "when" if "when" in data else "if" if "if" in data else default
+
+
+def _depends_key(data: Mapping[str, Any]) -> str:
+    return "needs" if "needs" in data and "depends_on" not in data else "depends_on"
+
+
+def _build_step(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Step:
+    merged = dict(defaults)
+    merged.update(data)
+    on_error = merged.get("on_error")
+    if on_error == "log_and_continue":
+        on_error = "continue"
+    retry = build_retry(merged.get("retry"))
+    if on_error is None:
+        # a `fallback` or `retry` block with on_error unset implies that strategy (spec §4)
+        on_error = "fallback" if isinstance(merged.get("fallback"), dict) else "retry" if retry else "abort"
+    if on_error not in ON_ERROR:
+        on_error = "abort"
+    if on_error == "retry" and retry is None:
+        retry = RetryConfig()
+    params = merged.get("parameters")
+    return Step(
+        id=_str(data.get("id")),
+        tool=_str(merged.get("tool")),
+        action=merged.get("action") if isinstance(merged.get("action"), str) else None,
+        parameters=params if isinstance(params, dict) else {},
+        name=_str(data.get("name")),
+        description=_str(data.get("description")),
+        depends_on=_ids(data.get("depends_on", data.get("needs"))),
+        when=_condition(data),
+        on_error=on_error,
+        retry=retry,
+        fallback=build_body(merged.get("fallback"), path + (("fallback",) if "fallback" in data else ())),
+        timeout=_duration(merged.get("timeout")),
+        for_each=data.get("for_each"),
+        max_parallel=_int(data.get("max_parallel")),
+        pool=merged.get("pool") if isinstance(merged.get("pool"), str) else None,
+        compensate=build_body(data.get("compensate"), path + ("compensate",)),
+        path=path,
+        when_key=_when_key(data),
+        depends_key=_depends_key(data),
+    )
+
+
+def build_entries(items: Any, path: DocPath, defaults: Mapping[str, Any]) -> tuple[Entry, ...]:
+    """Build the entries of a step list; non-mapping items are skipped (the schema reports them)."""
+    if not isinstance(items, list):
+        return ()
+    out: list[Entry] = []
+    for i, data in enumerate(items):
+        if not isinstance(data, dict):
+            continue
+        out.append(build_entry(data, path + (i,), defaults))
+    return tuple(out)
+
+
+def build_entry(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Entry:
+    kind = entry_kind(data)
+    common = dict(
+        name=_str(data.get("name")),
+        description=_str(data.get("description")),
+        depends_on=_ids(data.get("depends_on", data.get("needs"))),
+        path=path,
+        depends_key=_depends_key(data),
+    )
+    if kind == "parallel":
+        return ParallelGroup(
+            entries=build_entries(data.get("parallel"), path + ("parallel",), defaults),
+            id=data.get("id") if isinstance(data.get("id"), str) else None,
+            max_parallel=_int(data.get("max_parallel")),
+            **common,
+        )
+    if kind == "branch":
+        return Branch(
+            id=_str(data.get("id")),
+            condition=_condition(data),
+            then=build_entries(data.get("then"), path + ("then",), defaults),
+            else_=build_entries(data.get("else"), path + ("else",), defaults),
+            when_key=_when_key(data, "if"),
+            **common,
+        )
+    if kind == "switch":
+        cases_data = data.get("cases") if isinstance(data.get("cases"), dict) else {}
+        cases = tuple(
+            (str(key), build_entries(items, path + ("cases", key), defaults))
+            for key, items in cases_data.items()
+        )
+        return Switch(
+            id=_str(data.get("id")),
+            expression=data.get("switch"),
+            cases=cases,
+            default=build_entries(data.get("default"), path + ("default",), defaults)
+            if "default" in data else None,
+            **common,
+        )
+    if kind == "workflow":
+        params = data.get("parameters")
+        return SubWorkflow(
+            id=_str(data.get("id")),
+            workflow=_str(data.get("workflow")),
+            parameters=params if isinstance(params, dict) else {},
+            when=_condition(data),
+            when_key=_when_key(data),
+            **common,
+        )
+    return _build_step(data, path, defaults)
+
+
+def build_parameter(name: str, data: Any, path: DocPath) -> Parameter:
+    if not isinstance(data, dict):
+        return Parameter(name=name, type=infer_type(data), default=data, path=path)
+    default = data.get("default", MISSING)
+    ptype = data.get("type")
+    if ptype not in PARAMETER_TYPES:
+        ptype = infer_type(default) if default is not MISSING else "string"
+    if ptype == "integer" and isinstance(default, float) and default.is_integer():
+        default = int(default)  # `default: 3.0`: the value check_value accepts, and Dagster's Int needs
+    items = data.get("items") if isinstance(data.get("items"), dict) else {}
+    enum = data.get("enum")
+    num = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None  # noqa: E731
+    return Parameter(
+        name=name,
+        type=ptype,
+        default=default,
+        description=_str(data.get("description")),
+        enum=tuple(enum) if isinstance(enum, list) else None,
+        minimum=num(data.get("minimum")),
+        maximum=num(data.get("maximum")),
+        pattern=data.get("pattern") if isinstance(data.get("pattern"), str) else None,
+        items_type=items.get("type") if items.get("type") in PARAMETER_TYPES else None,
+        path=path,
+    )
+
+
+_TRIGGER_COMMON = ("type", "name", "description", "parameters", "enabled")
+
+
+def build_trigger(data: Any, path: DocPath) -> Trigger | None:
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    params = data.get("parameters")
+    return Trigger(
+        type=data["type"],
+        name=data.get("name") if isinstance(data.get("name"), str) else None,
+        description=_str(data.get("description")),
+        parameters=params if isinstance(params, dict) else {},
+        enabled=bool(data.get("enabled", True)),
+        options={k: v for k, v in data.items() if k not in _TRIGGER_COMMON},
+        path=path,
+    )
+
+
+def build_workflow(data: Any, file: str = "<string>", content_hash: str = "") -> Workflow:
+    """Build the model from a parsed document (see the module docstring on leniency).
+
+    Args:
+        data: the document's plain value (normally a mapping).
+        file: the file name, kept in :attr:`Workflow.source`.
+        content_hash: SHA-256 of the file's bytes.
+
+    Returns:
+        The :class:`Workflow`; a non-mapping document gives an empty, nameless workflow.
+    """
+    if not isinstance(data, dict):
+        data = {}
+    name = _str(data.get("name"))
+    wid = data.get("id") if isinstance(data.get("id"), str) else slugify(name) if name else ""
+    defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+    params_data = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    parameters = tuple(
+        build_parameter(str(pname), pdata, ("parameters", pname)) for pname, pdata in params_data.items()
+    )
+    triggers_data = data.get("triggers")
+    if isinstance(triggers_data, list):
+        triggers = tuple(
+            t for i, item in enumerate(triggers_data) if (t := build_trigger(item, ("triggers", i)))
+        )
+    else:
+        triggers = (Trigger("manual"),)
+    conc = data.get("concurrency")
+    concurrency = None
+    if isinstance(conc, dict) and _int(conc.get("limit")):
+        concurrency = Concurrency(limit=_int(conc.get("limit")), key=_str(conc.get("key")) or None)
+    executor_data = data.get("executor") if isinstance(data.get("executor"), dict) else {}
+    explicit = executor_data.get("type") in EXECUTOR_TYPES
+    executor = ExecutorConfig(
+        type=executor_data["type"] if explicit else "threads",
+        max_parallel=_int(executor_data.get("max_parallel")),
+        explicit=explicit,
+    )
+    outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
+    labels = data.get("labels") if isinstance(data.get("labels"), dict) else {}
+    tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+    return Workflow(
+        name=name,
+        id=wid,
+        steps=build_entries(data.get("steps"), ("steps",), defaults),
+        version=_str(data.get("version"), "1.0.0") or "1.0.0",
+        description=_str(data.get("description")),
+        author=_str(data.get("author")),
+        tags=tuple(t for t in tags if isinstance(t, str)),
+        labels={str(k): v for k, v in labels.items() if isinstance(v, str)},
+        parameters=parameters,
+        triggers=triggers,
+        defaults=defaults,
+        outputs=outputs,
+        on_failure=build_entries(data.get("on_failure"), ("on_failure",), defaults),
+        timeout=_duration(data.get("timeout")),
+        concurrency=concurrency,
+        priority=_int(data.get("priority")),
+        executor=executor,
+        source=Source(file=file, content_hash=content_hash),
+    )

@@ -1,0 +1,1 @@
+"""The folder of workflows: versions, round-trip editing, drafting, built-in workflow templates."""

@@ -1,0 +1,1 @@
+"""Running compiled workflows and reading their history from Dagster's run storage."""
