@@ -16,7 +16,8 @@ import pytest
 
 from yaml2dag.compiler.runtime import EnvMapping, within_step_time
 from yaml2dag.format.errors import TemplateError
-from yaml2dag.format.expression_bounds import MAX_INT_DIGITS, MAX_RANGE, MAX_TEXT, static_problems_of, weight
+from yaml2dag.format.expression_bounds import MAX_INT_DIGITS, MAX_RANGE, MAX_TEXT, weight
+from yaml2dag.format.expressions import static_problems_of
 from yaml2dag.format.expressions import ENV, evaluate, render_string
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError
 from yaml2dag.format.validation import validate_text

@@ -251,10 +251,8 @@ class NameReader:
         return True
 
     def _refuse(self, *_args: Any) -> Any:
-        from yaml2dag.format.expression_bounds import ENV_READS
-
         raise SecurityError(f"`{self._what}` can only be read one variable at a time in templates "
-                            f"({ENV_READS.replace('env', self._what)}): listing it is not allowed (spec §5)")
+                            f"({template_bounds.ENV_READS.replace('env', self._what)}): listing it is not allowed (spec §5)")
 
     __iter__ = __len__ = __str__ = keys = items = values = _refuse
 
@@ -705,6 +703,19 @@ def analyze(value: str, bare: bool = False) -> Analysis:
     uses_raw = any(f.name == "raw" for f in tree.find_all(nodes.Filter))
     refs.sort(key=lambda r: (r.lineno, r.name, r.attr or "", r.attr2 or ""))
     return Analysis(tuple(refs), uses_raw, _forbidden_calls(tree))
+
+
+@lru_cache(maxsize=4096)
+def static_problems_of(source: str) -> tuple[str, ...]:
+    """:func:`yaml2dag.format.expression_bounds.static_problems` of a template text (cached; ()
+    when it does not parse: the validator reports the syntax error). Here, not beside
+    ``static_problems``, because it parses with :func:`parse_template` (the bounds stay below the
+    expression engine)."""
+    try:
+        tree = parse_template(source)  # within the nesting limit, so the walk cannot recurse too deep
+    except Exception:  # noqa: BLE001 - syntax errors and nesting are reported by the template checks
+        return ()
+    return template_bounds.static_problems(tree)
 
 
 def _forbidden_calls(tree: nodes.Template) -> tuple[str, ...]:

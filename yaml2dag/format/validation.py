@@ -51,7 +51,7 @@ from yaml2dag.format.naming import CONDITION_SUFFIX, GENERATED_SUFFIXES, OUTPUTS
 from yaml2dag.format.parameters import check_value
 from yaml2dag.format.plan import TemplateField, build_plan, template_fields
 from yaml2dag.format.schema import did_you_mean, errors_to_problems, fast_valid, structural_problems, validator_for
-from yaml2dag.format.expression_bounds import static_problems_of
+from yaml2dag.format.expressions import static_problems_of
 from yaml2dag.format.expressions import (
     FAILURE_NAMES,
     JINJA_GLOBALS,
