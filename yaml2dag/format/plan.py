@@ -33,6 +33,7 @@ from typing import Any, Iterator
 from yaml2dag.format.errors import Problem, TemplateError
 from yaml2dag.format.model import Branch, DocPath, Entry, ParallelGroup, Step, StepBody, SubWorkflow, Switch, Workflow
 from yaml2dag.format.expressions import Reference, analyze, is_template, iter_strings
+from yaml2dag.format.toolspecs import get_tool
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,6 @@ def _condition_parameters(tool: str | None, action: str | None) -> tuple[str, ..
     if cached is not None:
         return cached
     try:
-        from yaml2dag.tools.registry import get_tool
-
         found = get_tool(tool)
         act = found.action(action) if found is not None else None
     except Exception:  # noqa: BLE001 - unknown or broken tools are the validator's business

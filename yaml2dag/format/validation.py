@@ -63,8 +63,7 @@ from yaml2dag.format.expressions import (
     shell_source,
 )
 from yaml2dag.format.expressions import _source_for
-from yaml2dag.tools.base import COMMON_RESULT_FIELDS, literal_credentials
-from yaml2dag.tools.registry import PLANNED_TOOLS, ToolRegistrationError, get_tool, tool_names
+from yaml2dag.format.toolspecs import COMMON_RESULT_FIELDS, PLANNED_TOOLS, ToolRegistrationError, get_tool, literal_credentials, tool_names
 
 #: Names a parameter may not have: they are taken in templates (spec §5).
 RESERVED_NAMES = frozenset(

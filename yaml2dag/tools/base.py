@@ -1,9 +1,10 @@
-"""The tool interface: what a tool declares and what it receives when a step runs (spec §6).
+"""The tool interface: what a tool receives when a step runs, and what it returns (spec §6).
 
-A :class:`Tool` has a name and an ordered set of :class:`Action` s (the first is the default).
-Each action declares a JSON Schema for its parameters, the result fields it produces, and the
-function that runs it. The validator reads the declarations (without importing Dagster); the
-compiler calls ``run`` inside the step's Dagster op with a :class:`ToolContext`.
+What a tool declares (:class:`~yaml2dag.format.toolspecs.Tool`, :class:`~yaml2dag.format.toolspecs.Action`:
+names, parameter schemas, result fields) is a specification of the format layer,
+:mod:`yaml2dag.format.toolspecs`, re-exported here; the validator reads it without importing
+Dagster or any tool. The compiler calls an action's ``run`` inside the step's Dagster op with a
+:class:`ToolContext`.
 
 Third-party tools are :class:`Tool` objects registered under the ``yaml2dag.tools`` entry-point
 group (see ``docs/manual/workflow_guide_en.md``, "Custom tools").
@@ -16,82 +17,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-#: Fields every step result has, whatever the tool (spec §5, "Names in scope").
-COMMON_RESULT_FIELDS = ("output", "status", "succeeded", "error", "duration", "attempts")
-
-
-@dataclass(frozen=True)
-class Action:
-    """One action of a tool.
-
-    Args:
-        name: the action's name (``execute``, ``call``, ``request``, ...).
-        description: one line for ``yaml2dag show`` and the docs.
-        parameters: JSON Schema (draft 2020-12) of the action's ``parameters`` mapping.
-        run: ``run(ctx: ToolContext, params: dict) -> ToolResult``; raises :class:`ToolError`
-            for failures a user can act on.
-        result_fields: tool-specific fields of the step result, besides ``output``.
-        shell_parameters: top-level parameters whose string value is a shell command: every
-            template in them is inserted as one quoted shell word (spec §5).
-        output: what ``output`` holds, for the docs.
-        handles_timeout: the action honours ``ToolContext.deadline`` itself (and stops its
-            own work); otherwise the step's timeout interrupts it from outside.
-        condition_parameters: top-level parameters that are conditions, like ``when``: a string
-            is a bare expression or a template and is evaluated (``"env == 'prod'"`` gives a
-            boolean), not rendered as text (spec §5, bare expressions).
-    """
-
-    name: str
-    description: str
-    parameters: Mapping[str, Any]
-    run: Callable[["ToolContext", dict], "ToolResult"]
-    result_fields: tuple[str, ...] = ()
-    shell_parameters: tuple[str, ...] = ()
-    output: str = ""
-    handles_timeout: bool = False
-    condition_parameters: tuple[str, ...] = ()
-
+# the specification side of a tool (names, actions, parameter schemas) is the format layer's;
+# re-exported so tool code keeps importing it from here
+from yaml2dag.format.toolspecs import COMMON_RESULT_FIELDS, CREDENTIAL_KEYWORD, Action, Tool, literal_credentials  # noqa: F401
 
 _JSON_TYPES = (dict, list, str, int, float, bool, type(None))
-
-#: Schema keyword that marks a parameter as a credential (a password, token or API key):
-#: ``{"type": "string", "x-credential": True}``. The validator warns when a step writes such a
-#: parameter as a literal string instead of a template such as ``"{{ secrets.SMTP_PASSWORD }}"``
-#: (:func:`literal_credentials`). Third-party tools mark theirs the same way.
-CREDENTIAL_KEYWORD = "x-credential"
-
-
-def literal_credentials(schema: Mapping[str, Any], params: Any,
-                        path: tuple = ()) -> list[tuple[tuple, str]]:
-    """The credential parameters that ``params`` writes literally (not as a template).
-
-    Walks ``properties`` of ``schema`` (nested objects too) for schemas marked with
-    :data:`CREDENTIAL_KEYWORD`; a value is literal when it is a non-empty string without
-    ``{{``/``{%``.
-
-    Args:
-        schema: an action's parameter schema (or a nested object's).
-        params: the step's parameters as written in the YAML (unrendered).
-        path: the path of ``params`` below ``parameters`` (for the recursion).
-
-    Returns:
-        ``[(path, key), ...]``: where each literal credential is (``("auth", "password")``) and
-        its key name, in ``params`` order.
-    """
-    found: list[tuple[tuple, str]] = []
-    properties = schema.get("properties") if isinstance(schema, Mapping) else None
-    if not isinstance(params, Mapping) or not isinstance(properties, Mapping):
-        return found
-    for key, value in params.items():
-        sub = properties.get(key)
-        if not isinstance(sub, Mapping):
-            continue
-        if sub.get(CREDENTIAL_KEYWORD):
-            if isinstance(value, str) and value and "{{" not in value and "{%" not in value:
-                found.append((path + (key,), key))
-        elif isinstance(value, Mapping):
-            found.extend(literal_credentials(sub, value, path + (key,)))
-    return found
 
 
 def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what: str,
@@ -153,26 +83,6 @@ def _holds_objects(value: Any) -> bool:
     return not isinstance(value, _JSON_TYPES)
 
 
-@dataclass(frozen=True)
-class Tool:
-    """A named set of actions. ``actions[0]`` is the default action."""
-
-    name: str
-    description: str
-    actions: tuple[Action, ...]
-
-    def action(self, name: str | None) -> Action | None:
-        """The action called ``name`` (the default action for None), or None if unknown."""
-        if name is None:
-            return self.actions[0]
-        for action in self.actions:
-            if action.name == name:
-                return action
-        return None
-
-    @property
-    def action_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.actions)
 
 
 @dataclass
