@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from yaml2dag.format import expressions as templates
+from yaml2dag.format import expression_shell_words
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.shell_contexts import ARITH, NAME, SCALAR, analyze_command, is_integer, is_name
 from yaml2dag.format.expressions import render_string, shell_analysis
@@ -140,7 +140,7 @@ def payload_for(kind: str) -> str:
 @pytest.fixture
 def unchecked(monkeypatch):
     """Render as yaml2dag did before the fix: every value a quoted word, nothing refused."""
-    monkeypatch.setattr(templates, "_check_shell_context", lambda *args: None)
+    monkeypatch.setattr(expression_shell_words, "_check_shell_context", lambda *args: None)
 
 
 @pytest.mark.parametrize("command, kind, good, printed", CONTEXTS, ids=[c[0][:40] for c in CONTEXTS])
