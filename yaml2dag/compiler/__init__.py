@@ -60,7 +60,7 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
 def reconstructable_job(path: str, root: str | None = None):
     """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
     the multiprocess executor); ``root`` as in :func:`job_from_file`."""
-    from dagster._core.definitions.reconstruct import build_reconstructable_job
+    from dagster import build_reconstructable_job
 
     from yaml2dag.library.folder import library_root
 

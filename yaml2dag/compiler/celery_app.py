@@ -20,14 +20,14 @@ from yaml2dag.compiler.celery import TASK_NAME, celery_settings, execute_step_ta
 
 def _worker_app():
     from celery.utils.collections import force_mapping
-    from dagster_shared.seven import is_module_available
+    from importlib.util import find_spec
 
     app = make_app(celery_settings(), worker=True)
     # keep sys.stdout/sys.stderr on file descriptors 1 and 2 (Celery would put a logging proxy
     # without a descriptor there): Dagster's compute log capture redirects the descriptors, so
     # what a step prints, and what its subprocesses write, lands in the run's compute logs
     app.conf.worker_redirect_stdouts = False
-    if is_module_available("dagster_celery_config"):  # written by `dagster-celery worker start -y`
+    if find_spec("dagster_celery_config") is not None:  # written by `dagster-celery worker start -y`
         app.conf.update(force_mapping(app.loader._smart_import("dagster_celery_config")))  # noqa: SLF001
     return app
 

@@ -98,9 +98,12 @@ def invalid_config_error(job_name: str, problems: list[ParameterError], values: 
         problems: one :class:`ParameterError` per rejected parameter.
         values: the run config as given.
     """
-    from dagster._config.errors import DagsterEvaluationErrorReason, EvaluationError
-    from dagster._config.stack import EvaluationStackRoot
-    from dagster._utils.error import SerializableErrorInfo
+    from yaml2dag.dagster_internals import (
+        DagsterEvaluationErrorReason,
+        EvaluationError,
+        EvaluationStackRoot,
+        SerializableErrorInfo,
+    )
 
     errors = []
     for problem in problems:

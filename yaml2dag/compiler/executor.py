@@ -36,19 +36,25 @@ from contextlib import ExitStack
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.api import ExecuteRunWithPlanIterable
-from dagster._core.execution.compute_logs import create_compute_log_file_key
-from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
-from dagster._core.execution.context_creation_job import PlanExecutionContextManager
-from dagster._core.execution.plan.execute_plan import _trigger_hook, dagster_event_sequence_for_step
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode
-from dagster._core.executor.base import Executor
-from dagster._utils.error import serializable_error_info_from_exc_info
+from dagster import DagsterEvent, DagsterExecutionInterruptedError, Executor
 
+from yaml2dag.dagster_internals import (
+    EngineEventData,
+    ExecuteRunWithPlanIterable,
+    ExecutionPlan,
+    InstanceConcurrencyContext,
+    MultiprocessExecutor,
+    PlanExecutionContext,
+    PlanExecutionContextManager,
+    PlanOrchestrationContext,
+    RetryMode,
+    create_compute_log_file_key,
+    dagster_event_sequence_for_step,
+    flag_interrupt,
+    pop_captured_interrupt,
+    serializable_error_info_from_exc_info,
+    trigger_hook,
+)
 from yaml2dag.runs.run_health import DeadRunWatch
 from yaml2dag.compiler.runtime import cancel_run
 
@@ -213,7 +219,7 @@ class ThreadsExecutor(Executor):
                             for event in active.plan_events_iterator(job_context):
                                 step_events.append(event)
                                 yield event
-                            yield from _trigger_hook(step_context, step_events)
+                            yield from trigger_hook(step_context, step_events)
                     elif isinstance(item, BaseException):
                         if isinstance(item, DagsterExecutionInterruptedError):
                             if not stopping:
@@ -297,16 +303,6 @@ threads_executor = make_threads_executor()
 INTERRUPT_GRACE_SECONDS = 5.0
 
 
-def _set_dagster_interrupt() -> None:
-    """Flag an interrupt the way Dagster's SIGINT/SIGTERM handler does under
-    ``capture_interrupts``: its executors check the flag at their checkpoints (the multiprocess
-    executor forwards it to the step processes; in-process steps raise it at their next
-    user-code boundary)."""
-    from dagster._utils import interrupts
-
-    interrupts._received_interrupt["received"] = True  # noqa: SLF001 - Dagster's own flag
-
-
 def _async_interrupt(thread: threading.Thread) -> None:
     if thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
@@ -347,8 +343,6 @@ class TimeLimitedExecutor(Executor):
         if limit is None:
             yield from self.inner.execute(plan_context, execution_plan)
             return
-        from dagster._core.executor.multiprocess import MultiprocessExecutor
-
         record = plan_context.instance.get_run_record_by_id(plan_context.run_id)
         started = record.start_time if record is not None and record.start_time else time.time()
         executing = threading.current_thread()
@@ -371,7 +365,7 @@ class TimeLimitedExecutor(Executor):
                     f"{message} (tag {MAX_RUNTIME_TAG}): stopping the running steps", plan_context.dagster_run,
                     EngineEventData(), step_key=None)
                 if multiprocess or executing is threading.main_thread():
-                    _set_dagster_interrupt()
+                    flag_interrupt()  # as Dagster's SIGINT/SIGTERM handler does
                     fired["flagged"] = True
             cancel_run(plan_context.run_id, message)
             if multiprocess or done.wait(0.5 if executing is not threading.main_thread() else INTERRUPT_GRACE_SECONDS):
@@ -401,8 +395,6 @@ class TimeLimitedExecutor(Executor):
             with lock:
                 done.set()
             if fired["flagged"]:
-                from dagster._utils.interrupts import pop_captured_interrupt
-
                 pop_captured_interrupt()
         if fired["message"] is not None:
             from yaml2dag.compiler.failure import handle_stopped_run

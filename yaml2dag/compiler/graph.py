@@ -30,8 +30,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.dependency import DynamicCollectDependencyDefinition
 
+from yaml2dag.dagster_internals import DynamicCollectDependencyDefinition
 from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.model import Step, SubWorkflow
 from yaml2dag.format.plan import Plan, build_plan, step_references

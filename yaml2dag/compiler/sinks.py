@@ -27,8 +27,8 @@ import pickle
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
+from yaml2dag.dagster_internals import PickledObjectFilesystemIOManager
 from yaml2dag.format.masking import (
     PICKLE_PROTOCOL,
     Masker,
@@ -39,7 +39,7 @@ from yaml2dag.format.masking import (
     registered,
 )
 
-#: Attribute of a log record that holds the Dagster event (``dagster._core.log_manager``).
+#: Attribute of a log record that holds the Dagster event (set by Dagster's log manager).
 _EVENT_ATTR = "dagster_event"
 
 

@@ -108,7 +108,7 @@ def _text(value: Any) -> Any:
 
 
 def _report(instance: Any, run: Any, message: str, step_key: str, values: dict[str, Any]) -> None:
-    from dagster._core.events import EngineEventData
+    from yaml2dag.dagster_internals import EngineEventData
 
     instance.report_engine_event(
         message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}), step_key=step_key,
@@ -117,7 +117,7 @@ def _report(instance: Any, run: Any, message: str, step_key: str, values: dict[s
 
 def gates(instance: Any, run_id: str) -> list[Gate]:
     """Every approval gate of a run, from its event log, in the order they started waiting."""
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     found: dict[str, Gate] = {}
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
@@ -256,14 +256,14 @@ class InstanceApprovals:
 
     def announce(self, message: str, required: int, approvers: list[str], deadline: str | None) -> None:
         """Record that the gate waits (and move the read cursor past older events)."""
-        from dagster._core.events import DagsterEventType
+        from dagster import DagsterEventType
 
         run = self.instance.get_run_by_id(self.run_id)
         latest = self.instance.get_records_for_run(self.run_id, of_type=DagsterEventType.ENGINE_EVENT,
                                                    limit=1, ascending=False)
         self._cursor = None
         if latest.records:
-            from dagster._core.storage.event_log.base import EventLogCursor
+            from yaml2dag.dagster_internals import EventLogCursor
 
             self._cursor = EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
         message = self._mask(message)
@@ -274,7 +274,7 @@ class InstanceApprovals:
 
     def poll(self) -> list[dict]:
         """Decisions recorded for this gate since the last poll."""
-        from dagster._core.events import DagsterEventType
+        from dagster import DagsterEventType
 
         out: list[dict] = []
         while True:

@@ -1,6 +1,6 @@
 """The run coordinator of the shipped ``dagster_home/dagster.yaml``.
 
-Dagster's :class:`~dagster._core.run_coordinator.QueuedRunCoordinator`, plus one thing: before a
+Dagster's :class:`dagster.QueuedRunCoordinator`, plus one thing: before a
 run is queued, its concurrency tag (``yaml2dag/concurrency_<limit>``) is rendered from the run's
 own run config. Runs launched from the Dagster UI launchpad or over GraphQL carry the job's tags,
 whose ``concurrency.key`` was rendered with the parameter defaults; without this, a launch with
@@ -17,8 +17,7 @@ Configure it in ``dagster.yaml``::
 
 from __future__ import annotations
 
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
 from yaml2dag.compiler.job import rendered_concurrency_tags
 

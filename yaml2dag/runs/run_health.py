@@ -172,7 +172,7 @@ class ProcessRecorder:
         the run's process dies).
         """
         try:
-            from dagster._core.events import EngineEventData
+            from yaml2dag.dagster_internals import EngineEventData
 
             started = _create_time(pid)
             try:
@@ -202,7 +202,7 @@ def step_processes(instance: Any, run_id: str) -> list[dict]:
         ``[{"pid", "pgid" (None for a step worker, which shares its parent's group), "started"
         (epoch seconds or None), "at" (when it was recorded), "step"}]``.
     """
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     host = socket.gethostname()
     found = []
@@ -337,7 +337,8 @@ def reap_run(instance: Any, run_id: str, *, by: str) -> dict | None:
         "killed" (pids), "previous_status"}``.
     """
     from dagster import DagsterRunStatus
-    from dagster._core.events import EngineEventData, JobFailureData, RunFailureReason
+
+    from yaml2dag.dagster_internals import EngineEventData, JobFailureData, RunFailureReason
 
     with _reap_lock(instance):
         record = instance.get_run_record_by_id(run_id)

@@ -4,7 +4,7 @@ for the runs that ``yaml2dag run`` and ``yaml2dag retry`` execute in their own p
 Dagster's run monitoring (the daemon's ``MONITORING`` loop, every
 ``run_monitoring.poll_interval_seconds``) asks the instance's run launcher whether the worker of
 each STARTED run is healthy (``check_run_worker_health``) and marks the run failed when it is
-not. :class:`~dagster._core.launcher.DefaultRunLauncher` cannot answer, so Dagster never asks it.
+not. :class:`dagster.DefaultRunLauncher` cannot answer, so Dagster never asks it.
 :class:`WorkflowRunLauncher` answers for the runs a yaml2dag CLI process executes (run tags
 ``yaml2dag/cli_pid``, ``yaml2dag/cli_host``, ``yaml2dag/cli_started``): when that process is gone
 it ends the run the way every ``yaml2dag`` command does (:func:`yaml2dag.runs.run_health.reap_run`:
@@ -22,9 +22,9 @@ Configure it in ``dagster.yaml``::
 
 from __future__ import annotations
 
-from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster import DagsterRun, DefaultRunLauncher
 
+from yaml2dag.dagster_internals import CheckRunHealthResult, WorkerStatus
 from yaml2dag.runs.run_health import TAG_CLI_PID, process_state, reap_run
 
 

@@ -379,12 +379,11 @@ def run_workflow(
     check_secrets(workflow)
     kind = _executor_settings(workflow)
 
-    from dagster._core.execution.api import execute_run_iterator
-
     from yaml2dag.compiler import reconstructable_job
     from yaml2dag.compiler import runtime as _runtime
     from yaml2dag.compiler.job import concurrency_tag, folder_resolver, render_concurrency_key
     from yaml2dag.compiler.scope import TAG_TRIGGER
+    from yaml2dag.dagster_internals import execute_run_iterator
 
     instance = instance or get_instance()
     recon = reconstructable_job(report.file, root)
@@ -465,7 +464,7 @@ def run_workflow(
 
 def _timeout_error(instance: Any, run_id: str) -> str | None:
     """The message of the run's failure when its workflow ``timeout`` stopped it, else None."""
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1,
                                            ascending=False).records

@@ -184,7 +184,7 @@ def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upst
         ``<run id>:<word>``), or a skip reason. On the first check (no cursor) nothing runs: the
         cursor is set to the latest such event.
     """
-    from dagster._core.event_api import RunStatusChangeRecordsFilter
+    from dagster import RunStatusChangeRecordsFilter
 
     from yaml2dag.triggers.common import TriggerParameterError
 
