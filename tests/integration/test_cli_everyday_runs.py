@@ -146,7 +146,8 @@ def test_the_sqlite_reader_agrees_with_dagsters_api_on_every_kind_of_run(project
     from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
     from yaml2dag.runs import approvals
-    from yaml2dag.runs.history import last_runs, last_runs_sqlite
+    from yaml2dag.runs.history.fast_path import last_runs_sqlite
+    from yaml2dag.runs.history.queries import last_runs
 
     instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
     try:

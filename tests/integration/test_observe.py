@@ -219,7 +219,8 @@ def _run_and_approve(instance, report, home, env, paused: dict):
     while time.monotonic() < deadline and not decided:
         runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
         if runs and any(g.waiting for g in gates(instance, runs[0].run_id)):
-            from yaml2dag.runs.history import last_runs, last_runs_sqlite
+            from yaml2dag.runs.history.fast_path import last_runs_sqlite
+            from yaml2dag.runs.history.queries import last_runs
 
             paused.update(run_id=runs[0].run_id, fast=last_runs_sqlite(home, ["gated_flow"]),
                           slow=last_runs(instance, ["gated_flow"]),
@@ -542,7 +543,8 @@ def test_list_shows_the_last_run_and_the_next_scheduled_run(world):
     # the fast path (reading SQLite without Dagster) agrees with the Dagster API
     from dagster import DagsterInstance
 
-    from yaml2dag.runs.history import last_runs, last_runs_sqlite
+    from yaml2dag.runs.history.fast_path import last_runs_sqlite
+    from yaml2dag.runs.history.queries import last_runs
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DAGSTER_HOME", str(world["home"]))
@@ -568,7 +570,7 @@ def test_list_and_history_show_a_run_waiting_at_an_approval_gate_as_paused(world
     listed = {w["id"]: w for w in paused["listed"]["workflows"]}
     assert listed["gated_flow"]["last_run"]["status"] == "paused"
     assert [(r["run_id"], r["status"]) for r in paused["history"]["runs"]] == [(paused["run_id"], "paused")]
-    from yaml2dag.runs.history import last_runs_sqlite
+    from yaml2dag.runs.history.fast_path import last_runs_sqlite
 
     assert last_runs_sqlite(world["home"], ["gated_flow"])["gated_flow"]["status"] == "completed"  # once approved
 

@@ -9,7 +9,7 @@ from yaml2dag.cli.output import FORMAT_OPTION, console, fail_as, print_json
 
 def _decide(decision: str, run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
     from yaml2dag.runs.approvals import ApprovalError, record_decision
-    from yaml2dag.runs.history import RunNotFoundError, find_run
+    from yaml2dag.runs.history.common import RunNotFoundError, find_run
     from yaml2dag.runs.runner import get_instance
 
     instance = get_instance()

@@ -114,14 +114,15 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
     The default SQLite run storage is read directly (no Dagster import); Dagster is imported
     only for another configured storage, so ``list`` stays fast. Returns an error message when the instance cannot be read.
     """
-    from yaml2dag.runs.history import has_run_storage
+    from yaml2dag.runs.history.fast_path import has_run_storage
 
     for info in rows:
         info["last_run"] = None
     if not has_run_storage():
         return None
     try:
-        from yaml2dag.runs.history import last_runs, last_runs_sqlite
+        from yaml2dag.runs.history.fast_path import last_runs_sqlite
+        from yaml2dag.runs.history.queries import last_runs
         from yaml2dag.runs.runner import instance_home
 
         jobs = [info["id"] for info in rows if info["id"]]

@@ -89,7 +89,7 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
     """List the runs of workflow NAME (a name, job id or file; runs of a deleted workflow are
     found by its job id), newest first: id, status, trigger, version, start, duration. Without
     NAME, the recent runs of every workflow, with a Workflow column."""
-    from yaml2dag.runs.history import list_runs, parse_since, resolve_job
+    from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
 
     wanted = [s for item in statuses for s in item.split(",") if s.strip()]
     try:
@@ -143,7 +143,8 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
 @FORMAT_OPTION
 def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | None, offset: int, fmt: str) -> None:
     """Show the event log of RUN_ID (filtered by type and step, paged with --limit/--offset)."""
-    from yaml2dag.runs.history import RunNotFoundError, run_events
+    from yaml2dag.runs.history.common import RunNotFoundError
+    from yaml2dag.runs.history.events import run_events
 
     wanted = [t for item in types for t in item.split(",") if t.strip()]
     try:
@@ -180,7 +181,8 @@ def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | N
 @FORMAT_OPTION
 def logs(run_id: str, step: str | None, compute: bool, output_only: bool, fmt: str) -> None:
     """Show the captured stdout/stderr of the steps of RUN_ID (from the event log)."""
-    from yaml2dag.runs.history import RunNotFoundError, run_logs
+    from yaml2dag.runs.history.common import RunNotFoundError
+    from yaml2dag.runs.history.logs import run_logs
 
     try:
         data = run_logs(_instance(), run_id, step=step, compute=compute, include_notes=not output_only)
@@ -227,8 +229,9 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
     """Export a complete audit record of RUN_ID: who or what started it, its parameters
     (secrets masked), every step's attempts, retries and outcome, approval decisions, failure
     handlers, outputs, cancellations and timings — all from the run's event log."""
-    from yaml2dag.runs.history import RunNotFoundError, audit_csv, run_audit
-    from yaml2dag.library.versions import LibraryWriteError, check_writable_target
+    from yaml2dag.runs.history.audit import audit_csv, run_audit
+    from yaml2dag.runs.history.common import RunNotFoundError
+    from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
 
     if file and fmt == "text":
         fail_as("text", "--file needs --format json or --format csv", 2)
@@ -287,7 +290,8 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
 def stats(name: str | None, since: str, fmt: str) -> None:
     """Runs, success rate, mean and p95 duration, and per-step failure and retry rates, for
     workflow NAME or for every workflow with runs."""
-    from yaml2dag.runs.history import parse_since, resolve_job, run_stats
+    from yaml2dag.runs.history.queries import parse_since, resolve_job
+    from yaml2dag.runs.history.stats import run_stats
 
     try:
         since_s = None if since.strip().lower() in ("all", "") else parse_since(since)
@@ -346,7 +350,8 @@ def retry(run_id: str, from_failure: bool, from_step: str | None, all_steps: boo
     workflow is rebuilt from the file version the run used (the current file, or the saved
     version with the run's hash). Exits 0 when the new run succeeds, 1 otherwise.
     """
-    from yaml2dag.runs.history import RunNotFoundError, RunStateError, retry_run
+    from yaml2dag.runs.history.actions import retry_run
+    from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
     from yaml2dag.library.folder import Library
 
     if sum(bool(x) for x in (from_failure, from_step, all_steps)) > 1:
@@ -395,7 +400,8 @@ def cancel(run_id: str, reason: str | None, by: str | None, wait_s: float, fmt: 
     through the run launcher. Exits 0 when the run is canceled (or canceling), 1 when it is
     unknown or already finished.
     """
-    from yaml2dag.runs.history import RunNotFoundError, RunStateError, cancel_run
+    from yaml2dag.runs.history.actions import cancel_run
+    from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
 
     try:
         info = cancel_run(_instance(), run_id, reason=reason, by=by, wait_s=wait_s)

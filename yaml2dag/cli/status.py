@@ -22,7 +22,8 @@ def status(run_id: str, fmt: str) -> None:
     """
     from rich.markup import escape
 
-    from yaml2dag.runs.history import RunNotFoundError, run_status
+    from yaml2dag.runs.history.common import RunNotFoundError
+    from yaml2dag.runs.history.status import run_status
     from yaml2dag.library.folder import Library
     from yaml2dag.runs.runner import get_instance
 

@@ -82,7 +82,7 @@ def _print_report(report, out) -> None:
 
 def _write(item, file_name: str | None, fmt: str) -> None:
     from yaml2dag.format.model import slugify
-    from yaml2dag.cli.library import _commit, _library, _report_change, _show_yaml
+    from yaml2dag.cli.library.common import _commit, _library, _report_change, _show_yaml
 
     library = _library(fmt)
     out = console(stderr=fmt == "json")

@@ -198,7 +198,7 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
         suggestions.append(item)
     sources = [r.to_json() for r in reports]
     if runs is None:
-        from yaml2dag.runs.history import has_run_storage
+        from yaml2dag.runs.history.fast_path import has_run_storage
 
         runs = instance is not None or has_run_storage()
     if runs:

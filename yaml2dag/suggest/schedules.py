@@ -142,7 +142,8 @@ def schedule_suggestions(*, start: float, end: float, min_count: int, library: A
     # Dagster is imported here, not at module level: it keeps Dagster out of the shell-history path.
     from dagster import RunsFilter
 
-    from yaml2dag.runs.history import SECRET_NAME, trigger_of
+    from yaml2dag.runs.history.audit import SECRET_NAME
+    from yaml2dag.runs.history.status import trigger_of
     from yaml2dag.format.model import MISSING
     from yaml2dag.format.validation import validate_text
 

@@ -1,0 +1,82 @@
+"""What every history concern shares: its errors, the run tags yaml2dag sets, finding a run by id
+or id prefix, event metadata and timestamps.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re as _re
+from typing import Any
+
+from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.runs.tracking import owner_of
+
+
+class RunNotFoundError(Yaml2DagError):
+    """No run with that id in the instance."""
+
+
+def _iso(stamp: float | None) -> str | None:
+    if not stamp:
+        return None
+    return _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+#: Metadata key of the engine event ``yaml2dag cancel`` records (the reason, who, when).
+CANCEL_MARKER = "yaml2dag/cancel"
+#: Run tags that say who started a run and how it relates to others.
+TAG_USER = "yaml2dag/user"
+TAG_RETRY_OF = "yaml2dag/retry_of"
+TAG_RETRY_MODE = "yaml2dag/retry_mode"
+
+
+class RunStateError(Yaml2DagError):
+    """The run is not in a state that allows the operation (retry of a running run, cancel of a
+    finished one, a retry whose workflow file changed...)."""
+
+
+#: The shortest run id prefix accepted for a run (the tables show the first 8 characters).
+MIN_RUN_PREFIX = 6
+
+
+def find_run(instance: Any, run_id: str) -> Any:
+    """The run with id ``run_id``, or the only run whose id starts with it (a prefix of at
+    least :data:`MIN_RUN_PREFIX` characters, such as the 8-character ids the tables show).
+
+    Raises:
+        RunNotFoundError: no such run, or a prefix that several runs share.
+    """
+    run = instance.get_run_by_id(run_id)
+    if run is not None:
+        return run
+    prefix = str(run_id).strip().lower()
+    if _re.fullmatch(r"[0-9a-f-]+", prefix) and MIN_RUN_PREFIX <= len(prefix) < 36:
+        matches = [rid for rid in instance.get_run_ids() if rid.startswith(prefix)]
+        if len(matches) > 1:
+            raise RunNotFoundError(f"{len(matches)} runs have ids starting with {run_id!r} "
+                                   f"({', '.join(sorted(matches)[:5])}{'...' if len(matches) > 5 else ''}); "
+                                   "give more characters")
+        if matches:
+            run = instance.get_run_by_id(matches[0])
+            if run is not None:
+                return run
+    raise RunNotFoundError(f"no run with id {run_id!r} in the Dagster instance at {instance.root_directory}")
+
+
+_get_run = find_run
+
+
+def _meta_values(event: Any) -> dict:
+    data = getattr(event, "event_specific_data", None)
+    meta = getattr(data, "metadata", None) or {}
+    try:
+        return {k: getattr(v, "value", v) for k, v in meta.items()}
+    except AttributeError:
+        return {}
+
+
+def _step_matches(row_step_key: str | None, wanted: str) -> bool:
+    if not row_step_key:
+        return False
+    owner = owner_of(row_step_key)[0]
+    return wanted in (row_step_key, owner) or owner.startswith(wanted + ".")

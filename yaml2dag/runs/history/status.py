@@ -1,0 +1,154 @@
+"""The status of one run: Dagster's run status, its event log folded into workflow steps and the
+approval gates waiting in it (``yaml2dag status``, the rows of ``history``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yaml2dag.runs.history.common import TAG_USER, _get_run, _iso
+from yaml2dag.runs.tracking import StepTracker, step_catalog
+
+
+#: Dagster run status → yaml2dag run status (issue #6, ``status``). A CANCELING run is still
+#: ``running`` (its steps are being stopped; it may even still succeed or fail) until Dagster
+#: marks it CANCELED; the dicts of such a run say ``"canceling": true``.
+STATUS_MAP = {
+    "QUEUED": "pending",
+    "NOT_STARTED": "pending",
+    "STARTING": "pending",
+    "STARTED": "running",
+    "SUCCESS": "completed",
+    "FAILURE": "failed",
+    "CANCELING": "running",
+    "CANCELED": "canceled",
+}
+
+
+def _catalog_for(run: Any, library: Any) -> dict:
+    if library is None:
+        return {}
+    name = run.tags.get("yaml2dag/workflow")
+    if not name:
+        return {}
+    try:
+        report = library.find(name)
+    except Exception:  # noqa: BLE001 - the file may have moved; events still tell the story
+        return {}
+    if report.workflow is None:
+        return {}
+    from yaml2dag.compiler.job import folder_resolver
+
+    return step_catalog(report.workflow, folder_resolver(None, library))
+
+
+def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
+    """The status of a run as a JSON-compatible dict.
+
+    Keys: ``workflow_id`` (job), ``workflow`` (name), ``run_id``, ``status``
+    (pending|running|paused|completed|failed|canceled), ``canceling`` (True while a cancel is
+    stopping the run: Dagster's CANCELING, shown as ``running``), ``dagster_status``, ``current_step``,
+    ``started_at``/``ended_at`` (ISO-8601 UTC), ``duration_s``, ``step_statuses`` (each step's
+    status: :data:`~yaml2dag.runs.tracking.STEP_STATUSES`, and while the run is in progress
+    ``running`` or ``waiting`` — at its approval gate —, see
+    :meth:`~yaml2dag.runs.tracking.StepTracker.step_statuses`), ``outputs``,
+    ``error_message``, ``failed_step``, ``waiting`` (approval gates waiting for a decision),
+    ``handlers`` (compensations and on_failure steps that ran).
+
+    Raises:
+        RunNotFoundError: no such run.
+    """
+    from yaml2dag.runs.approvals import gates
+
+    run = _get_run(instance, run_id)
+    run_id = run.run_id
+    record = instance.get_run_record_by_id(run_id)
+    tracker = StepTracker(_catalog_for(run, library))
+    for rec in instance.all_logs(run_id):
+        if rec.dagster_event is not None:
+            tracker.feed(rec.dagster_event, rec.timestamp)
+    waiting = [] if run.is_finished else [g.to_json() for g in gates(instance, run_id) if g.waiting]
+    dagster_status = run.status.value
+    status = STATUS_MAP.get(dagster_status, dagster_status.lower())
+    if dagster_status == "STARTED" and waiting:
+        status = "paused"
+    current = None
+    if waiting:
+        current = waiting[0]["step"]
+    elif tracker.running:
+        current = sorted(tracker.running, key=lambda k: tracker.started.get(k, 0))[0]
+    start = record.start_time if record else None
+    end = record.end_time if record else None
+    error = None
+    failed_step = None
+    if tracker.first_error:
+        failed_step, error = tracker.first_error
+    elif status in ("failed", "canceled"):
+        error = tracker.run_error
+    return {
+        "workflow_id": run.job_name,
+        "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
+        "run_id": run_id,
+        "status": status,
+        "canceling": dagster_status == "CANCELING",
+        "dagster_status": dagster_status,
+        "current_step": current,
+        "started_at": _iso(start),
+        "ended_at": _iso(end),
+        "duration_s": round(end - start, 3) if start and end else None,
+        "step_statuses": tracker.step_statuses(live=not run.is_finished),
+        "outputs": tracker.outputs,
+        "error_message": error,
+        "failed_step": failed_step,
+        "waiting": waiting,
+        "handlers": tracker.handlers,
+    }
+
+
+def trigger_of(run: Any) -> str:
+    """What started a run: :func:`yaml2dag.format.run_trigger.trigger_kind` of its tags and origin
+    (``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` or ``manual``)."""
+    from yaml2dag.format.run_trigger import trigger_kind
+
+    return trigger_kind(run.tags, getattr(run, "remote_job_origin", None) is not None)
+
+
+def _status_of(run: Any, instance: Any = None) -> str:
+    status = STATUS_MAP.get(run.status.value, run.status.value.lower())
+    if run.status.value == "STARTED" and instance is not None:
+        from yaml2dag.runs.approvals import gates
+
+        if any(g.waiting for g in gates(instance, run.run_id)):
+            return "paused"
+    return status
+
+
+def run_summary(record: Any, instance: Any = None) -> dict:
+    """One run as a JSON-compatible dict (a row of ``history``).
+
+    Keys: ``run_id``, ``workflow``, ``job``, ``status`` (yaml2dag status; ``paused`` needs
+    ``instance``), ``canceling`` (Dagster's CANCELING: ``running`` until it stops),
+    ``dagster_status``, ``trigger``, ``version``, ``created_at``,
+    ``started_at``, ``ended_at`` (ISO-8601 UTC), ``duration_s`` (None while running),
+    ``parent_run_id``, ``root_run_id``, ``user``.
+    """
+    run = record.dagster_run
+    start, end = record.start_time, record.end_time
+    created = record.create_timestamp.timestamp() if record.create_timestamp else None
+    return {
+        "run_id": run.run_id,
+        "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
+        "job": run.job_name,
+        "status": _status_of(run, instance),
+        "canceling": run.status.value == "CANCELING",
+        "dagster_status": run.status.value,
+        "trigger": trigger_of(run),
+        "version": run.tags.get("yaml2dag/version"),
+        "created_at": _iso(created),
+        "started_at": _iso(start),
+        "ended_at": _iso(end),
+        "duration_s": round(end - start, 3) if start and end else None,
+        "parent_run_id": run.parent_run_id,
+        "root_run_id": run.root_run_id,
+        "user": run.tags.get(TAG_USER),
+    }
