@@ -14,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 
+from yaml2dag.format.definitions_folder import library_root
 from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.validation import validate_file
 from yaml2dag.compiler.job import compile_workflow
@@ -61,8 +62,6 @@ def reconstructable_job(path: str, root: str | None = None):
     """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
     the multiprocess executor); ``root`` as in :func:`job_from_file`."""
     from dagster import build_reconstructable_job
-
-    from yaml2dag.library.folder import library_root
 
     base = str(library_root(root or Path(path).resolve().parent))
     resolved = str(Path(path).resolve())

@@ -55,6 +55,7 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
+from yaml2dag.format.definitions_folder import definitions_dir
 from yaml2dag.format.executors import ExecutorSettingError
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
 from yaml2dag.compiler.runtime import cancel_run, claim_failure_handling, forget_run
@@ -614,8 +615,6 @@ PASSED_VARIABLES = ("YAML2DAG_DEFINITIONS", "YAML2DAG_EXECUTOR")
 
 
 def _passed_environment() -> dict[str, str]:
-    from yaml2dag.library.folder import definitions_dir
-
     out = {name: os.environ[name] for name in PASSED_VARIABLES if os.environ.get(name)}
     out["YAML2DAG_DEFINITIONS"] = str(definitions_dir().resolve())
     return out

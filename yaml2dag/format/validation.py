@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from yaml2dag.format import cron
+from yaml2dag.format.definitions_folder import library_root
 from yaml2dag.format.durations import parse_duration
 from yaml2dag.format.errors import ERROR, WARNING, ParameterError, Problem, TemplateError, sort_problems
 from yaml2dag.format.limits import MAX_ATTEMPTS, MAX_STEPS, RULE as LIMIT_RULE, duration_problem, integer_problem, pattern_problem
@@ -969,8 +970,6 @@ def _resolver(reports: list[FileReport]):
         found = find(name)
         if found is not None:
             return found
-        from yaml2dag.library.folder import library_root
-
         root = str(library_root(Path(report.file).parent))
         if root not in extra:
             known = {str(Path(r.file).resolve()) for r in reports}
