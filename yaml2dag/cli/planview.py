@@ -7,7 +7,6 @@ from typing import Any, Mapping
 from yaml2dag.format.durations import format_duration
 from yaml2dag.format.model import MISSING, Step, SubWorkflow, Workflow
 from yaml2dag.format.plan import Plan
-from yaml2dag.format.expressions import is_template
 
 
 def _when(node) -> Any:
@@ -157,6 +156,3 @@ def parameter_rows(workflow: Workflow) -> list[tuple[str, str, str, str]]:
         rows.append((p.name, p.type, default, desc))
     return rows
 
-
-def is_templated(value: Any) -> bool:
-    return is_template(value)

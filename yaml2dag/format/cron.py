@@ -264,7 +264,7 @@ def describe(expression: str, timezone: str | None = None) -> str:
         CronError: the expression is invalid.
     """
     cron = parse(expression)
-    minute_f, hour_f, dom_f, month_f, dow_f = cron.expression.split()
+    minute_f, hour_f = cron.expression.split()[:2]
     all_minutes = len(cron.minutes) == 60
     all_hours = len(cron.hours) == 24
     if all_minutes and all_hours:

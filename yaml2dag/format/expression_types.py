@@ -28,10 +28,6 @@ _TEXT_FILTERS = frozenset(("string", "upper", "lower", "title", "capitalize", "t
                            "rejectattr", "unique", "reverse", "sort", "groupby", "forceescape", "safe"))
 
 
-def _union(*types: str) -> str:
-    return min(types, key=_TYPE_ORDER.index)
-
-
 def expression_type(node: Any, resolve: Callable[[tuple[str, ...]], tuple[str, str]]) -> tuple[str, str]:
     """The type a Jinja expression renders to, as far as can be seen without running it.
 

@@ -72,6 +72,8 @@ class Document:
     _values: dict = field(default_factory=dict, repr=False)
     _keys: dict = field(default_factory=dict, repr=False)
     _literal: dict = field(default_factory=dict, repr=False)  # path -> line of a `|` block scalar
+    _lines: list | None = field(default=None, repr=False)  # the text's lines, split when first needed
+    _ends: dict = field(default_factory=dict, repr=False)  # path -> end mark of a scalar value
 
     @property
     def ok(self) -> bool:
@@ -93,9 +95,12 @@ class Document:
         return self._values.get((), (1, 1))
 
     def problem(
-        self, path: DocPath, message: str, rule: str = "schema", *, key: bool = False, severity="error"
+        self, path: DocPath, message: str, rule: str = "schema", *, key: bool = False, severity="error",
+        keyword: str = "", expected: Any = None, actual: Any = None,
     ) -> Problem:
-        """A :class:`Problem` located at ``path`` in this document."""
+        """A :class:`Problem` located at ``path`` in this document (at its key when ``key``),
+        with its end column (:meth:`end_column`); ``keyword``, ``expected`` and ``actual`` are
+        passed on (:class:`~yaml2dag.format.errors.Problem`)."""
         line, column = self.position(path, key=key)
         inner = _INNER_LINE.search(message)
         start = self._literal.get(tuple(path))
@@ -107,7 +112,71 @@ class Document:
                 text = lines[target - 1]
                 line, column = target, len(text) - len(text.lstrip()) + 1
                 message = message[: inner.start()].rstrip()
-        return Problem(self.file, line, column, format_path(path), message, rule, severity)
+        return Problem(self.file, line, column, format_path(path), message, rule, severity, keyword=keyword,
+                       expected=expected, actual=actual, end_column=self.end_column(line, column, path, key))
+
+    def end_column(self, line: int, column: int, path: DocPath | None = None, key: bool = False) -> int:
+        """1-based column just after the YAML token that starts at ``line``:``column`` (exclusive,
+        like SARIF's ``endColumn``). The end of the scalar value at ``path`` as the YAML parser saw
+        it, when it ends on that line; else read from the line: a quoted string to its closing
+        quote, a flow ``[...]``/``{...}`` to its closing bracket, a key to its ``:``, a plain value
+        to the end of the line (without a trailing comment); the rest of the line when the token
+        goes on past it. 0 when the position is unknown or outside the text."""
+        if line < 1 or column < 1:
+            return 0
+        mark = self._ends.get(tuple(path)) if path is not None and not key else None
+        if mark is not None and mark.line + 1 == line and mark.column + 1 > column:
+            return mark.column + 1
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        if line > len(self._lines):
+            return 0
+        return _token_end(self._lines[line - 1], column - 1) + 1
+
+
+_CLOSING = {"[": "]", "{": "}"}
+
+
+def _token_end(text: str, start: int) -> int:
+    """0-based index just after the token of ``text`` (one line) that starts at ``start``."""
+    end = len(text.rstrip())
+    if start >= end:
+        return min(start + 1, len(text)) if start < len(text) else start
+    first = text[start]
+    if first in "'\"":
+        i = start + 1
+        while i < len(text):
+            if text[i] == first:
+                if first == "'" and text[i + 1:i + 2] == "'":  # '' is a quote inside '...'
+                    i += 2
+                    continue
+                return i + 1
+            i += 2 if first == '"' and text[i] == "\\" else 1
+        return end
+    if first in _CLOSING:
+        depth, quote = 0, ""
+        for i in range(start, len(text)):
+            c = text[i]
+            if quote:
+                quote = "" if c == quote else quote
+            elif c in "'\"":
+                quote = c
+            elif c in "[{":
+                depth += 1
+            elif c in "]}":
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+        return end
+    # a key (`name:`), a plain scalar, a `|`/`>` indicator or `- ` item: up to `: `, ` #` or the end
+    stop = end
+    for marker in (": ", " #"):
+        at = text.find(marker, start)
+        if at != -1:
+            stop = min(stop, at)
+    if text.endswith(":", 0, stop) and stop == end:
+        stop -= 1
+    return max(len(text[:stop].rstrip()), start + 1)
 
 
 #: "(line N)" at the end of a template error: the line inside the template text.
@@ -170,6 +239,7 @@ class _Builder:
         self.doc._values[path] = (mark.line + 1, mark.column + 1)
         tag = node.tag
         if tag == _STR_TAG and type(node) is ScalarNode:
+            self.doc._ends[path] = node.end_mark
             if node.style == "|":
                 self.doc._literal[path] = mark.line + 1
             return node.value  # the common case, without the constructor
@@ -180,11 +250,13 @@ class _Builder:
             self.doc.problems.append(
                 Problem(self.doc.file, line, col, format_path(path),
                         f"the YAML tag `{tag}` is not allowed: a workflow holds plain mappings, lists, "
-                        "strings, numbers, booleans and null", "syntax")
+                        "strings, numbers, booleans and null", "syntax",
+                        end_column=self.doc.end_column(line, col))
             )
             if isinstance(node, ScalarNode):
                 return node.value
         if isinstance(node, ScalarNode):
+            self.doc._ends[path] = node.end_mark
             if node.style == "|":
                 self.doc._literal[path] = mark.line + 1
             if node.tag == _TIMESTAMP_TAG:
@@ -218,7 +290,8 @@ class _Builder:
 
     def _problem(self, node: Node, path: DocPath, message: str, rule: str) -> None:
         line, col = _mark(node)
-        self.doc.problems.append(Problem(self.doc.file, line, col, format_path(path), message, rule))
+        self.doc.problems.append(Problem(self.doc.file, line, col, format_path(path), message, rule,
+                                         end_column=self.doc.end_column(line, col)))
 
     def _integer(self, node: ScalarNode, path: DocPath) -> int | None:
         """An integer scalar, or None with a ``limit`` problem when it is outside 64 bits (too
@@ -246,7 +319,7 @@ class _Builder:
                 self.doc.problems.append(
                     Problem(self.doc.file, line, col, format_path(path),
                             "a mapping key must be a plain value, not a mapping or a list",
-                            "syntax")
+                            "syntax", end_column=self.doc.end_column(line, col))
                 )
                 continue
             key = key_node.value if key_node.tag != "tag:yaml.org,2002:null" else ""
@@ -257,7 +330,7 @@ class _Builder:
                 self.doc.problems.append(
                     Problem(self.doc.file, line, col, format_path(child_path),
                             f"duplicate key `{key}` (first defined on line {first})",
-                            "syntax")
+                            "syntax", end_column=self.doc.end_column(line, col))
                 )
                 continue
             self.doc._keys[child_path] = _mark(key_node)
@@ -270,7 +343,7 @@ class _Builder:
         self.doc.problems.append(
             Problem(self.doc.file, line, col, format_path(path),
                     f"YAML read the unquoted template {text} as a mapping; quote it: \"{text}\"",
-                    "syntax")
+                    "syntax", end_column=self.doc.end_column(line, col))
         )
         return text
 
@@ -309,7 +382,8 @@ def load_text(text: str, file: str = "<string>") -> Document:
         doc.data = _Builder(loader, doc).build(node, ())
     except LimitExceeded as exc:
         doc.data = None
-        doc.problems.append(Problem(file, exc.line, exc.column, format_path(exc.path), exc.message, LIMIT_RULE))
+        doc.problems.append(Problem(file, exc.line, exc.column, format_path(exc.path), exc.message, LIMIT_RULE,
+                                    end_column=doc.end_column(exc.line, exc.column)))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -318,8 +392,9 @@ def load_text(text: str, file: str = "<string>") -> Document:
         if mark and line <= len(lines) and lines[line - 1][col - 1 : col] == "\t":
             message += " (a tab: YAML is indented with spaces only)"
         if file.endswith(".json"):
-            return _load_json_fallback(text, doc, message, line, col)
-        doc.problems.append(Problem(file, line, col, "", f"invalid YAML: {message}", "syntax"))
+            return _load_json_fallback(text, doc, line, col)
+        doc.problems.append(Problem(file, line, col, "", f"invalid YAML: {message}", "syntax",
+                                    end_column=doc.end_column(line, col)))
     except yaml.YAMLError as exc:  # pragma: no cover - errors without marks are rare
         doc.problems.append(Problem(file, 1, 1, "", f"invalid YAML: {exc}", "syntax"))
     except Exception as exc:  # noqa: BLE001 - a bug: one file never takes the others down
@@ -382,13 +457,14 @@ def _json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def _load_json_fallback(text: str, doc: Document, yaml_message: str, line: int, col: int) -> Document:
+def _load_json_fallback(text: str, doc: Document, line: int, col: int) -> Document:
     """A few valid JSON documents are not valid YAML 1.1 (tabs in odd places); retry as JSON,
     with the limits of :func:`load_text` (positions are not known: problems are at 1:1)."""
     try:
         data = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
-        doc.problems.append(Problem(doc.file, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}", "syntax"))
+        doc.problems.append(Problem(doc.file, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}", "syntax",
+                                    end_column=doc.end_column(exc.lineno, exc.colno)))
         return doc
     except _JsonLimit as exc:
         doc.problems.append(Problem(doc.file, 1, 1, "", exc.message, exc.rule))

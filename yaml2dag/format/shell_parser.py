@@ -162,7 +162,6 @@ class _Parser(_WordReader, _ExpansionReader):
         """Commands until one of ``ends`` (``)`` or a backtick), which is consumed."""
         words: list[_Word] = []
         case_patterns: list[bool] = []  # per open `case`: expecting a pattern
-        in_cond = False
         s = self.s
         while self.i < len(s):
             c = s[self.i]

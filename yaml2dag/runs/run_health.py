@@ -298,21 +298,17 @@ def kill_step_processes(processes: list[dict], not_before: float | None = None) 
 
 @contextlib.contextmanager
 def _reap_lock(instance: Any) -> Iterator[None]:
-    """One reaper at a time on this host: a thread lock, plus an ``flock`` on
+    """One reaper at a time on this host: a thread lock, plus a file lock (``filelock``) on
     ``<home>/.yaml2dag-reap.lock`` when the instance has a home folder."""
     with _local_lock:
         root = getattr(instance, "root_directory", None)
         if not root or not Path(root).is_dir():
             yield
             return
-        import fcntl
+        from filelock import FileLock
 
-        with open(Path(root) / ".yaml2dag-reap.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with FileLock(Path(root) / ".yaml2dag-reap.lock"):
+            yield
 
 
 def _stamp(value: str | None) -> str:

@@ -20,20 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from yaml2dag.deploy import dagster_yaml_text, ensure_dagster_yaml
+from yaml2dag.deploy import ensure_dagster_yaml
 from yaml2dag.format.errors import ParameterError, WorkflowInvalidError, Yaml2DagError
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.parameters import resolve
 from yaml2dag.runs.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
 from yaml2dag.format import masking as _masking
 from yaml2dag.format.secrets import SecretStore, mask
-from yaml2dag.runs.tracking import STEP_STATUSES, StepTracker, step_catalog
+from yaml2dag.runs.tracking import StepTracker, step_catalog
 from yaml2dag.format.validation import FileReport
 
 DEFAULT_HOME = "dagster_home"
-#: Written into a Dagster home that has no dagster.yaml: the shipped configuration
-#: (yaml2dag/deploy/dagster.yaml, see :mod:`yaml2dag.deploy`).
-DEFAULT_DAGSTER_YAML = dagster_yaml_text()
 
 #: Who started the run from the CLI (``$YAML2DAG_USER``, else the login name); read by audits.
 TAG_CLI_USER = "yaml2dag/user"
@@ -77,7 +74,7 @@ class RunResult:
         workflow: the workflow's name.
         job: its Dagster job name.
         status: ``SUCCESS``, ``FAILURE`` or ``CANCELED``.
-        steps: each step's end: one of :data:`STEP_STATUSES` (``sub.step`` for the steps of a
+        steps: each step's end: one of :data:`yaml2dag.runs.tracking.STEP_STATUSES` (``sub.step`` for the steps of a
             sub-workflow).
         outputs: the workflow outputs, as JSON-compatible values.
         duration_s: wall time of the run, seconds.

@@ -8,7 +8,7 @@ and sensor state) plus one event-log database per run (``history/runs/<run_id>.d
   instance is opened on a home, without any lock: two processes doing it at once leave
   "table ... already exists" errors or, worse, a database whose ``alembic_version`` table names
   two schema versions ("more than one head") for good. yaml2dag creates a new home's storage
-  while holding an exclusive ``flock`` on ``<home>/.yaml2dag-init.lock``
+  while holding an exclusive lock on ``<home>/.yaml2dag-init.lock``
   (:func:`creation_lock`) and then writes ``<home>/.yaml2dag-storage-ready``
   (:func:`mark_ready`); later opens see the marker and need no lock.
 * **Damage is one line, not a traceback.** :func:`check_files` refuses, before Dagster opens
@@ -160,16 +160,13 @@ def mark_ready(home: str | Path) -> None:
 
 @contextlib.contextmanager
 def creation_lock(home: str | Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<home>/.yaml2dag-init.lock`` (blocks while another
-    process holds it; released when the block ends or the process dies)."""
-    import fcntl
+    """Hold an exclusive lock on ``<home>/.yaml2dag-init.lock`` (``filelock``: an ``flock``
+    where the file system has one; blocks while another process holds it; released when the
+    block ends or the process dies)."""
+    from filelock import FileLock
 
-    with open(Path(home) / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with FileLock(Path(home) / LOCK_FILE):
+        yield
 
 
 # --------------------------------------------------------------------------- checks

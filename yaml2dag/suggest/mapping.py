@@ -295,7 +295,7 @@ def _curl(gen: GenCommand, ctx: Context) -> StepDraft | None:
                     method = value
                 elif text in ("-H", "--header"):
                     name, sep, rest = value.t.partition(":")
-                    sname, _, srest = value.s.partition(":")
+                    _, _, srest = value.s.partition(":")
                     if not sep or "{{" in name or not name.strip():
                         return None
                     headers[name.strip()] = Text(rest.strip(), srest.strip(), value.p)

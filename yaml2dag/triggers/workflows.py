@@ -198,7 +198,6 @@ def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upst
                                cursor=dump_cursor(after))
     requests: list[dg.RunRequest] = []
     problems: list[str] = []
-    looked = 0
     for _page in range(MAX_PAGES):
         records = instance.fetch_run_status_changes(
             RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
@@ -213,7 +212,6 @@ def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upst
             run = instance.get_run_by_id(entry.run_id)
             if run is None:  # deleted since
                 continue
-            looked += 1
             outputs, failure = upstream_result(instance, run.run_id)
             info = workflow_info(name, upstream, run, word, outputs, failure)
             try:
