@@ -31,7 +31,7 @@ _LAZY = {
     "WorkflowInvalidError": ("yaml2dag.format.errors", "WorkflowInvalidError"),
     "ParameterError": ("yaml2dag.format.errors", "ParameterError"),
     "compile_workflow": ("yaml2dag.compiler.job", "compile_workflow"),
-    "build_definitions": ("yaml2dag.compiler.location", "build_definitions"),
+    "build_definitions": ("yaml2dag.location", "build_definitions"),
     "run_workflow": ("yaml2dag.runs.runner", "run_workflow"),
     "RunResult": ("yaml2dag.runs.runner", "RunResult"),
     "WorkflowsComponent": ("yaml2dag.component", "WorkflowsComponent"),

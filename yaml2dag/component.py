@@ -189,7 +189,7 @@ class WorkflowsComponent(dg.Component, dg.Model, dg.Resolvable):
             yaml2dag.WorkflowInvalidError: in strict mode, a file does not validate; the
                 message lists every problem as ``FILE:LINE:COL: PATH: MESSAGE [rule]``.
         """
-        from yaml2dag.compiler.location import build_definitions
+        from yaml2dag.location import build_definitions
 
         folder = self.folder(context)
         if not folder.is_dir():

@@ -7,6 +7,6 @@ any invalid file. See :func:`yaml2dag.build_definitions` to embed yaml2dag in yo
 location.
 """
 
-from yaml2dag.compiler.location import build_definitions
+from yaml2dag.location import build_definitions
 
 defs = build_definitions()

@@ -211,7 +211,7 @@ def test_a_stand_in_job_never_takes_a_name_a_valid_job_uses(tmp_path):
 def test_the_validator_predicts_every_op_and_graph_name_the_compiler_makes(tmp_path):
     """The validator's name check (yaml2dag.format.naming) and the compiled jobs cannot drift apart."""
     from yaml2dag.library.folder import Library
-    from yaml2dag.compiler.location import build_definitions, node_def_names
+    from yaml2dag.location import build_definitions, node_def_names
     from yaml2dag.format.validation import _resolver, report_definition_names
 
     defs_dir = tmp_path / "definitions"

@@ -115,7 +115,7 @@ def sha256(path: Path) -> str:
 
 def repository(project: Project):
     """The code location's repository, built from the project's definitions folder."""
-    from yaml2dag.compiler.location import build_definitions
+    from yaml2dag.location import build_definitions
 
     return build_definitions(project.root / "definitions", strict=True).get_repository_def()
 

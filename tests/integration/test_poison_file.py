@@ -58,7 +58,7 @@ def test_code_location_loads_with_stand_ins(folder):
 
 
 def test_build_definitions_gives_each_poison_file_a_stand_in(folder):
-    from yaml2dag.compiler.location import TAG_INVALID, build_definitions
+    from yaml2dag.location import TAG_INVALID, build_definitions
 
     defs = build_definitions(folder / "definitions", strict=False)
     jobs = {job.name: job for job in defs.jobs}
@@ -72,7 +72,7 @@ def test_build_definitions_gives_each_poison_file_a_stand_in(folder):
 
 def test_exception_while_compiling_one_file_makes_it_a_stand_in(tmp_path, monkeypatch):
     from yaml2dag.compiler import job as job_module
-    from yaml2dag.compiler.location import TAG_INVALID, build_definitions
+    from yaml2dag.location import TAG_INVALID, build_definitions
 
     write(tmp_path, "poison.yaml", "name: Poison Flow\nsteps:\n  - {id: a, tool: shell, parameters: {command: x}}\n")
     write(tmp_path, "good.yaml", GOOD)

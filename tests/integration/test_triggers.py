@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from yaml2dag.compiler.location import build_definitions
+from yaml2dag.location import build_definitions
 from yaml2dag.format.validation import validate_paths
 
 from conftest import run_cli, stored_outputs, write

@@ -5,7 +5,7 @@
   :mod:`.executor`);
 * :func:`job_from_file` / :func:`reconstructable_job` — how a job is rebuilt in another
   process (Dagster's multiprocess executor, ``yaml2dag run``);
-* :func:`yaml2dag.definitions_builder.build_definitions` — a whole folder as a code location.
+* :func:`yaml2dag.location.build_definitions` (above the compiler: it also builds triggers and reads the library) — a whole folder as a code location.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ GENERATED_SUFFIXES = {CONDITION_SUFFIX: "condition", ITEMS_SUFFIX: "for_each ele
                       RESULTS_SUFFIX: "for_each results", PARAMETERS_SUFFIX: "sub-workflow parameters"}
 #: Name of the node that renders the workflow outputs.
 OUTPUTS_NODE = "workflow_outputs"
-#: Name of the only node of the stand-in job of an invalid file (:func:`yaml2dag.compiler.location.broken_job`).
+#: Name of the only node of the stand-in job of an invalid file (:func:`yaml2dag.location.broken_job`).
 INVALID_NODE = "invalid_workflow"
 
 

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from yaml2dag.compiler.job import compile_workflow, folder_resolver
 from yaml2dag.format.errors import Problem, WorkflowInvalidError
 from yaml2dag.library.folder import Library
 from yaml2dag.format.model import IDENTIFIER, Workflow, slugify
 from yaml2dag.format.naming import INVALID_NODE, op_name
+from yaml2dag.triggers import build_triggers
 
 STRICT_ENV = "YAML2DAG_STRICT"
 TAG_INVALID = "yaml2dag/invalid"
@@ -123,8 +125,6 @@ def build_definitions(path: str | Path | None = None, *, strict: bool | None = N
 
 
 def _build_definitions(path: str | Path | None, strict: bool | None) -> dg.Definitions:
-    from yaml2dag.compiler.job import compile_workflow, folder_resolver
-
     library = Library(path)
     if strict is None:
         strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false", "no")
@@ -184,8 +184,6 @@ def _triggers(compiled: list[tuple[Workflow, dg.JobDefinition]], entries: list[t
     A workflow whose triggers cannot be built (validation normally prevents it) has its job
     replaced, in place in ``jobs``, by the broken-workflow job carrying the error.
     """
-    from yaml2dag.triggers import build_triggers
-
     by_name = {job.name: job for job in jobs}
     failed: dict[str, Exception] = {}
 
