@@ -270,13 +270,21 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
 
 
 def _convert(doc: Document, base: DocPath, error: Any, rule: str) -> list[Problem]:
+    """The problems of one jsonschema error, each with the failing keyword (``error.validator``),
+    what was expected and the value found (:class:`~yaml2dag.format.errors.Problem`)."""
     path = base + tuple(error.absolute_path)
     validator = error.validator
     instance = error.instance
     schema = error.schema if isinstance(error.schema, Mapping) else {}
+
+    def problem(where: DocPath, message: str, *, key: bool = False, expected: Any = None,
+                actual: Any = instance, keyword: str = validator) -> Problem:
+        return doc.problem(where, message, rule, key=key, keyword=keyword, expected=expected, actual=actual)
+
     if "propertyNames" in error.relative_schema_path:
-        return [doc.problem(path + (instance,), f"`{instance}` is not a valid name: use letters, digits and `_`, "
-                                               "not starting with a digit", rule, key=True)]
+        return [problem(path + (instance,), f"`{instance}` is not a valid name: use letters, digits and `_`, "
+                                           "not starting with a digit", key=True, keyword="propertyNames",
+                        expected="a name of letters, digits and `_`, not starting with a digit")]
     if validator == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         out = []
@@ -284,11 +292,11 @@ def _convert(doc: Document, base: DocPath, error: Any, rule: str) -> list[Proble
             if key in allowed:
                 continue
             message = f"unknown key `{key}`" + did_you_mean(key, allowed)
-            out.append(doc.problem(path + (key,), message, rule, key=True))
+            out.append(problem(path + (key,), message, key=True, expected=allowed, actual=key))
         return out
     if validator == "required":
         return [
-            doc.problem(path, f"missing required key `{key}`", rule)
+            problem(path, f"missing required key `{key}`", expected=f"the key `{key}`", actual=None)
             for key in error.validator_value
             if isinstance(instance, dict) and key not in instance
         ]
@@ -296,33 +304,37 @@ def _convert(doc: Document, base: DocPath, error: Any, rule: str) -> list[Proble
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_YAML_TYPES.get(n, n) for n in names)
-        return [doc.problem(path, f"expected {wanted}, got {_describe(instance)}", rule)]
+        return [problem(path, f"expected {wanted}, got {_describe(instance)}", expected=wanted)]
     if validator in ("enum", "const"):
         options = error.validator_value if validator == "enum" else [error.validator_value]
         shown = ", ".join(f"`{o}`" for o in options)
         hint = did_you_mean(instance, [str(o) for o in options]) if isinstance(instance, str) else ""
-        return [doc.problem(path, f"{_describe(instance)} is not one of {shown}{hint}", rule)]
+        return [problem(path, f"{_describe(instance)} is not one of {shown}{hint}", expected=list(options))]
     if validator == "pattern":
         expected = _expected(schema)
         if error.validator_value == "^[a-z_][a-z0-9_]*$":
-            return [doc.problem(path, f"`{instance}` is not a valid id: use lowercase letters, digits and `_`, "
-                                      "not starting with a digit", rule)]
+            return [problem(path, f"`{instance}` is not a valid id: use lowercase letters, digits and `_`, "
+                                  "not starting with a digit",
+                            expected="an id of lowercase letters, digits and `_`, not starting with a digit")]
         if expected:
-            return [doc.problem(path, f"expected {expected}, got {_describe(instance)}", rule)]
-        return [doc.problem(path, f"{_describe(instance)} does not match the pattern {error.validator_value}", rule)]
+            return [problem(path, f"expected {expected}, got {_describe(instance)}", expected=expected)]
+        return [problem(path, f"{_describe(instance)} does not match the pattern {error.validator_value}",
+                        expected=f"text matching {error.validator_value}")]
     if validator == "minimum":
-        return [doc.problem(path, f"must be at least {error.validator_value}, got {instance}", rule)]
+        return [problem(path, f"must be at least {error.validator_value}, got {instance}",
+                        expected=f"at least {error.validator_value}")]
     if validator == "maximum":
-        return [doc.problem(path, f"must be at most {error.validator_value}, got {instance}", rule)]
+        return [problem(path, f"must be at most {error.validator_value}, got {instance}",
+                        expected=f"at most {error.validator_value}")]
     if validator in ("minItems", "minLength", "minProperties"):
-        return [doc.problem(path, "must not be empty", rule)]
+        return [problem(path, "must not be empty", expected="not empty")]
     if validator in ("anyOf", "oneOf"):
         expected = _expected(schema)
         if expected:
-            return [doc.problem(path, f"expected {expected}, got {_describe(instance)}", rule)]
+            return [problem(path, f"expected {expected}, got {_describe(instance)}", expected=expected)]
         from jsonschema.exceptions import best_match
 
         best = best_match(error.context) if error.context else None
         if best is not None:
             return _convert(doc, base, best, rule)
-    return [doc.problem(path, error.message, rule)]
+    return [problem(path, error.message)]
