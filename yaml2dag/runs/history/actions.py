@@ -24,8 +24,7 @@ from yaml2dag.runs.tracking import owner_of
 
 
 def _report_marker(instance: Any, run: Any, message: str, values: dict[str, Any]) -> None:
-    from dagster._core.events import EngineEventData
-
+    from yaml2dag.dagster_internals import EngineEventData
     from yaml2dag.runs.approvals import _text
 
     instance.report_engine_event(message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}))
@@ -290,7 +289,7 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
         new_id = records[0].dagster_run.run_id
     _runtime.forget_run(new_id)
     info = run_status(instance, new_id, library)
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     executed = [r.step_key for r in instance.all_logs(new_id, of_type=DagsterEventType.STEP_START)]
     child = instance.get_run_by_id(new_id)

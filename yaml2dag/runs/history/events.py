@@ -47,7 +47,7 @@ def event_type_names() -> set[str]:
     """The event types ``events --type`` accepts, upper case: Dagster's ``DagsterEventType``
     names (``STEP_FAILURE``, ``RUN_START``...) and values (``PIPELINE_START``...), and ``LOG``
     (log messages, which have no Dagster event)."""
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     return {e.name for e in DagsterEventType} | {str(e.value) for e in DagsterEventType} | {"LOG"}
 

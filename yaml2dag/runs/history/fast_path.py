@@ -1,5 +1,12 @@
 """Reading run storage without importing Dagster (``list`` must stay instant): whether an instance
 may hold runs, and each job's newest run read straight from the default SQLite storage.
+
+The SQL below reads Dagster's own SQLite schema, which is not a public interface. It runs only on
+databases whose ``alembic_version`` is :data:`SQLITE_SCHEMA_REVISION`, the schema this code was
+written and tested against; on any other revision (an older Dagster that has not migrated the
+storage, a newer one with a changed schema) :func:`last_runs_sqlite` returns None and callers use
+Dagster's public API (``DagsterInstance.get_run_records``, :func:`yaml2dag.runs.history.queries.
+last_runs`), about a second slower (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -10,6 +17,24 @@ from typing import Any
 
 from yaml2dag.runs.history.common import TAG_USER, _iso
 from yaml2dag.runs.history.status import STATUS_MAP, trigger_of
+
+#: The alembic revision of the SQLite run storage (``history/runs.db``) and per-run event logs
+#: (``history/runs/<run id>.db``) of Dagster 1.13 (head of ``dagster/_core/storage/alembic``,
+#: ``29b539ebc72a``); tests/unit/test_last_runs_fallback.py checks it against a storage the
+#: installed Dagster creates.
+SQLITE_SCHEMA_REVISION = "29b539ebc72a"
+
+
+def _schema_known(conn: Any) -> bool:
+    """True when the open SQLite database is at :data:`SQLITE_SCHEMA_REVISION` (one row in its
+    ``alembic_version`` table); False for another revision or no such table."""
+    import sqlite3
+
+    try:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return False
+    return [row[0] for row in rows] == [SQLITE_SCHEMA_REVISION]
 
 
 def has_run_storage(home: str | _Path | None = None) -> bool:
@@ -71,11 +96,12 @@ def _serialized_metadata(entry: Any) -> dict[str, Any]:
     return values
 
 
-def _paused_sqlite(home: _Path, run_id: str) -> bool:
+def _paused_sqlite(home: _Path, run_id: str) -> bool | None:
     """True when the run's SQLite event log (``<home>/history/runs/<run_id>.db``, Dagster's
     default per-run event storage) has an approval gate waiting: a ``waiting`` marker of
     :mod:`yaml2dag.runs.approvals` without a later ``resolved`` one for the same gate. False when
-    that database is not there (another event storage): the run then shows as ``running``."""
+    that database is not there (another event storage): the run then shows as ``running``.
+    None when its schema is not :data:`SQLITE_SCHEMA_REVISION` (ask Dagster instead)."""
     import json as _json
     import sqlite3
 
@@ -90,6 +116,8 @@ def _paused_sqlite(home: _Path, run_id: str) -> bool:
         return False
     waiting: dict[str, bool] = {}
     try:
+        if not _schema_known(conn):
+            return None
         rows = conn.execute("SELECT event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
                             "AND event LIKE ? ORDER BY id", (f"%{MARKER}%",)).fetchall()
         for (body,) in rows:
@@ -117,9 +145,10 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
     Reads ``<home>/history/runs.db`` read-only (tables ``runs`` and ``run_tags``); for a
     started run, its event log ``<home>/history/runs/<run_id>.db`` tells whether an approval
     gate is waiting (``paused``). Returns None when this fast path does not apply (a configured
-    storage such as PostgreSQL, no database, a schema it does not recognise, or a last run whose
-    yaml2dag process is gone, which :func:`yaml2dag.runs.runner.get_instance` ends first): the caller
-    then uses the Dagster API.
+    storage such as PostgreSQL, no database, a schema revision other than
+    :data:`SQLITE_SCHEMA_REVISION` in ``runs.db`` or the event log read, or a last run whose
+    yaml2dag process is gone, which :func:`yaml2dag.runs.runner.get_instance` ends first): the
+    caller then uses the Dagster API.
     """
     import json as _json
     import sqlite3
@@ -134,6 +163,8 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
         return None
     out: dict[str, dict] = {}
     try:
+        if not _schema_known(conn):
+            return None
         for job in jobs:
             row = conn.execute("SELECT run_id, status, run_body, create_timestamp, start_time, end_time FROM runs "
                                "WHERE pipeline_name = ? ORDER BY id DESC LIMIT 1", (job,)).fetchone()
@@ -159,10 +190,12 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
                     created_iso = moment.replace(tzinfo=moment.tzinfo or _dt.timezone.utc).isoformat(timespec="seconds")
                 except ValueError:
                     created_iso = None
+            paused = _paused_sqlite(home, run_id) if status == "STARTED" else False
+            if paused is None:
+                return None  # an event log of another schema revision: the Dagster path reads it
             out[job] = {
                 "run_id": run_id, "workflow": tags.get("yaml2dag/workflow", job), "job": job,
-                "status": "paused" if status == "STARTED" and _paused_sqlite(home, run_id)
-                else STATUS_MAP.get(status, str(status).lower()),
+                "status": "paused" if paused else STATUS_MAP.get(status, str(status).lower()),
                 "canceling": status == "CANCELING", "dagster_status": status,
                 "trigger": trigger_of(fake), "version": tags.get("yaml2dag/version"),
                 "created_at": created_iso, "started_at": _iso(start), "ended_at": _iso(end),

@@ -22,7 +22,7 @@ def _p95(values: list[float]) -> float | None:
 
 def _step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
     """Per workflow step of one run: ``{ran, failed, retried, duration}``."""
-    from dagster._core.events import DagsterEventType
+    from dagster import DagsterEventType
 
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_OUTPUT,
              DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED,
