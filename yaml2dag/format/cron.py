@@ -162,8 +162,8 @@ def _check_days_exist(days: set[int], months: set[int], day_star: bool, weekday_
     * Only days that no month of the expression has (``0 0 31 4,6 *``, ``0 0 30 2 *``) with an
       unrestricted day of week: the schedule would never run.
     * Exactly one day, 30 or 31, in February alone, whatever the day of week says: Dagster's
-      ``ScheduleDefinition`` refuses these at load (``dagster._utils.schedules.is_valid_cron_string``),
-      although cron(5) would run ``0 0 30 2 1`` on Mondays in February.
+      ``ScheduleDefinition`` refuses these at load (its cron check, ``is_valid_cron_string`` in
+      Dagster's schedule utilities), although cron(5) would run ``0 0 30 2 1`` on Mondays in February.
 
     Raises:
         CronError: naming the days and months and why.

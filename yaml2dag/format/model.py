@@ -22,7 +22,6 @@ from yaml2dag.format.durations import parse_duration
 DocPath = tuple
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: Parameter types (spec §3).
 PARAMETER_TYPES = ("string", "integer", "number", "boolean", "array", "object", "secret")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from yaml2dag.format.errors import Problem, TemplateError
-from yaml2dag.format.model import Branch, DocPath, Entry, ParallelGroup, Step, StepBody, SubWorkflow, Switch, Workflow
+from yaml2dag.format.model import Branch, DocPath, Entry, ParallelGroup, Step, SubWorkflow, Switch, Workflow
 from yaml2dag.format.expressions import Reference, analyze, is_template, iter_strings
 from yaml2dag.format.toolspecs import get_tool
 
@@ -81,10 +81,6 @@ def template_fields(entry: Entry) -> Iterator[TemplateField]:
     elif isinstance(entry, Switch):
         if isinstance(entry.expression, str):
             yield TemplateField(entry.path + ("switch",), entry.expression, bare=True)
-
-
-def body_template_fields(body: StepBody) -> Iterator[TemplateField]:
-    yield from _parameter_strings(body.tool, body.action, body.parameters, body.path + ("parameters",), "failure")
 
 
 def _condition_parameters(tool: str | None, action: str | None) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ import json
 import keyword
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from yaml2dag.format import cron
 from yaml2dag.format.definitions_folder import library_root
@@ -35,7 +35,6 @@ from yaml2dag.format.errors import ERROR, WARNING, ParameterError, Problem, Temp
 from yaml2dag.format.limits import MAX_ATTEMPTS, MAX_STEPS, RULE as LIMIT_RULE, duration_problem, integer_problem, pattern_problem
 from yaml2dag.format.loader import Document, DocPath, format_path, internal_problem, iter_workflow_files, load_file, load_text
 from yaml2dag.format.model import (
-    PARAMETER_NAME,
     Branch,
     Entry,
     ParallelGroup,
@@ -46,7 +45,6 @@ from yaml2dag.format.model import (
     Workflow,
     build_workflow,
     iter_entries,
-    slugify,
 )
 from yaml2dag.format.naming import CONDITION_SUFFIX, GENERATED_SUFFIXES, OUTPUTS_NODE, DefinitionName, definition_names
 from yaml2dag.format.parameters import check_value
@@ -72,8 +70,8 @@ RESERVED_NAMES = frozenset(
      "loop", "self", "true", "false", "none", "True", "False", "None", "and", "or", "not", "in",
      "is", "if", "else")
 )
-#: Names Dagster refuses for jobs, ops and inputs (dagster._core.definitions.utils
-#: DISALLOWED_NAMES: its reserved words plus every Python keyword).
+#: Names Dagster refuses for jobs, ops and inputs (``DISALLOWED_NAMES`` of Dagster's definition
+#: utilities: its reserved words plus every Python keyword).
 DAGSTER_RESERVED = frozenset(
     ("context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict",
      "int", "str", "float", "bool", "input", "output", "type") + tuple(keyword.kwlist)
@@ -1172,17 +1170,3 @@ def _check_child_parameters(report: FileReport, entry: SubWorkflow, child: Workf
         if param.required and not param.is_secret and name not in entry.parameters:
             report.problems.append(doc.problem(entry.path, f"{child.name!r} requires the parameter `{name}` "
                                                f"({param.type})", "subworkflow"))
-
-
-def job_id_for_file(path: str | Path) -> str:
-    """The job name used for a file that could not be read as a workflow."""
-    return slugify(Path(path).stem)
-
-
-def is_identifier(name: str) -> bool:
-    return bool(PARAMETER_NAME.match(name))
-
-
-def iter_problems(reports: Iterable[FileReport]) -> Iterable[Problem]:
-    for report in reports:
-        yield from report.problems

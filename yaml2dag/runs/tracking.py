@@ -100,8 +100,11 @@ def retry_message(event: Any) -> str:
         while getattr(cause, "cause", None) is not None:
             cause = cause.cause
         message = (cause.message or error.message or "").strip()
-        if message.startswith("dagster._core.definitions.events.Failure:"):
-            message = message.split(":", 1)[1].strip()
+        import dagster as dg  # the run's events are Dagster's: it is loaded
+
+        failure = f"{dg.Failure.__module__}.{dg.Failure.__qualname__}:"  # how Dagster names a raised Failure
+        if message.startswith(failure):
+            message = message[len(failure):].strip()
     wait = getattr(data, "seconds_to_wait", None)
     suffix = f"; retrying in {wait:g}s" if wait else "; retrying"
     return (message.splitlines()[0] if message else "attempt failed") + suffix
