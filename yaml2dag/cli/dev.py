@@ -132,7 +132,7 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     click.echo(f"yaml2dag dev: definitions {folder}, DAGSTER_HOME {home}, UI {url}", err=True)
 
-    def on_term(signum, _frame):
+    def on_term(_signum, _frame):
         raise _Stop()
 
     previous = signal.signal(signal.SIGTERM, on_term)

@@ -51,7 +51,6 @@ class Masker:
         self._bytes = re.compile(b"|".join(map(re.escape, ordered_bytes))) if ordered_bytes else None
         #: every binary form, for :meth:`held_back`
         self.byte_forms = tuple(ordered_bytes)
-        self.longest_form = max((len(f) for f in ordered_bytes), default=0)
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
