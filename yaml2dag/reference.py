@@ -40,6 +40,7 @@ _WORDS = {
         "usage": "Usage: ", "option": "argument / option", "help": "help", "none": "—", "params": "Parameters",
         "no_options": "No arguments or options besides `--help`.",
         "no_params": "No parameters.", "repeatable": "repeatable", "colon": ": ",
+        "rule": "rule", "checks": "what it checks",
     },
     "zh": {
         "key": "键", "parameter": "参数", "type": "类型", "required": "必填", "default": "默认值",
@@ -49,6 +50,7 @@ _WORDS = {
         "help": "说明（`--help`，英文）", "none": "—", "params": "参数",
         "no_options": "除 `--help` 外没有参数或选项。",
         "no_params": "没有参数。", "repeatable": "可重复", "colon": "：",
+        "rule": "规则", "checks": "检查内容（取自 `yaml2dag.format.problem_rules`，英文）",
     },
 }
 
@@ -347,6 +349,15 @@ def cli_blocks(lang: str = "en") -> dict[str, str]:
     return blocks
 
 
+def rule_blocks(lang: str = "en") -> dict[str, str]:
+    """``rules``: the closed set of problem rules (:data:`yaml2dag.format.problem_rules.RULES`),
+    in its order, with what each checks."""
+    from yaml2dag.format.problem_rules import RULES
+
+    words = _WORDS[lang]
+    return {"rules": _table([words["rule"], words["checks"]], [[f"`{rule}`", text] for rule, text in RULES.items()])}
+
+
 def _takes_ctx(param) -> bool:
     import inspect
 
@@ -354,10 +365,10 @@ def _takes_ctx(param) -> bool:
 
 
 def all_blocks(lang: str = "en") -> dict[str, str]:
-    """Every generated block of the reference, in document order: schema, tools, CLI."""
+    """Every generated block of the reference, in document order: schema, tools, problem rules, CLI."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
-    return {**schema_blocks(lang), **tool_blocks(lang), **cli_blocks(lang)}
+    return {**schema_blocks(lang), **tool_blocks(lang), **rule_blocks(lang), **cli_blocks(lang)}
 
 
 def wrap(name: str, body: str) -> str:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import click
 
-from yaml2dag.cli.output import FORMAT_OPTION, console, print_json
+from yaml2dag.cli.output import console, print_json
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True, file_okay=True))
-@FORMAT_OPTION
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+    help="Output for people (text), scripts (json) or GitHub code scanning (sarif: SARIF 2.1.0).",
+)
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check workflow files and folders (default: the definitions folder).
 
     Prints every problem as FILE:LINE:COLUMN: PATH: MESSAGE [rule]. Exits 0 when every file
-    is valid, 1 when any is invalid, 2 on usage errors.
+    is valid, 1 when any is invalid, 2 on usage errors. --format sarif prints a SARIF 2.1.0 log
+    whose file URIs are relative to the current directory (run it from the repository root).
     """
     from yaml2dag.library.folder import definitions_dir
     from yaml2dag.format.validation import validate_paths
@@ -27,6 +31,11 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     report = validate_paths(list(paths))
     if fmt == "json":
         print_json(report.to_json())
+        raise SystemExit(0 if report.valid else 1)
+    if fmt == "sarif":
+        from yaml2dag.format.sarif import sarif_log
+
+        print_json(sarif_log(report.problems))
         raise SystemExit(0 if report.valid else 1)
     out = console()
     for problem in report.problems:

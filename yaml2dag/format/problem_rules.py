@@ -41,7 +41,7 @@ RULES = MappingProxyType({
     "error-handling": "`on_error`, `retry` and `fallback` fit together.",
     "on_failure": "What `on_failure` steps may contain and read.",
     "concurrency": "`concurrency.limit` within what the run queue supports.",
-    "cron": "Schedule triggers have a valid 5-field cron expression.",
+    "cron": "Schedule triggers have a valid cron expression (5 fields, or @hourly, @daily, @weekly, @monthly, @yearly).",
     "timezone": "Schedule triggers name a valid IANA time zone.",
     "trigger": "Trigger names, parameters and workflow references are valid and unique.",
     "duplicate": "Workflow names, job ids and Dagster definition names are unique in the definitions folder.",
