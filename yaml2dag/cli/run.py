@@ -83,11 +83,13 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
     (invalid workflow or parameters).
     """
     from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
-    from yaml2dag.library.folder import Library
+    from yaml2dag.format.name_index import NameIndex
     from yaml2dag.format.parameters import coerce, parse_assignments, resolve
 
     try:
-        report = Library().find(workflow)
+        # the folder's name index finds the file; only it and the workflows it names are
+        # validated (issue 13: a run's start does not grow with the folder)
+        report = NameIndex().find(workflow)
     except WorkflowNotFoundError as exc:
         _error(fmt, str(exc))
     if not report.valid or report.workflow is None:
