@@ -39,7 +39,7 @@ Usage::
 
 Prints one line per failure (on stderr, with progress every 500 inputs) and a summary on stdout
 (as JSON with ``--json``); exits 1 when any input crashed, hung or went over the memory limit.
-The test suite runs a bounded sample in-process (tests/unit/test_input_limits_fuzz.py).
+The test suite runs a bounded sample in-process (tests/integration/test_input_limits_fuzz.py).
 Results: docs/reliability.md.
 """
 

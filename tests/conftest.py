@@ -1,14 +1,26 @@
 """Shared fixtures: real Dagster instances on temporary homes, real subprocesses.
 
-Every wait is bounded and every process group a test starts is killed on teardown.
+Every wait is bounded (:func:`waiting.wait_until`, ``pytest-timeout`` on every test) and every
+process group a test starts is killed on teardown.
+
+Tiers, by folder (markers set here, never by hand): ``tests/unit`` (marker ``unit``) starts no
+Dagster run, no server and no CLI subprocess, and is the quick check (``pytest tests/unit``);
+``tests/integration`` (markers ``integration`` and ``slow``) holds the rest.
+
+A test changes ``os.environ`` only through ``monkeypatch`` (undone after it): a change left
+behind fails the test (:func:`_no_environment_leak`); a leaked ``DAGSTER_HOME`` once sent
+another test's CLI calls to the wrong instance.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +34,102 @@ REPO = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT = 180
 
 
-def make_dagster_home(path: Path) -> Path:
-    """Make ``path`` a fresh DAGSTER_HOME folder whose dagster.yaml turns telemetry off; returns it."""
-    path.mkdir()
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+#: The dagster.yaml of every test home: telemetry off, Dagster's default SQLite storage.
+TEST_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+#: The prepared home of this process (see :func:`_prepared_home`), built on first use.
+_PREPARED: Path | None = None
+
+
+def _prepared_home() -> Path:
+    """A DAGSTER_HOME built once per test process: :data:`TEST_DAGSTER_YAML` plus its SQLite
+    storage created and migrated by :func:`yaml2dag.runs.runner.prepare_storage` (and marked
+    ready, so no process opening a copy takes the creation lock). Each xdist worker builds its
+    own in a temporary folder removed when the process exits. Saves the ~1 s that creating and
+    migrating the three databases costs every test that opens an instance."""
+    global _PREPARED
+    if _PREPARED is None:
+        from yaml2dag.runs.runner import prepare_storage
+
+        root = Path(tempfile.mkdtemp(prefix="yaml2dag-test-home-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        home = root / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(TEST_DAGSTER_YAML)
+        prepare_storage(home)
+        assert (home / "history" / "runs.db").is_file(), f"no storage was created in {home}"
+        _PREPARED = home
+    return _PREPARED
+
+
+def make_dagster_home(path: Path, *, storage: bool = True) -> Path:
+    """Make ``path`` (which must not exist) a DAGSTER_HOME whose dagster.yaml turns telemetry off;
+    returns it.
+
+    With ``storage`` (the default) it is a copy of the process's prepared home, its SQLite storage
+    already created and migrated (:func:`_prepared_home`); without, only the dagster.yaml, for
+    tests of how yaml2dag creates a new home's storage."""
+    if storage:
+        shutil.copytree(_prepared_home(), path)
+    else:
+        path.mkdir()
+        (path / "dagster.yaml").write_text(TEST_DAGSTER_YAML)
     return path
 
 
 @pytest.fixture
 def dagster_home(tmp_path, monkeypatch) -> Path:
-    """A fresh DAGSTER_HOME with telemetry off, set in the environment for the test."""
+    """A DAGSTER_HOME with telemetry off and its storage ready (a copy of the prepared home),
+    set in the environment for the test."""
     home = make_dagster_home(tmp_path / "dagster_home")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+# --------------------------------------------------------------------------- tiers and guards
+
+TESTS = Path(__file__).resolve().parent
+#: Folder under tests/ -> the markers its tests get.
+TIER_MARKERS = {"unit": ("unit",), "integration": ("integration", "slow")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its folder: ``tests/unit`` -> ``unit``; ``tests/integration`` ->
+    ``integration`` and ``slow``. A test file outside both folders is refused."""
+    for item in items:
+        try:
+            tier = Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue  # not under tests/ (e.g. a doctest elsewhere)
+        if tier not in TIER_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: test files live in tests/unit or tests/integration")
+        for name in TIER_MARKERS[tier]:
+            item.add_marker(name)
+
+
+def _environment() -> dict[str, str]:
+    """``os.environ`` less pytest's own ``PYTEST_*`` variables (PYTEST_CURRENT_TEST changes by phase)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_leak(request):
+    """Fail a test that leaves ``os.environ`` changed (set, changed or removed a variable without
+    ``monkeypatch``, or a fixture of its own that does not restore it). Runs its check after
+    every other fixture of the test is torn down, monkeypatch's undo included."""
+    before = _environment()
+    yield
+    after = _environment()
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        # restore, so one leak does not fail every later test
+        for name in changed:
+            if name in before:
+                os.environ[name] = before[name]
+            else:
+                del os.environ[name]
+        pytest.fail(f"{request.node.nodeid} left os.environ changed: {', '.join(changed)}; "
+                    "change the environment with monkeypatch.setenv/delenv only", pytrace=False)
 
 
 @pytest.fixture
@@ -124,9 +219,11 @@ class Completed:
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | str | None = None,
-            input: str | None = None, timeout: float = CLI_TIMEOUT) -> Completed:
-    """Run ``python -m yaml2dag ARGS`` as a real subprocess (its own process group)."""
-    return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, input=input, timeout=timeout)
+            input: str | None = None, timeout: float = CLI_TIMEOUT, drop: tuple[str, ...] = ()) -> Completed:
+    """Run ``python -m yaml2dag ARGS`` as a real subprocess (its own process group); see
+    :func:`run_process` for ``env`` and ``drop``."""
+    return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, input=input, timeout=timeout,
+                       drop=drop)
 
 
 #: The CLI run in-process by ``python -c``; its last line on stderr is
@@ -152,10 +249,15 @@ def run_cli_counting_dagster(*args: str, env: dict | None = None, timeout: float
 
 
 def run_process(argv: list[str], *, env: dict | None = None, cwd: Path | str | None = None,
-                input: str | None = None, timeout: float = CLI_TIMEOUT) -> Completed:
-    """Run a command, killing its whole process group if it outlives ``timeout``."""
+                input: str | None = None, timeout: float = CLI_TIMEOUT, drop: tuple[str, ...] = ()) -> Completed:
+    """Run a command, killing its whole process group if it outlives ``timeout`` (seconds).
+
+    Its environment is this process's ``os.environ`` updated with ``env``, less the variables
+    named in ``drop`` (so a test never edits ``os.environ`` to hide one from a child)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    for name in drop:
+        full_env.pop(name, None)
     full_env.setdefault("NO_COLOR", "1")
     proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

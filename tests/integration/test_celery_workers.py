@@ -180,11 +180,7 @@ def test_parallel_group_runs_on_both_workers_with_settings_from_the_dagster_home
 def _cli(cwd: Path, env: dict[str, str], drop: list[str], *args: str, timeout: float = CLI_TIMEOUT):
     """`yaml2dag ARGS` from ``cwd`` with exactly ``env`` (``drop``: variables of this process not
     to pass on)."""
-    saved = {k: os.environ.pop(k) for k in drop if k in os.environ}
-    try:
-        return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, timeout=timeout)
-    finally:
-        os.environ.update(saved)
+    return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, timeout=timeout, drop=tuple(drop))
 
 
 def _kill_scenario(tmp_path: Path, databases: Databases, queue: str, retry: str, extra: str = ""):

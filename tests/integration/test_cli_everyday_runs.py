@@ -66,7 +66,8 @@ def project(tmp_path, monkeypatch):
         steps:
           - {id: hello, tool: shell, parameters: {command: "exit 3"}}
     """)
-    home = make_dagster_home(tmp_path / "dagster_home")
+    # no storage yet: two tests configure another storage and check none was created here
+    home = make_dagster_home(tmp_path / "dagster_home", storage=False)
     env = {"DAGSTER_HOME": str(home), "NO_COLOR": "1"}
     return root, env
 

@@ -294,3 +294,23 @@ def test_python_format_scaffold_and_attribute_checks(project):
     finally:
         declaration.write_text(original)
     assert dg(project, "check", "yaml").code == 0
+
+
+# --------------------------------------------------------------------------- validate and list on a component folder (from tests/unit/test_dg_component_files.py)
+
+COMPONENT_DECLARATION = "type: yaml2dag.WorkflowsComponent\n\nattributes:\n  path: .\n"
+
+
+def test_validate_and_list_on_a_component_folder_ignore_its_declaration(tmp_path):
+    """`yaml2dag validate` / `list` pointed at a scaffolded component folder see its workflows
+    only, with the defaults a user has (relative folder, cwd = the project)."""
+    folder = tmp_path / "proj" / "defs" / "team"
+    write(folder, "defs.yaml", COMPONENT_DECLARATION)  # DECLARATIONS[1] of the unit test
+    write(folder, "hello.yaml", "name: Hello\nsteps:\n  - {id: a, tool: shell, parameters: {command: echo hi}}\n")
+    env = {"YAML2DAG_DEFINITIONS": "defs/team"}
+    done = run_process([sys.executable, "-m", "yaml2dag", "validate"], cwd=tmp_path / "proj", env=env)
+    assert done.code == 0, done.stdout + done.stderr
+    assert "1 workflow file(s) valid" in done.stdout
+    done = run_process([sys.executable, "-m", "yaml2dag", "list", "--no-runs", "--format", "json"], cwd=tmp_path / "proj", env=env)
+    assert done.code == 0, done.stdout + done.stderr
+    assert '"Hello"' in done.stdout and "defs.yaml" not in done.stdout

@@ -2,20 +2,20 @@
 key, the folder-wide default (``YAML2DAG_EXECUTOR``), the Celery settings (environment, then
 ``$DAGSTER_HOME/celery.yaml``, never the workflow file), the retry rule for a step whose worker
 was lost, and stdout capture under a Celery worker (whose sys.stdout has no file descriptor).
+(`yaml2dag run` with a wrong default executor: tests/integration/test_celery_settings_cli.py.)
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import json
 import os
 import random
 import sys
 
 import pytest
 
-from conftest import REPO, run_process, write
+from conftest import REPO
 from yaml2dag.format.executors import ExecutorSettingError, default_executor_type, executor_type
 from yaml2dag.format.model import EXECUTOR_TYPES
 from yaml2dag.format.validation import validate_text
@@ -101,20 +101,6 @@ def test_the_compiled_job_gets_the_default_executor(monkeypatch, tmp_path):
     monkeypatch.setenv("YAML2DAG_EXECUTOR", "nope")
     with pytest.raises(ExecutorSettingError):
         compile_workflow(report.workflow, workflow_dir=str(tmp_path))
-
-
-def test_a_wrong_default_stops_yaml2dag_run_before_anything_is_stored(tmp_path):
-    home = tmp_path / "home"
-    write(tmp_path / "definitions", "wf.yaml", BASE)
-    done = run_process([sys.executable, "-m", "yaml2dag", "run", "Exec"], cwd=tmp_path,
-                       env={"YAML2DAG_EXECUTOR": "celry", "DAGSTER_HOME": str(home)})
-    assert done.code == 2, done.stdout + done.stderr
-    assert "YAML2DAG_EXECUTOR: expected one of threads, in_process, multiprocess, celery, got 'celry'" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not list(home.rglob("*.db")) or not (home / "history").exists()
-    dry = run_process([sys.executable, "-m", "yaml2dag", "run", "Exec", "--dry-run", "--format", "json"], cwd=tmp_path,
-                      env={"YAML2DAG_EXECUTOR": "celery", "DAGSTER_HOME": str(home)})
-    assert dry.code == 0 and json.loads(dry.stdout)["executor"]["type"] == "celery", dry.stderr
 
 
 # --------------------------------------------------------------------------- Celery settings

@@ -1,5 +1,6 @@
 """Issue 14, part 1, without Dagster runs: the component's declaration file is not a workflow,
-no workflow is ever mistaken for one, and ``yaml2dag.WorkflowsComponent`` loads lazily."""
+no workflow is ever mistaken for one, and ``yaml2dag.WorkflowsComponent`` loads lazily.
+(`yaml2dag validate` and `list` on a component folder: tests/integration/test_dg_component.py.)"""
 
 from __future__ import annotations
 
@@ -76,21 +77,6 @@ def test_unreadable_or_missing_files_are_not_declarations(tmp_path):
     assert not is_component_declaration(tmp_path / "defs.yaml")
     (tmp_path / "defs.yaml").mkdir()
     assert not is_component_declaration(tmp_path / "defs.yaml")
-
-
-def test_validate_and_list_on_a_component_folder_ignore_its_declaration(tmp_path):
-    """`yaml2dag validate` / `list` pointed at a scaffolded component folder see its workflows
-    only, with the defaults a user has (relative folder, cwd = the project)."""
-    folder = tmp_path / "proj" / "defs" / "team"
-    write(folder, "defs.yaml", DECLARATIONS[1])
-    write(folder, "hello.yaml", "name: Hello\nsteps:\n  - {id: a, tool: shell, parameters: {command: echo hi}}\n")
-    env = {"YAML2DAG_DEFINITIONS": "defs/team"}
-    done = run_process([sys.executable, "-m", "yaml2dag", "validate"], cwd=tmp_path / "proj", env=env)
-    assert done.code == 0, done.stdout + done.stderr
-    assert "1 workflow file(s) valid" in done.stdout
-    done = run_process([sys.executable, "-m", "yaml2dag", "list", "--no-runs", "--format", "json"], cwd=tmp_path / "proj", env=env)
-    assert done.code == 0, done.stdout + done.stderr
-    assert '"Hello"' in done.stdout and "defs.yaml" not in done.stdout
 
 
 def test_workflows_component_is_lazy_and_listed_by_dir():

@@ -5,23 +5,20 @@ in the definitions folder, made ``list``, ``validate``, ``show`` and ``run`` of 
 workflow crash) now gives a problem with line, column and rule, exit 1 and valid JSON; the
 limits of :mod:`yaml2dag.format.limits` hold at their boundaries; an exception that still escapes a
 check is confined to its file (rule ``internal``); the numbers that compiled into crashing runs
-are refused or handled consistently. CLI tests run the real ``yaml2dag`` from a working folder
-with the defaults a user has (relative ``definitions``, no ``YAML2DAG_*`` variables).
+are refused or handled consistently. The same inputs through the real ``yaml2dag`` CLI (from a
+working folder with the defaults a user has) are tested in tests/integration/test_poison_file.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import CLI_TIMEOUT, Completed, make_dagster_home, run_process, write
+from conftest import run_process, write
 from yaml2dag.format import limits
 from yaml2dag.format.errors import ParameterError
 from yaml2dag.format.model import Parameter
@@ -109,76 +106,6 @@ def test_listed_input_gives_a_located_problem(case):
     assert all(p.line >= 1 and p.column >= 1 and p.rule for p in errors), errors
     assert "internal" not in {p.rule for p in errors}, errors
     assert any(p.rule == rule and p.line == line for p in errors), [p.format() for p in errors]
-
-
-def _user_env(tmp_path: Path) -> dict:
-    """A user's environment: a temporary DAGSTER_HOME and no YAML2DAG_* variables (the folder is
-    the relative ``definitions``)."""
-    home = tmp_path / "home"
-    if not home.exists():
-        make_dagster_home(home)
-    return {"DAGSTER_HOME": str(home)}
-
-
-def _cli(tmp_path: Path, *args: str) -> Completed:
-    """``yaml2dag ARGS`` as a real subprocess in ``tmp_path`` (its own process group, killed
-    after, bounded by CLI_TIMEOUT), with the environment a user has: no ``YAML2DAG_*``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YAML2DAG_")}
-    env.update(_user_env(tmp_path))
-    env.setdefault("NO_COLOR", "1")
-    argv = [str(Path(sys.executable).parent / "yaml2dag"), *args]
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=CLI_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise AssertionError(f"{argv} did not finish within {CLI_TIMEOUT}s\nstdout:\n{out}\nstderr:\n{err}")
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return Completed(proc.returncode, out, err)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(POISON))
-def test_listed_input_cli_text_and_json(tmp_path, case):
-    text, rule, line = POISON[case]
-    write(tmp_path / "definitions", "poison.yaml", text)
-    done = _cli(tmp_path, "validate", "definitions/poison.yaml")
-    assert done.code == 1, done
-    assert "Traceback" not in done.stdout + done.stderr, done.stderr
-    lines = [m for m in map(LINE.match, done.stdout.splitlines()) if m]
-    assert any(m["rule"] == rule and int(m["line"]) == line for m in lines), done.stdout
-    done = _cli(tmp_path, "validate", "--format", "json", "definitions/poison.yaml")
-    assert done.code == 1, done
-    data = json.loads(done.stdout)
-    assert data["valid"] is False
-    assert any(e["rule"] == rule and e["line"] == line and e["column"] >= 1 for e in data["errors"]), data
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(POISON))
-def test_poison_file_does_not_take_list_validate_show_down(tmp_path, case):
-    """One poison file and one good file in the default (relative) definitions folder."""
-    write(tmp_path / "definitions", "poison.yaml", POISON[case][0])
-    write(tmp_path / "definitions", "good.yaml", GOOD)
-    listed = _cli(tmp_path, "list", "--format", "json")
-    assert "Traceback" not in listed.stderr, listed.stderr
-    assert listed.code == 0, listed
-    assert "Good Flow" in listed.stdout
-    done = _cli(tmp_path, "validate", "--format", "json")
-    assert done.code == 1, done
-    data = json.loads(done.stdout)
-    by_file = {Path(w["file"]).name: w for w in data["workflows"]}
-    assert by_file["good.yaml"]["valid"] is True and by_file["poison.yaml"]["valid"] is False, data
-    shown = _cli(tmp_path, "show", "Good Flow")
-    assert shown.code == 0 and "Traceback" not in shown.stderr, shown
-    dry = _cli(tmp_path, "run", "Good Flow", "--dry-run")
-    assert dry.code == 0 and "Traceback" not in dry.stderr, dry
 
 
 # --------------------------------------------------------------------------- the limits at their boundary
@@ -390,34 +317,6 @@ def test_same_parameter_twice_is_refused():
     with pytest.raises(ParameterError, match="`req`: given twice"):
         parse_assignments(["req=r", "req=s"])
     assert parse_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
-
-
-PARAMS = """
-name: Params Flow
-parameters:
-  x: {type: number, default: 1.5}
-  req: {type: string}
-steps:
-  - id: a
-    tool: shell
-    parameters: {command: "echo {{ x }} {{ req }}"}
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("args,needle", [
-    (["x=inf", "req=r"], "parameter `x`"),
-    (["x=nan", "req=r"], "parameter `x`"),
-    (["x=-inf", "req=r"], "parameter `x`"),
-    (["req=r", "req=s"], "parameter `req`"),
-])
-def test_cli_refuses_bad_parameter_values(tmp_path, args, needle):
-    write(tmp_path / "definitions", "params.yaml", PARAMS)
-    done = _cli(tmp_path, "run", "Params Flow", *args, "--dry-run")
-    assert done.code == 2, done
-    assert needle in done.stderr + done.stdout and "Traceback" not in done.stderr, done
-    ok = _cli(tmp_path, "run", "Params Flow", "x=2.5", "req=r", "--dry-run")
-    assert ok.code == 0, ok
 
 
 # --------------------------------------------------------------------------- a crash stays in its file

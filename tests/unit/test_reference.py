@@ -5,7 +5,8 @@
   kind and CLI command (with its options) appears in the reference, English and Chinese.
 * The generated tables embedded in both documents equal what ``yaml2dag schema --markdown``
   prints now (run ``python scripts/update_reference.py`` after changing the schema, a tool or a
-  command), and every generated table is embedded.
+  command), and every generated table is embedded (the script and the CLI themselves, as
+  subprocesses: tests/integration/test_reference_cli.py).
 * Every ``yaml`` example of the reference is a valid workflow (unless marked ``# fragment``).
 * README and docs link only to files that exist inside the repository.
 """
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 import copy
 import re
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from conftest import REPO, run_cli_counting_dagster, run_process
+from conftest import REPO
 
 from yaml2dag import reference
 from yaml2dag.format.schema import TRIGGER_TYPES, load_schema
@@ -155,14 +155,6 @@ def test_generated_tables_equal_what_the_generator_prints(texts, lang):
                          "run `python scripts/update_reference.py`")
 
 
-def test_update_script_check_passes_and_rewrite_is_idempotent(texts):
-    done = run_process([sys.executable, "scripts/update_reference.py", "--check"], cwd=REPO)
-    assert done.code == 0, done.stdout + done.stderr
-    for lang, text in texts.items():
-        new, missing = reference.update_document(text, reference.all_blocks(lang))
-        assert new == text and missing == []
-
-
 def test_update_document_replaces_only_the_blocks():
     text = "intro\n<!-- BEGIN GENERATED a -->\nold\n<!-- END GENERATED a -->\nmiddle\n" \
            "<!-- BEGIN GENERATED b -->\n<!-- END GENERATED b -->\nend\n"
@@ -227,17 +219,6 @@ def test_every_yaml_example_is_a_valid_workflow(texts, lang):
         assert not errors, "\n".join(errors)
         examples += 1
     assert examples >= 15
-
-
-@pytest.mark.parametrize("lang", LANGS)
-def test_schema_markdown_cli_prints_the_tables_without_dagster(lang):
-    """`yaml2dag schema --markdown` is the generator, stays Dagster-free, and prints what the
-    documents embed."""
-    done = run_cli_counting_dagster("schema", "--markdown", "--lang", lang)
-    assert done.stderr.strip().splitlines()[-1] == "EXIT 0 DAGSTER 0", done.stderr
-    assert reference.document_blocks(done.stdout) == reference.all_blocks(lang)
-    plain = run_cli_counting_dagster("schema")
-    assert plain.stdout.startswith("{") and plain.stderr.strip().splitlines()[-1] == "EXIT 0 DAGSTER 0"
 
 
 # --------------------------------------------------------------------------- links

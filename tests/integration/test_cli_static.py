@@ -107,7 +107,7 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def home(tmp_path) -> Path:
-    return make_dagster_home(tmp_path / "dagster_home")
+    return make_dagster_home(tmp_path / "dagster_home", storage=False)  # the dry-run tests check it stays empty
 
 
 @pytest.fixture
