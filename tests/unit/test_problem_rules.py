@@ -198,3 +198,11 @@ def test_shown_values_are_small_and_hashable():
     assert len(long.actual) == 200 and long.actual.endswith("...")
     assert Problem("f", 1, 1, "", "m", actual={"k": [1]}).actual == "a mapping"
     assert Problem("f", 1, 1, "", "m", actual=float("nan")).to_dict()["actual"] == "nan"  # JSON has no NaN
+
+
+def test_number_and_integer_limit_problems_carry_the_text_found(corpus):
+    (too_big,) = [p for p in corpus["limit.yaml"] if p.path == "steps[0].timeout"]
+    assert (too_big.rule, too_big.expected, too_big.actual) == ("limit", "a 64-bit integer", "99999999999999999999")
+    (nan,) = [p for p in corpus["number.yaml"] if p.path == "parameters.ratio.maximum"]
+    assert (nan.rule, nan.expected, nan.actual) == ("number", "a finite number", ".nan")
+    assert nan.end_column == nan.column + len(".nan")

@@ -267,7 +267,7 @@ class _Builder:
             if node.tag == _FLOAT_TAG and isinstance(value, float):
                 problem = float_problem(value)
                 if problem:
-                    self._problem(node, path, problem, "number")
+                    self._problem(node, path, problem, "number", "a finite number")
                     return None
             return value
         if isinstance(node, SequenceNode):
@@ -288,9 +288,11 @@ class _Builder:
                 self._open.discard(id(node))
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
-    def _problem(self, node: Node, path: DocPath, message: str, rule: str) -> None:
+    def _problem(self, node: Node, path: DocPath, message: str, rule: str, expected: str | None = None) -> None:
         line, col = _mark(node)
+        actual = node.value if isinstance(node, ScalarNode) else None  # the text as written
         self.doc.problems.append(Problem(self.doc.file, line, col, format_path(path), message, rule,
+                                         expected=expected, actual=actual,
                                          end_column=self.doc.end_column(line, col)))
 
     def _integer(self, node: ScalarNode, path: DocPath) -> int | None:
@@ -302,7 +304,7 @@ class _Builder:
             problem = integer_problem(value) if isinstance(value, int) else None
             if problem is None:
                 return value
-        self._problem(node, path, problem, LIMIT_RULE)
+        self._problem(node, path, problem, LIMIT_RULE, "a 64-bit integer")
         return None
 
     def _mapping(self, node: MappingNode, path: DocPath) -> dict[str, Any]:
