@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yaml2dag.compiler.ops import _metadata_value
+from yaml2dag.compiler.op_io import metadata_value as _metadata_value
 from yaml2dag.compiler.runtime import to_jsonable
 
 BUILTIN = (type(None), bool, int, float, str, list, dict)

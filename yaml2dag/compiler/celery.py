@@ -12,7 +12,7 @@ routing it reuses):
 
 * the scheduling rules of yaml2dag's other executors: ``max_parallel`` steps of a run in flight,
   the parallel groups' ``max_parallel`` (op tag concurrency limits), instance concurrency pools
-  (a pool slot held by a dead run is reaped, :class:`yaml2dag.runs.run_health.DeadRunWatch`);
+  (a pool slot held by a dead run is reaped, :class:`yaml2dag.compiler.run_health.DeadRunWatch`);
 * the workflow ``timeout`` and run termination: the orchestrator writes a cancel request into
   the run storage's key-value store; each task's heartbeat thread on the worker reads it and
   cancels the step's tools (the shell tool kills its process group), as the thread-pool executor
@@ -27,7 +27,8 @@ routing it reuses):
   Tasks are acknowledged when they start (Celery's default), so a message the broker already
   handed to a worker that dies before starting it is redelivered to another one.
 
-Settings (never in the workflow file): see :func:`celery_settings`. Workers:
+Settings (never in the workflow file): :mod:`.celery_settings`. The worker side:
+:mod:`.celery_worker`. Workers:
 ``dagster-celery worker start -A yaml2dag.compiler.celery_app`` (:mod:`.celery_app`).
 """
 
@@ -38,11 +39,9 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -55,173 +54,19 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
-from yaml2dag.format.definitions_folder import definitions_dir
-from yaml2dag.format.executors import ExecutorSettingError
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
-from yaml2dag.compiler.runtime import cancel_run, claim_failure_handling, forget_run
-from yaml2dag.compiler.scope import TAG_MAX_ATTEMPTS
+from yaml2dag.compiler.runtime import cancel_run
+from yaml2dag.compiler.run_health import DeadRunWatch
+from yaml2dag.compiler.celery_settings import (  # noqa: F401 - the settings are re-exported here
+    BACKEND_ENV, BROKER_ENV, HEARTBEAT_ENV, KEY_PREFIX, QUEUE_ENV, TASK_NAME, CelerySettings,
+    cancel_key, celery_settings, claim_key, make_app, parse_claim, passed_environment,
+)
+from yaml2dag.format.tags import TAG_MAX_ATTEMPTS
 
-#: Name of the Celery task that executes one step (registered by :mod:`.celery_app`).
-TASK_NAME = "yaml2dag.execute_step"
-
-BROKER_ENV = "YAML2DAG_CELERY_BROKER"
-BACKEND_ENV = "YAML2DAG_CELERY_BACKEND"
-QUEUE_ENV = "YAML2DAG_CELERY_QUEUE"
-HEARTBEAT_ENV = "YAML2DAG_CELERY_HEARTBEAT"
-#: File of the Dagster home holding the Celery settings: the block ``dagster-celery worker
-#: start -y FILE`` reads (``execution: config: {broker, backend, config_source}``).
-SETTINGS_FILE = "celery.yaml"
-
-DEFAULT_QUEUE = "yaml2dag"
-DEFAULT_BACKEND = "rpc://"
-#: Seconds between two heartbeats of a running step (``$YAML2DAG_CELERY_HEARTBEAT``).
-DEFAULT_HEARTBEAT = 5.0
-#: A step whose worker missed this many heartbeats in a row is lost (30 s by default).
-LOST_AFTER_BEATS = 6
 #: Seconds a submitted step may wait for a worker before the run says so (it keeps waiting).
 NO_WORKER_WARNING_SECONDS = 60.0
 #: Seconds between two looks of the orchestrator at its tasks while nothing else happens.
 POLL_SECONDS = 0.05
-
-#: Seconds an unused result reply queue (``rpc://``) stays on the broker.
-REPLY_QUEUE_EXPIRES = 600
-#: Prefix of the run storage keys (Dagster's key-value store) this executor uses.
-KEY_PREFIX = "yaml2dag/celery/"
-
-
-def _dagster_default_broker(env: Mapping[str, str]) -> str:
-    # Dagster's default (dagster_celery.defaults.broker_url), without importing Celery
-    return f"pyamqp://guest@{env.get('DAGSTER_CELERY_BROKER_HOST') or 'localhost'}:5672//"
-
-
-@dataclass(frozen=True)
-class CelerySettings:
-    """Where the Celery tasks of a run go (:func:`celery_settings`).
-
-    Attributes:
-        broker: the broker URL (may hold a password: show it with :meth:`safe_broker` only).
-        backend: the result backend URL (default ``rpc://``: results come back over the broker).
-        queue: the queue the steps are sent to; workers must consume it.
-        heartbeat: seconds between two heartbeats of a running step.
-        config_source: extra Celery settings (lowercase names), from the settings file.
-    """
-
-    broker: str
-    backend: str = DEFAULT_BACKEND
-    queue: str = DEFAULT_QUEUE
-    heartbeat: float = DEFAULT_HEARTBEAT
-    config_source: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def lost_after(self) -> float:
-        """Seconds without a heartbeat after which a running step's worker is lost."""
-        return LOST_AFTER_BEATS * self.heartbeat
-
-    def safe_broker(self) -> str:
-        """The broker URL with its password masked (for messages)."""
-        from kombu.utils.url import maybe_sanitize_url
-
-        return maybe_sanitize_url(self.broker)
-
-
-def settings_file(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``$DAGSTER_HOME/celery.yaml`` when DAGSTER_HOME is set, else None."""
-    env = os.environ if environ is None else environ
-    home = env.get("DAGSTER_HOME")
-    return Path(home) / SETTINGS_FILE if home else None
-
-
-def celery_settings(environ: Mapping[str, str] | None = None) -> CelerySettings:
-    """The Celery settings of this process, from the environment and the Dagster home.
-
-    Each setting comes from the first of:
-
-    * broker: ``$YAML2DAG_CELERY_BROKER``; ``execution.config.broker`` of
-      ``$DAGSTER_HOME/celery.yaml`` (``{env: VAR}`` allowed, as in Dagster's config); Dagster's
-      default ``pyamqp://guest@$DAGSTER_CELERY_BROKER_HOST:5672//`` (host default
-      ``localhost``);
-    * backend: ``$YAML2DAG_CELERY_BACKEND``; the file's ``backend``; ``rpc://``;
-    * queue: ``$YAML2DAG_CELERY_QUEUE``; the file's ``config_source.task_default_queue``;
-      ``yaml2dag``;
-    * heartbeat: ``$YAML2DAG_CELERY_HEARTBEAT`` (seconds, > 0); 5.
-
-    The settings file is the one ``dagster-celery worker start -y`` takes, so orchestrators and
-    workers can share it.
-
-    Raises:
-        ExecutorSettingError: the file is not valid Dagster Celery config (the message names
-            the file), or a variable has a wrong value (the message names it and what is
-            expected).
-    """
-    env = os.environ if environ is None else environ
-    file_config: dict[str, Any] = {}
-    path = settings_file(env)
-    if path is not None and path.is_file():
-        file_config = _read_settings_file(path, env)
-    source = dict(file_config.get("config_source") or {})
-    raw_heartbeat = (env.get(HEARTBEAT_ENV) or "").strip()
-    heartbeat = DEFAULT_HEARTBEAT
-    if raw_heartbeat:
-        try:
-            heartbeat = float(raw_heartbeat)
-        except ValueError:
-            heartbeat = -1.0
-        if not (0 < heartbeat < 3600):
-            raise ExecutorSettingError(f"{HEARTBEAT_ENV}: expected a number of seconds above 0 and below 3600, "
-                                       f"got {raw_heartbeat!r}")
-    queue = (env.get(QUEUE_ENV) or "").strip() or str(source.get("task_default_queue") or DEFAULT_QUEUE)
-    return CelerySettings(
-        broker=(env.get(BROKER_ENV) or "").strip() or file_config.get("broker") or _dagster_default_broker(env),
-        backend=(env.get(BACKEND_ENV) or "").strip() or file_config.get("backend") or DEFAULT_BACKEND,
-        queue=queue,
-        heartbeat=heartbeat,
-        config_source=source,
-    )
-
-
-def _read_settings_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    """The ``execution.config`` block of a settings file, checked against Dagster's Celery
-    executor config, ``{env: VAR}`` values read from ``env``."""
-    import yaml
-    from dagster._config import validate_config
-    from dagster_celery.executor import celery_executor
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExecutorSettingError(f"{path}: cannot be read as Celery executor config: {first}") from None
-    execution = data.get("execution") if isinstance(data, dict) else None
-    if not isinstance(execution, dict):
-        raise ExecutorSettingError(f"{path}: not valid Celery executor config: expected a mapping `execution: config: ...`")
-    config = execution.get("config") or execution.get("celery") or {}
-    checked = validate_config(celery_executor.config_schema.config_type, config)
-    if not checked.success:
-        details = "; ".join(e.message for e in checked.errors)
-        raise ExecutorSettingError(f"{path}: not valid Celery executor config: {details}")
-    out = dict(config)
-    for key in ("broker", "backend"):
-        value = out.get(key)
-        if isinstance(value, dict) and "env" in value:
-            variable = str(value["env"])
-            if not env.get(variable):
-                raise ExecutorSettingError(f"{path}: execution.config.{key} is read from the environment variable "
-                                           f"{variable}, which is not set")
-            out[key] = env[variable]
-    return out
-
-
-# --------------------------------------------------------------------------- storage keys
-
-
-def claim_key(run_id: str, step_key: str) -> str:
-    """Run storage key of the claim (and heartbeat) of a step's current task."""
-    return f"{KEY_PREFIX}{run_id}/step/{step_key}"
-
-
-def cancel_key(run_id: str) -> str:
-    """Run storage key holding why a run's steps must stop (absent while they may run)."""
-    return f"{KEY_PREFIX}{run_id}/cancel"
 
 
 def _forget_keys(instance: Any, run_id: str) -> None:
@@ -236,43 +81,6 @@ def _forget_keys(instance: Any, run_id: str) -> None:
                 KeyValueStoreTable.c.key.like(f"{KEY_PREFIX}{run_id}/%")))
     except Exception:  # noqa: BLE001 - never fail a run over housekeeping
         pass
-
-
-# --------------------------------------------------------------------------- the orchestrator
-
-
-_apps: dict[tuple, Any] = {}
-_apps_lock = threading.Lock()
-
-
-def make_app(settings: CelerySettings, worker: bool = False) -> Any:
-    """The Celery app for ``settings`` (cached per settings in the orchestrator).
-
-    Dagster's Celery defaults (``dagster_celery.config.DEFAULT_CONFIG``: prefetch of one task,
-    fast-failing broker connections), then ``config_source``, then the queue.
-    """
-    from celery import Celery
-    from dagster_celery.config import DEFAULT_CONFIG
-
-    key = (settings.broker, settings.backend, settings.queue,
-           json.dumps(dict(settings.config_source), sort_keys=True, default=str))
-    if not worker:
-        with _apps_lock:
-            if key in _apps:
-                return _apps[key]
-    app = Celery("yaml2dag", broker=settings.broker, backend=settings.backend)
-    conf = dict(DEFAULT_CONFIG)
-    # the rpc backend's reply queue of a process that ended goes away after this (seconds idle)
-    conf["result_expires"] = REPLY_QUEUE_EXPIRES
-    conf.update(settings.config_source)
-    conf.update(task_default_queue=settings.queue, task_serializer="json", result_serializer="json",
-                accept_content=["json"], broker_connection_retry_on_startup=True)
-    app.conf.update(conf)
-    if not worker:
-        with _apps_lock:
-            _apps.setdefault(key, app)
-            return _apps[key]
-    return app
 
 
 @dataclass
@@ -335,8 +143,6 @@ class CeleryStepsExecutor(Executor):
     # the loop: submit ready steps, collect results, watch heartbeats, stop on timeout/termination
     def _loop(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan,
               concurrency: InstanceConcurrencyContext, app: Any, settings: CelerySettings) -> Iterator[DagsterEvent]:
-        from yaml2dag.runs.run_health import DeadRunWatch
-
         instance = plan_context.instance
         run_id = plan_context.run_id
         in_flight: dict[str, _Task] = {}
@@ -455,7 +261,7 @@ class CeleryStepsExecutor(Executor):
             known_state=active.get_known_state(),
             print_serialized_events=True,
         )
-        options = {"heartbeat": settings.heartbeat, "env": _passed_environment()}
+        options = {"heartbeat": settings.heartbeat, "env": passed_environment()}
         result = app.send_task(TASK_NAME, kwargs={"execute_step_args_packed": pack_value(args),
                                                   "executable_dict": executable, "options": options},
                                queue=settings.queue)
@@ -497,7 +303,7 @@ class CeleryStepsExecutor(Executor):
         now = time.monotonic()
         for storage_key, step_key in keys.items():
             task = in_flight[step_key]
-            claim = _parse(values.get(storage_key))
+            claim = parse_claim(values.get(storage_key))
             if claim.get("task") != task.result.id:
                 if not task.warned and now - task.submitted > NO_WORKER_WARNING_SECONDS and not stopping:
                     task.warned = True
@@ -592,177 +398,12 @@ class WorkerLostError(Exception):
     """The Celery worker running a step stopped heartbeating."""
 
 
-def _parse(value: str | None) -> dict:
-    if not value:
-        return {}
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _request_cancel(instance: Any, run_id: str, reason: str) -> None:
     try:
         instance.run_storage.set_cursor_values({cancel_key(run_id): reason})
     except Exception:  # noqa: BLE001 - the steps then stop at the grace deadline
         pass
 
-
-#: Variables of the orchestrator a worker takes for a task when its own environment has none:
-#: how the job is rebuilt there (the definitions folder of a ``yaml2dag.definitions`` run).
-PASSED_VARIABLES = ("YAML2DAG_DEFINITIONS", "YAML2DAG_EXECUTOR")
-
-
-def _passed_environment() -> dict[str, str]:
-    out = {name: os.environ[name] for name in PASSED_VARIABLES if os.environ.get(name)}
-    out["YAML2DAG_DEFINITIONS"] = str(definitions_dir().resolve())
-    return out
-
-
-# --------------------------------------------------------------------------- the worker side
-
-
-class _Heartbeat:
-    """A running step's claim and heartbeat in the run storage, and its cancellation watch."""
-
-    def __init__(self, instance: Any, run_id: str, step_key: str, task_id: str, worker: str, interval: float):
-        self.instance = instance
-        self.run_id = run_id
-        self.task_id = task_id
-        self.interval = interval
-        self.key = claim_key(run_id, step_key)
-        self.info = {"task": task_id, "worker": worker, "host": socket.gethostname(), "pid": os.getpid()}
-        self.beat = 0
-        self.cancelled: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"yaml2dag-heartbeat-{step_key}", daemon=True)
-
-    def cancel_reason(self) -> str | None:
-        """Why the step must not run (the run is stopping, or another task took it over), or None."""
-        from dagster import DagsterRunStatus
-
-        values = self.instance.run_storage.get_cursor_values({self.key, cancel_key(self.run_id)})
-        if values.get(cancel_key(self.run_id)):
-            return values[cancel_key(self.run_id)]
-        claim = _parse(values.get(self.key))
-        if claim.get("task") == self.task_id and claim.get("lost"):
-            return "the run gave this step up: its worker was considered lost"
-        if claim.get("task") not in (None, self.task_id) and claim.get("beat") is not None and self.beat:
-            return "another task runs this step now"
-        run = self.instance.get_run_by_id(self.run_id)
-        if run is None:
-            return "the run no longer exists"
-        if run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED, DagsterRunStatus.FAILURE,
-                          DagsterRunStatus.SUCCESS):
-            return f"the run is {run.status.value}"
-        return None
-
-    def _write(self) -> None:
-        self.beat += 1
-        self.instance.run_storage.set_cursor_values({self.key: json.dumps({**self.info, "beat": self.beat})})
-
-    def __enter__(self) -> "_Heartbeat":
-        self._write()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=max(5.0, 2 * self.interval))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                if self.cancelled is None:
-                    reason = self.cancel_reason()
-                    if reason is not None:
-                        self.cancelled = reason
-                        # the step fails because the run is stopping: its failure hook must not
-                        # run the workflow's failure handling here (the orchestrator does, with
-                        # the reason, as the thread-pool executor does for the steps it stops)
-                        claim_failure_handling(self.run_id)
-                        cancel_run(self.run_id, reason)
-                        continue
-                self._write()
-            except Exception:  # noqa: BLE001 - storage briefly unavailable: beat again next time
-                continue
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """The orchestrator's :data:`PASSED_VARIABLES` that this worker's environment lacks, set
-    for one task (Celery's prefork pool runs one task at a time per process)."""
-    added = {k: v for k, v in values.items() if k in PASSED_VARIABLES and v and not os.environ.get(k)}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
-def execute_step_task(request: Any, execute_step_args_packed: dict, executable_dict: dict,
-                      options: Mapping[str, Any] | None = None) -> dict:
-    """Body of the Celery task :data:`TASK_NAME`: execute one step of a run on this worker.
-
-    Args:
-        request: the Celery task request (``id``, ``hostname``).
-        execute_step_args_packed: Dagster's ``ExecuteStepArgs``, packed.
-        executable_dict: the run's ``ReconstructableJob`` as a dict.
-        options: ``heartbeat`` (seconds) and ``env`` (see :data:`PASSED_VARIABLES`).
-
-    Returns:
-        ``{"events": [serialized DagsterEvent...], "worker", "host", "pid"}``; ``events`` is
-        empty when the step was not run (``skipped`` says why: the run is stopping).
-    """
-    from dagster import DagsterInstance
-    from dagster._core.definitions.reconstruct import ReconstructableJob
-    from dagster._core.execution.api import create_execution_plan, execute_plan_iterator
-    from dagster._grpc.types import ExecuteStepArgs
-    from dagster._serdes import serialize_value, unpack_value
-
-    options = dict(options or {})
-    args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
-    step_key = (args.step_keys_to_execute or [""])[0]
-    worker = str(getattr(request, "hostname", "") or "")
-    out: dict[str, Any] = {"events": [], "worker": worker, "host": socket.gethostname(), "pid": os.getpid()}
-    with _environment(options.get("env") or {}), DagsterInstance.from_ref(args.instance_ref) as instance:
-        run = instance.get_run_by_id(args.run_id)
-        if run is None:
-            raise LookupError(f"run {args.run_id} is not in the storage this worker was told to use")
-        heartbeat = _Heartbeat(instance, args.run_id, step_key, str(request.id), worker,
-                               float(options.get("heartbeat") or DEFAULT_HEARTBEAT))
-        reason = heartbeat.cancel_reason()
-        if reason is not None:
-            out["skipped"] = reason
-            return out
-        recon_job = ReconstructableJob.from_dict(executable_dict)
-        plan = create_execution_plan(recon_job, run.run_config, step_keys_to_execute=args.step_keys_to_execute,
-                                     known_state=args.known_state)
-        events = [instance.report_engine_event(
-            f'Executing step "{step_key}" on Celery worker {worker} (host {out["host"]}, pid {out["pid"]})',
-            run,
-            EngineEventData({"Celery worker": worker, "host": out["host"], "pid": out["pid"]},
-                            marker_end="celery_queue_wait"),
-            CeleryStepsExecutor,
-            step_key=step_key,
-        )]
-        try:
-            with heartbeat:
-                for event in execute_plan_iterator(execution_plan=plan, job=recon_job, dagster_run=run,
-                                                   instance=instance, retry_mode=args.retry_mode,
-                                                   run_config=run.run_config):
-                    events.append(event)
-        finally:
-            # this pool process serves other runs next: forget what it noted about this one
-            # (failure handling is kept to once per run by the markers in the event log)
-            forget_run(args.run_id)
-        out["events"] = [serialize_value(e) for e in events]
-        return out
-
-
-# --------------------------------------------------------------------------- the executor definition
 
 
 def make_celery_executor(failure_cw: Any = None) -> dg.ExecutorDefinition:
@@ -798,5 +439,5 @@ def make_celery_executor(failure_cw: Any = None) -> dg.ExecutorDefinition:
 
 
 __all__ = ["BACKEND_ENV", "BROKER_ENV", "HEARTBEAT_ENV", "QUEUE_ENV", "TASK_NAME", "CelerySettings",
-           "CeleryStepsExecutor", "WorkerLostError", "celery_settings", "execute_step_task", "make_app",
-           "make_celery_executor", "retry_after_loss"]
+           "CeleryStepsExecutor", "WorkerLostError", "celery_settings", "make_app", "make_celery_executor",
+           "retry_after_loss"]

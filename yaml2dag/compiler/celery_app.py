@@ -15,7 +15,8 @@ from the worker's environment, like every other environment variable a step read
 
 from __future__ import annotations
 
-from yaml2dag.compiler.celery import TASK_NAME, celery_settings, execute_step_task, make_app
+from yaml2dag.compiler.celery_settings import TASK_NAME, celery_settings, make_app
+from yaml2dag.compiler.celery_worker import execute_step_task
 
 
 def _worker_app():

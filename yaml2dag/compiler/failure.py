@@ -3,7 +3,7 @@
 When a step fails for good (after its retries, with ``on_error: abort``), a Dagster failure
 hook on every op of the job runs, once per run (when two steps of a multiprocess run fail at
 the same moment, the first ``started`` event in the run's event log decides which process
-handles the failure, see :func:`_claim`):
+handles the failure, see :func:`.failure_events.claim`):
 
 1. the ``compensate`` bodies of the steps that had succeeded, newest first, across the workflow
    and the sub-workflows it inlines; each sees its own step's result, ``failed_step`` and
@@ -14,13 +14,12 @@ handles the failure, see :func:`_claim`):
    those of each workflow that includes it, up to the top-level workflow (``failed_step``:
    ``deploy.apply``).
 
-The step results handlers read are rebuilt from the run's event log: the ``result`` metadata of
-each step's ``STEP_OUTPUT`` (secrets already masked), or, for a result too large for metadata,
-the object the IO manager stored (its ``HANDLED_OUTPUT`` path). So handling works in whichever
-process the hook runs in (the run's own, or the failed step's subprocess with the multiprocess
-executor), and in re-executions: results of steps the re-execution reused come from the event
-logs of the runs it re-executes, and such a step is compensated unless the run that ran it
-already compensated it.
+The step results handlers read are rebuilt from the run's event log (:mod:`.stored_results`), so
+handling works in whichever process the hook runs in, and in re-executions; a step a
+re-execution reused is compensated unless the run that ran it already compensated it.
+
+Conditions, branches, switches, retries and ``on_error`` of the ``on_failure`` steps mean what
+they mean for the workflow's own steps: both ask :mod:`yaml2dag.format.semantics`.
 
 A run stopped by its workflow ``timeout`` gets the same handling from its executor
 (:func:`handle_stopped_run`): ``failed_step`` is the step that was running, ``error`` says that
@@ -28,36 +27,35 @@ the run exceeded its timeout.
 
 The run still ends FAILURE. Because this happens in the run itself it also works under
 ``dagster job execute`` in CI, where no daemon runs. Each handler's result is an engine event
-of the run (metadata ``yaml2dag/failure``), so it shows in the UI and in ``yaml2dag events``.
+of the run (:mod:`.failure_events`), so it shows in the UI and in ``yaml2dag events``.
 Steps still running in parallel when the failure happens are not compensated.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import Any
 
 import dagster as dg
 
-from yaml2dag.format.model import Step, SubWorkflow, Workflow, iter_entries
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.model import Step, StepBody, SubWorkflow, Workflow, iter_entries
+from yaml2dag.format.naming import FAILURE_HOOK_SUFFIX, step_of_node
+from yaml2dag.format.parameters import resolve
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.secrets import mask
-from yaml2dag.format.expressions import evaluate, render_value, truthy
+from yaml2dag.format.expressions import render_value
+from yaml2dag.format.semantics import (
+    CONTINUE, FAILED, RETRY, RUN_FALLBACK, SKIPPED, SUCCEEDED, Gate, after_failure, decide, holds, result,
+    skipped_result,
+)
 from yaml2dag.compiler import runtime
 from yaml2dag.compiler.config import RESOURCE_KEY
+from yaml2dag.compiler.failure_events import MARKER, already_handled, claim, compensated_keys, report
+from yaml2dag.compiler.ops import run_body
 from yaml2dag.compiler.scope import CompiledWorkflow
-
-MARKER = "yaml2dag/failure"
-
-#: Suffixes of the helper ops of a step (condition, for_each fan-out/fan-in, sub-workflow
-#: parameters); a failure in one of them is reported as a failure of the step.
-HELPER_SUFFIXES = ("__when", "__items", "__results", "__parameters")
-
-#: Deepest chain of re-executions whose event logs are read for reused results.
-MAX_ANCESTORS = 50
+from yaml2dag.compiler.stored_results import StoredResult, stored_results
 
 
 def _has_handlers(workflow: Workflow) -> bool:
@@ -82,55 +80,11 @@ def needs_failure_handling(compiled: CompiledWorkflow | Workflow) -> bool:
 def failure_hook(cw: CompiledWorkflow) -> dg.HookDefinition:
     """The job's failure hook (see the module docstring)."""
 
-    @dg.failure_hook(name=f"{cw.prefix}__failure_handling", required_resource_keys={RESOURCE_KEY})
+    @dg.failure_hook(name=cw.prefix + FAILURE_HOOK_SUFFIX, required_resource_keys={RESOURCE_KEY})
     def _hook(context):
         handle_failure(context, cw)
 
     return _hook
-
-
-def _report(context: Any, message: str, values: dict[str, Any]) -> None:
-    from dagster._core.events import EngineEventData
-
-    from yaml2dag.runs.approvals import _text
-    from yaml2dag.format.masking import masker_of, registered
-
-    # written straight to the event log (no log manager): masked here, by what is written
-    masker = masker_of(registered(context.run_id))
-    run = context.instance.get_run_by_id(context.run_id)
-    context.instance.report_engine_event(
-        masker.text(message), run,
-        EngineEventData(metadata={k: _text(masker.value(v)) for k, v in values.items()}),
-        step_key=context.step_key or None,
-    )
-
-
-def _marker_events(instance: Any, run_id: str) -> Iterable[dict[str, Any]]:
-    from dagster._core.events import DagsterEventType
-
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-        meta = getattr(record.dagster_event.engine_event_data, "metadata", None) or {}
-        if MARKER in meta:
-            yield {k: getattr(v, "value", v) for k, v in meta.items()}
-
-
-def _already_handled(context: Any) -> bool:
-    return any(True for _ in _marker_events(context.instance, context.run_id))
-
-
-def _claim(context: Any, message: str, values: dict[str, Any]) -> bool:
-    """Report that failure handling starts, and say whether this process is the one to do it.
-
-    Two steps of a multiprocess run can fail at the same moment, each in its own process, and
-    both hooks may pass :func:`_already_handled` before either reports. So each reports its
-    ``started`` event with a token of its own, then reads the run's event log back: the first
-    ``started`` event in storage order wins (the event log assigns increasing storage ids and
-    each process reads after its own write, so exactly one process sees its own token first).
-    """
-    token = uuid.uuid4().hex
-    _report(context, message, {MARKER: "started", **values, "claim": token})
-    first = next((v for v in _marker_events(context.instance, context.run_id) if v.get(MARKER) == "started"), None)
-    return first is not None and first.get("claim") == token
 
 
 def _error_of(context: Any) -> str:
@@ -141,146 +95,6 @@ def _error_of(context: Any) -> str:
     if description:
         return str(description)
     return runtime.error_message(exc)
-
-
-def step_id_of(node: str) -> str:
-    """The step a graph node belongs to: ``deploy__when`` → ``deploy``, ``each[2]`` → ``each``."""
-    node = node.split("[")[0]
-    for suffix in HELPER_SUFFIXES:
-        if node.endswith(suffix) and len(node) > len(suffix):
-            return node[: -len(suffix)]
-    return node
-
-
-# --------------------------------------------------------------------------- stored results
-
-
-@dataclass
-class StoredResult:
-    """A step result read back from a run's event log.
-
-    Attributes:
-        key: the Dagster step key it was stored under.
-        path: sub-workflow step ids from the top-level workflow down to the step's workflow.
-        step_id: the step's id in that workflow.
-        result: the step result dict (secrets masked).
-        run_id: the run that produced it (a parent run, for a step a re-execution reused).
-    """
-
-    key: str
-    path: tuple[str, ...]
-    step_id: str
-    result: dict
-    run_id: str
-
-
-def _load_pickle(path: str | None) -> Any:
-    if not path:
-        return None
-    import pickle
-
-    try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None
-
-
-def _decode(key: str, output: str, meta: dict[str, Any], stored_path: str | None,
-            run_id: str) -> StoredResult | None:
-    if "[" in key:  # one element of a for_each step: the step's result is its `__results`
-        return None
-    parts = key.split(".")
-    node, path = parts[-1], tuple(parts[:-1])
-    if output == "skipped" and node.endswith("__when"):
-        reason = str(meta.get("reason") or "")
-        return StoredResult(key, path, node[: -len("__when")], runtime.skipped_result(reason), run_id)
-    if output != "result":
-        return None
-    value = meta.get("result")
-    if node == "workflow_outputs":
-        if not path:
-            return None
-        if not isinstance(value, dict):
-            outputs = meta.get("outputs")
-            value = runtime.result(outputs) if isinstance(outputs, dict) else _load_pickle(stored_path)
-        path, step_id = path[:-1], path[-1]
-    elif node.endswith("__results"):
-        step_id = node[: -len("__results")]
-    elif any(node.endswith(s) for s in HELPER_SUFFIXES):
-        return None
-    else:
-        step_id = node
-    if not isinstance(value, dict):
-        value = _load_pickle(stored_path)
-    if not isinstance(value, dict):
-        return None
-    return StoredResult(key, path, step_id, dict(value), run_id)
-
-
-def _results_of_run(instance: Any, run_id: str, keys: set[str] | None) -> list[StoredResult]:
-    """Step results a run stored, in completion order (only ``keys``, when given)."""
-    from dagster._core.events import DagsterEventType
-
-    outputs: list[tuple[str, str, dict]] = []
-    paths: dict[tuple[str, str], str] = {}
-    for record in instance.all_logs(run_id, of_type={DagsterEventType.STEP_OUTPUT,
-                                                     DagsterEventType.HANDLED_OUTPUT}):
-        event = record.dagster_event
-        key = event.step_key or ""
-        if keys is not None and key not in keys:
-            continue
-        data = event.event_specific_data
-        meta = {k: getattr(v, "value", v) for k, v in (getattr(data, "metadata", None) or {}).items()}
-        if event.event_type_value == "STEP_OUTPUT":
-            outputs.append((key, data.step_output_handle.output_name, meta))
-        else:
-            if "path" in meta:
-                paths[(key, data.output_name)] = str(meta["path"])
-    found = []
-    for key, output, meta in outputs:
-        item = _decode(key, output, meta, paths.get((key, output)), run_id)
-        if item is not None:
-            found.append(item)
-    return found
-
-
-def stored_results(instance: Any, run: Any) -> list[StoredResult]:
-    """The step results a failure handler of ``run`` can read, oldest first.
-
-    Results the run stored, and, for a re-execution, those of the steps it reused (did not
-    plan to execute) from the runs it re-executes (``parent_run_id``, up to
-    :data:`MAX_ANCESTORS` deep).
-    """
-    chain = []
-    seen: set[str] = set()
-    current = run
-    while current is not None and current.run_id not in seen and len(chain) < MAX_ANCESTORS:
-        chain.append(current)
-        seen.add(current.run_id)
-        current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
-    per_run: list[list[StoredResult]] = []
-    covered: set[str] = set()  # step keys a newer run of the chain stored
-    planned_all = False
-    for member in chain:
-        if planned_all:
-            break
-        items = [r for r in _results_of_run(instance, member.run_id, None) if r.key not in covered]
-        per_run.append(items)
-        covered |= {r.key for r in items}
-        if member.step_keys_to_execute is None:
-            planned_all = True  # this run executed every step: older runs add nothing
-        else:
-            covered |= set(member.step_keys_to_execute)
-    out: list[StoredResult] = []
-    for items in reversed(per_run):
-        out.extend(items)
-    return out
-
-
-def _compensated_keys(instance: Any, run_id: str) -> set[str]:
-    return {str(v.get("step_key") or v.get("step")) for v in _marker_events(instance, run_id)
-            if v.get(MARKER) == "compensate" and v.get("status") == runtime.SUCCEEDED}
 
 
 class _RunState:
@@ -303,8 +117,6 @@ class _RunState:
         including step's ``parameters`` (secrets read from the environment, never stored)."""
         if path in self._params:
             return self._params[path]
-        from yaml2dag.format.parameters import resolve
-
         parent_path = path[:-1]
         parent = self.cw.at(parent_path)
         child = self.cw.at(path)
@@ -329,7 +141,7 @@ class _RunState:
         out = []
         for item in self.stored:
             owner = self.cw.at(item.path)
-            if owner is None or item.result.get("status") != runtime.SUCCEEDED:
+            if owner is None or item.result.get("status") != SUCCEEDED:
                 continue
             step = next((e for e in iter_entries(owner.workflow.steps)
                          if isinstance(e, Step) and e.id == item.step_id), None)
@@ -337,7 +149,7 @@ class _RunState:
                 continue
             if item.run_id != run_id:
                 if item.run_id not in done:
-                    done[item.run_id] = _compensated_keys(self.context.instance, item.run_id)
+                    done[item.run_id] = compensated_keys(self.context.instance, item.run_id)
                 if item.key in done[item.run_id]:
                     continue
             out.append((item, owner, step))
@@ -369,13 +181,13 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
     run_id = context.run_id
     if not runtime.claim_failure_handling(run_id):
         return
-    if _already_handled(context):
+    if already_handled(context):
         return
     secrets = _all_secrets(cw)
     failed_key = (failed_key if failed_key is not None else context.step_key) or ""
     parts = [p for p in failed_key.split("[")[0].split(".") if p]
     if parts:
-        parts[-1] = step_id_of(parts[-1])
+        parts[-1] = step_of_node(parts[-1])
     failed_step = ".".join(parts)
     error = mask(error if error is not None else _error_of(context), secrets)
     run = context.instance.get_run_by_id(run_id)
@@ -388,8 +200,8 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
         if level is not None and level.workflow.on_failure:
             levels.append((tuple(parts[:depth]), level))
     n_steps = sum(1 for _p, level in levels for e in iter_entries(level.workflow.on_failure) if isinstance(e, Step))
-    if not _claim(context, f"run failed at `{failed_step}`: {error}; running {len(compensations)} compensation(s) "
-                  f"and {n_steps} on_failure step(s)", {"failed_step": failed_step, "error": error}):
+    if not claim(context, f"run failed at `{failed_step}`: {error}; running {len(compensations)} compensation(s) "
+                 f"and {n_steps} on_failure step(s)", {"failed_step": failed_step, "error": error}):
         return
 
     def extra_for(path: tuple[str, ...]) -> dict[str, Any]:
@@ -404,15 +216,12 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
     for path, level in levels:
         _run_on_failure(context, level, state.params(path), state.results(path), extra_for(path), secrets,
                         prefix="".join(p + "." for p in path))
-    _report(context, "failure handling finished", {MARKER: "finished", "failed_step": failed_step})
+    report(context, "failure handling finished", {MARKER: "finished", "failed_step": failed_step})
 
 
 def params_from_run_config(workflow: Workflow, run_config: Any) -> dict:
     """The parameter values of a run, from its run config (the parameters at the top level),
     defaults filled in as the job's config mapping does."""
-    from yaml2dag.format.errors import ParameterError
-    from yaml2dag.format.parameters import resolve
-
     names = {p.name for p in workflow.parameters if not p.is_secret}
     given = {k: v for k, v in dict(run_config or {}).items() if k in names}
     try:
@@ -458,41 +267,48 @@ def handle_stopped_run(plan_context: Any, cw: CompiledWorkflow | None, failed_ke
 
 
 def _run_handler(context: Any, cw: CompiledWorkflow, kind: str, step_id: str, body: Any, scope: dict,
-                 secrets: tuple[str, ...], step_key: str, attempts: int = 1, retry: Any = None,
+                 secrets: tuple[str, ...], step_key: str, step: Step | None = None,
                  label: str | None = None) -> dict:
-    """Run one compensation or on_failure step body; record its result as an engine event."""
-    from yaml2dag.compiler.ops import run_body
-
+    """Run one compensation, on_failure step or fallback body; record its result as an engine
+    event. An ``on_failure`` step (``step``) is retried as
+    :func:`yaml2dag.format.semantics.after_failure` says."""
     watch = runtime.Stopwatch()
     error = None
     output = None
     fields: dict = {}
     attempt = 0
-    for attempt in range(1, attempts + 1):
+    while True:
+        attempt += 1
         try:
             tool_result = run_body(cw, context, body, scope, step_id, secrets, step_key or "failure_handling")
             output, fields, error = tool_result.output, tool_result.fields, None
             break
         except Exception as exc:  # noqa: BLE001 - a handler failure is recorded, not raised
             error = cw.mask(runtime.error_message(exc), secrets)
-            if attempt < attempts and retry is not None:
-                time.sleep(retry.delay_for(attempt))
-    status = runtime.SUCCEEDED if error is None else runtime.FAILED
-    res = cw.mask(runtime.result(output, status=status, error=error, duration=watch.elapsed,
-                                 attempts=attempt, fields=fields), secrets)
+            then = after_failure(step, attempt, runtime.is_retryable(exc)) if step is not None else None
+            if then is None or then.action != RETRY:
+                break
+            time.sleep(then.wait)
+    status = SUCCEEDED if error is None else FAILED
+    res = cw.mask(result(output, status=status, error=error, duration=watch.elapsed, attempts=attempt, fields=fields),
+                  secrets)
     label = label or step_id
     verdict = "succeeded" if error is None else f"failed: {error}"
     message = f"{kind} `{label}` {verdict}"
     if error is None and output not in (None, ""):
         message += f": {runtime.preview(res['output'], 300)}"
-    _report(context, message, {MARKER: kind, "step": label, "step_key": step_key, "status": status,
-                               "error": error or "",
-                               "output": runtime.preview(res["output"], 2000) if res["output"] is not None else ""})
+    report(context, message, {MARKER: kind, "step": label, "step_key": step_key, "status": status,
+                              "error": error or "",
+                              "output": runtime.preview(res["output"], 2000) if res["output"] is not None else ""})
     return res
 
 
 def _run_on_failure(context: Any, cw: CompiledWorkflow, params: dict, results: dict, extra: dict,
                     secrets: tuple[str, ...], prefix: str = "") -> None:
+    """Run the ``on_failure`` steps of ``cw``'s workflow in plan order: branches, switches and
+    ``when`` decide with :mod:`yaml2dag.format.semantics` as the condition and decision ops do;
+    a step that failed for good (``on_error: abort``) keeps the steps waiting for it from
+    running."""
     workflow = cw.workflow
     plan = build_plan(workflow, entries=workflow.on_failure,
                       step_ids={s.id for s in workflow.iter_steps()})
@@ -506,51 +322,37 @@ def _run_on_failure(context: Any, cw: CompiledWorkflow, params: dict, results: d
             blocked.add(node_id)
             context.log.warning(f"on_failure `{label}` not run: a step it waits for failed")
             continue
-        reason = None
-        if node.context is not None and decisions.get(node.context[0]) != node.context[1]:
-            reason = f"`{node.context[0]}` did not take `{node.context[1]}`"
+        gate = Gate.of(node)
         scope_results = {**results, **ended}
-        if reason is None:
-            for r in node.reads:
-                if r not in node.state_reads and scope_results.get(r, {}).get("status") == runtime.SKIPPED:
-                    reason = f"it reads `{r}`, which was skipped"
+        decision = decisions.get(node.context[0]) if node.context is not None else None
         scope = cw.scope(context, params, scope_results, extra)
         if node.is_decision:
-            from yaml2dag.compiler.ops import _case_text
-
-            entry = node.entry
-            if reason is not None:
-                decisions[node_id] = None
-                continue
-            if node.kind == "branch":
-                decisions[node_id] = "then" if truthy(evaluate(entry.condition, scope)) else "else"
-            else:
-                text = _case_text(evaluate(entry.expression, scope))
-                keys = [k for k, _ in entry.cases]
-                decisions[node_id] = text if text in keys else ("default" if entry.default is not None else None)
+            reached = gate.not_reached(decision) is None and gate.skipped_read(scope_results) is None
+            decisions[node_id] = decide(node.entry, scope) if reached else None
             continue
         step: Step = node.entry  # type: ignore[assignment]
-        if reason is None and step.when is not None and step.when is not True:
-            if not truthy(evaluate(step.when, scope)):
-                reason = f"its condition is false: {step.when}"
+        reason = gate.skip_reason(decision, scope_results, lambda when: holds(when, scope))
         if reason is not None:
-            ended[node_id] = runtime.skipped_result(reason)
+            ended[node_id] = skipped_result(reason)
             context.log.info(f"on_failure `{label}` skipped: {reason}")
-            _report(context, f"on_failure `{label}` skipped: {reason}",
-                    {MARKER: "on_failure", "step": label, "status": "skipped", "error": "", "output": ""})
+            report(context, f"on_failure `{label}` skipped: {reason}",
+                   {MARKER: "on_failure", "step": label, "status": SKIPPED, "error": "", "output": ""})
             continue
-        from yaml2dag.format.model import StepBody
-
         body = StepBody(tool=step.tool, action=step.action, parameters=step.parameters, name=step.name,
                         timeout=step.timeout, path=step.path)
         res = _run_handler(context, cw, "on_failure", node_id, body, scope, secrets, context.step_key,
-                           attempts=step.max_attempts, retry=step.retry, label=label)
-        if res["status"] != runtime.SUCCEEDED:
-            if step.final_on_error == "fallback" and step.fallback is not None:
+                           step=step, label=label)
+        if res["status"] != SUCCEEDED:
+            then = after_failure(step, step.max_attempts, retryable=False)
+            if then.action == RUN_FALLBACK:
                 fb_scope = dict(scope)
                 fb_scope.update(error=res["error"], failed_step=node_id)
                 res = _run_handler(context, cw, "fallback", node_id, step.fallback, fb_scope, secrets,
                                    context.step_key, label=label)
-            elif step.final_on_error != "continue":
+            elif then.action != CONTINUE:
                 blocked.add(node_id)
         ended[node_id] = res
+
+
+__all__ = ["failure_hook", "handle_failure", "handle_stopped_run", "needs_failure_handling",
+           "params_from_run_config"]

@@ -36,9 +36,15 @@ from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.model import Step, SubWorkflow
 from yaml2dag.format.plan import Plan, build_plan, step_references
 from yaml2dag.format.expressions import analyze, is_template, iter_strings
-from yaml2dag.format.naming import CONDITION_SUFFIX, OUTPUTS_NODE, subworkflow_prefix
-from yaml2dag.compiler import ops
-from yaml2dag.compiler.scope import PARAMS_INPUT, TAG_FOR_EACH, TAG_PARALLEL_GROUP, CompiledWorkflow
+from yaml2dag.format.naming import (
+    CONDITION_SUFFIX, ITEMS_SUFFIX, OUTPUTS_NODE, PARAMETERS_SUFFIX, RESULTS_SUFFIX, subworkflow_prefix,
+)
+from yaml2dag.format.tags import TAG_FOR_EACH, TAG_PARALLEL_GROUP
+from yaml2dag.compiler.for_each_ops import items_op, results_op
+from yaml2dag.compiler.gate_ops import condition_op, decision_op
+from yaml2dag.compiler.ops import step_op
+from yaml2dag.compiler.scope import PARAMS_INPUT, CompiledWorkflow
+from yaml2dag.compiler.workflow_ops import outputs_op, subworkflow_parameters_op
 
 #: Deepest nesting of sub-workflows (the validator rejects recursion before this matters).
 MAX_DEPTH = 16
@@ -66,7 +72,7 @@ class GraphBuilder:
     def result_handle(self, node_id: str) -> tuple[str, str]:
         node = self.plan.nodes[node_id]
         if isinstance(node.entry, Step) and node.entry.for_each is not None:
-            return (f"{node_id}__results", "result")
+            return (node_id + RESULTS_SUFFIX, "result")
         return (node_id, "result")
 
     def completion_handles(self, node_id: str) -> list[tuple[str, str]]:
@@ -122,7 +128,7 @@ class GraphBuilder:
 
     def state_read(self, node_id: str) -> dg.MultiDependencyDefinition:
         """A fan-in of ``node_id``'s completion outputs: its result or its skipped-result (a
-        list of one element at run time, see ``ops._read_inputs``)."""
+        list of one element at run time, see ``op_io.read_inputs``)."""
         return dg.MultiDependencyDefinition(
             [dg.DependencyDefinition(n, o) for n, o in self.completion_handles(node_id)])
 
@@ -166,10 +172,10 @@ class GraphBuilder:
             node = self.plan.nodes[node_id]
             gate_ins, gate_deps = self.gate_inputs(node)
             if node.is_decision:
-                self.add(ops.decision_op(cw, node, gate_ins), node_id, gate_deps)
+                self.add(decision_op(cw, node, gate_ins), node_id, gate_deps)
                 continue
             if node.gated:
-                self.add(ops.condition_op(cw, node, gate_ins), node_id + CONDITION_SUFFIX, gate_deps)
+                self.add(condition_op(cw, node, gate_ins), node_id + CONDITION_SUFFIX, gate_deps)
             run_ins, run_deps = self.runner_inputs(node, gate_deps)
             entry = node.entry
             if isinstance(entry, SubWorkflow):
@@ -177,7 +183,7 @@ class GraphBuilder:
             elif entry.for_each is not None:
                 self.add_for_each(node, run_ins, run_deps)
             else:
-                self.add(ops.step_op(cw, node, run_ins), node_id, run_deps)
+                self.add(step_op(cw, node, run_ins), node_id, run_deps)
         if cw.workflow.outputs or cw.params_input:
             self.add_outputs()
         input_mappings = [
@@ -200,14 +206,14 @@ class GraphBuilder:
     def add_for_each(self, node, run_ins: dict, run_deps: dict) -> None:
         cw = self.cw
         step: Step = node.entry  # type: ignore[assignment]
-        self.add(ops.items_op(cw, node, run_ins), f"{node.id}__items", run_deps)
+        self.add(items_op(cw, node, run_ins), node.id + ITEMS_SUFFIX, run_deps)
         ins = {"element": dg.In(description="One element: {index, item}.")}
-        deps: dict = {"element": dg.DependencyDefinition(f"{node.id}__items", "items")}
+        deps: dict = {"element": dg.DependencyDefinition(node.id + ITEMS_SUFFIX, "items")}
         read_ins, read_deps = self.read_inputs(node)
         ins.update(read_ins)
         deps.update(read_deps)
-        self.add(ops.step_op(cw, node, self.with_params(ins), element=True), node.id, deps)
-        self.add(ops.results_op(cw, node), f"{node.id}__results",
+        self.add(step_op(cw, node, self.with_params(ins), element=True), node.id, deps)
+        self.add(results_op(cw, node), node.id + RESULTS_SUFFIX,
                  {"results": DynamicCollectDependencyDefinition(node.id, "result")})
         if step.max_parallel:
             self.limits.append({"key": TAG_FOR_EACH, "value": cw.step_key(step.id), "limit": step.max_parallel})
@@ -218,14 +224,14 @@ class GraphBuilder:
         if cw.resolver is None:
             raise WorkflowInvalidError(cw.workflow.source.file, [])
         child, child_dir = cw.resolver(entry.workflow)
-        self.add(ops.subworkflow_parameters_op(cw, node, run_ins, child), f"{node.id}__parameters", run_deps)
+        self.add(subworkflow_parameters_op(cw, node, run_ins, child), node.id + PARAMETERS_SUFFIX, run_deps)
         child_cw = CompiledWorkflow(child, child_dir, prefix=subworkflow_prefix(cw.prefix, node.id), params_input=True,
                                     resolver=cw.resolver, parent=cw, node_path=cw.node_path + (node.id,))
         cw.children[node.id] = child_cw
         builder = GraphBuilder(child_cw)
         graph = builder.build()
         self.limits += builder.limits
-        self.add(graph, node.id, {PARAMS_INPUT: dg.DependencyDefinition(f"{node.id}__parameters", "parameters")})
+        self.add(graph, node.id, {PARAMS_INPUT: dg.DependencyDefinition(node.id + PARAMETERS_SUFFIX, "parameters")})
 
     def add_outputs(self) -> None:
         plan = self.plan
@@ -235,7 +241,7 @@ class GraphBuilder:
         for r in reads:
             ins[r] = dg.In()
             deps[r] = self.state_read(r)
-        self.add(ops.outputs_op(self.cw, OUTPUTS_NODE, reads, self.with_params(ins)), OUTPUTS_NODE, deps)
+        self.add(outputs_op(self.cw, OUTPUTS_NODE, reads, self.with_params(ins)), OUTPUTS_NODE, deps)
 
 
 def outputs_reads(workflow, plan: Plan) -> list[str]:

@@ -30,15 +30,13 @@ from yaml2dag.format.workflow_folder import WorkflowFolder
 from yaml2dag.compiler.config import RESOURCE_KEY, config_mapping, parameters_resource
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
 from yaml2dag.compiler.graph import GraphBuilder, workflow_dir_of
-from yaml2dag.compiler.scope import TAG_HASH, TAG_VERSION, TAG_WORKFLOW, CompiledWorkflow
+from yaml2dag.format.tags import (
+    CONCURRENCY_TAG_PREFIX, META_AUTHOR, META_FILE, META_TAGS, META_VERSION, TAG_CONCURRENCY_KEY, TAG_HASH,
+    TAG_VERSION, TAG_WORKFLOW,
+)
+from yaml2dag.compiler.scope import CompiledWorkflow
 from yaml2dag.compiler.sinks import secret_guard_io_manager
 
-#: Tag key prefix of the run-queue concurrency limits; the suffix is the limit
-#: (``yaml2dag/concurrency_2``), matched by a rule in the shipped dagster.yaml.
-CONCURRENCY_TAG_PREFIX = "yaml2dag/concurrency_"
-#: Job tag holding the ``concurrency.key`` template and the parameter defaults (JSON), read by
-#: the run coordinator to render the key from a run's own run config.
-TAG_CONCURRENCY_KEY = "yaml2dag/concurrency_key"
 #: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
 MAX_CONCURRENCY_LIMIT = 20
 
@@ -282,11 +280,11 @@ def _job_description(workflow: Workflow) -> str:
 
 def _job_metadata(workflow: Workflow) -> dict:
     meta = {
-        "yaml2dag/file": dg.MetadataValue.path(workflow.source.file),
-        "yaml2dag/version": dg.MetadataValue.text(workflow.version),
+        META_FILE: dg.MetadataValue.path(workflow.source.file),
+        META_VERSION: dg.MetadataValue.text(workflow.version),
     }
     if workflow.author:
-        meta["yaml2dag/author"] = dg.MetadataValue.text(workflow.author)
+        meta[META_AUTHOR] = dg.MetadataValue.text(workflow.author)
     if workflow.tags:
-        meta["yaml2dag/tags"] = dg.MetadataValue.text(", ".join(workflow.tags))
+        meta[META_TAGS] = dg.MetadataValue.text(", ".join(workflow.tags))
     return meta

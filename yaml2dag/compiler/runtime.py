@@ -5,10 +5,8 @@ scope (spec §5), rendering parameters, running the tool action with the step's 
 shaping step results. Keeping it free of Dagster imports keeps it testable on its own and keeps
 the per-step work small.
 
-A step result is a plain dict::
-
-    {"output": ..., "status": "succeeded" | "failed" | "skipped", "succeeded": bool,
-     "error": str | None, "duration": seconds, "attempts": int, **tool_fields}
+Step results (:func:`result`, :func:`skipped_result`) and what conditions, branches, retries
+and ``on_error`` mean are defined in :mod:`yaml2dag.format.semantics` (re-exported here).
 """
 
 from __future__ import annotations
@@ -23,40 +21,10 @@ from typing import Any, Callable, Iterator
 
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.expressions import NameReader, evaluate, render_value
+from yaml2dag.format.semantics import (  # noqa: F401 - step results, re-exported for the ops and runs
+    FAILED, SKIPPED, SUCCEEDED, SkippedResult, result, skipped_result,
+)
 from yaml2dag.tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
-
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-
-
-def result(output: Any = None, *, status: str = SUCCEEDED, error: str | None = None,
-           duration: float = 0.0, attempts: int = 1, fields: Mapping[str, Any] | None = None) -> dict:
-    """A step result dict (see the module docstring)."""
-    out = dict(fields or {})
-    out.update(
-        output=output,
-        status=status,
-        succeeded=status == SUCCEEDED,
-        error=error,
-        duration=round(duration, 6),
-        attempts=attempts,
-    )
-    return out
-
-
-class SkippedResult(dict):
-    """A skipped step's result: any tool field reads as null (``{{ tests.stdout }}``)."""
-
-    def __missing__(self, key: str) -> None:
-        return None
-
-
-def skipped_result(reason: str) -> dict:
-    """The result a skipped step exposes to ordering successors and to workflow outputs."""
-    out = SkippedResult(result(None, status=SKIPPED, attempts=0))  # it never ran
-    out["reason"] = reason
-    return out
 
 
 class EnvMapping(NameReader):

@@ -13,22 +13,16 @@ from typing import Any, Callable, Mapping
 
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.naming import op_name
-from yaml2dag.format.run_trigger import TAG_TRIGGER, trigger_kind
+from yaml2dag.format.run_trigger import trigger_kind
+from yaml2dag.format.tags import (  # noqa: F401 - re-exported for older importers
+    TAG_FOR_EACH, TAG_HASH, TAG_MAX_ATTEMPTS, TAG_PARALLEL_GROUP, TAG_STEP_KIND, TAG_TRIGGER, TAG_TRIGGER_INFO,
+    TAG_VERSION, TAG_WORKFLOW,
+)
 from yaml2dag.format.secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
 from yaml2dag.tools.base import ToolContext, ToolLog
 from yaml2dag.compiler import runtime
 from yaml2dag.compiler.config import RESOURCE_KEY
 
-TAG_WORKFLOW = "yaml2dag/workflow"
-TAG_VERSION = "yaml2dag/version"
-TAG_HASH = "yaml2dag/hash"
-TAG_TRIGGER_INFO = "yaml2dag/trigger_info"
-TAG_STEP_KIND = "yaml2dag/kind"
-TAG_PARALLEL_GROUP = "yaml2dag/parallel_group"
-TAG_FOR_EACH = "yaml2dag/for_each"
-#: Op tag: the attempts a step's ``retry`` allows, when more than one (read by executors that
-#: must decide on a retry outside the op, e.g. when a Celery worker is lost mid-step).
-TAG_MAX_ATTEMPTS = "yaml2dag/max_attempts"
 #: Input through which the ops of a sub-workflow receive its parameter values.
 PARAMS_INPUT = "workflow_parameters"
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Union
 
 from yaml2dag.format.durations import parse_duration
+from yaml2dag.format.semantics import retry_wait, retry_waits
 
 DocPath = tuple
 
@@ -126,22 +127,14 @@ class RetryConfig:
     jitter: bool = False
 
     def delay_for(self, retry_number: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry ``retry_number`` (1 = the first retry)."""
-        if self.backoff == "linear":
-            wait = self.delay * retry_number
-        elif self.backoff == "exponential":
-            wait = self.delay * (2 ** (retry_number - 1))
-        else:
-            wait = self.delay
-        wait = min(wait, self.max_delay)
-        if self.jitter:
-            wait = (rng or random).uniform(0, wait)
-        return wait
+        """Seconds to wait before retry ``retry_number`` (1 = the first retry):
+        :func:`yaml2dag.format.semantics.retry_wait`."""
+        return retry_wait(self, retry_number, rng)
 
     def schedule(self) -> list[float]:
-        """Waits before each retry, ignoring jitter: ``[1.0, 2.0, 4.0]`` for 4 exponential attempts."""
-        base = RetryConfig(self.max_attempts, self.backoff, self.delay, self.max_delay, jitter=False)
-        return [base.delay_for(n) for n in range(1, self.max_attempts)]
+        """Waits before each retry, ignoring jitter: ``[1.0, 2.0, 4.0]`` for 4 exponential
+        attempts (:func:`yaml2dag.format.semantics.retry_waits`)."""
+        return retry_waits(self)
 
 
 @dataclass(frozen=True)

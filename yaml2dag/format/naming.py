@@ -36,8 +36,13 @@ PARAMETERS_SUFFIX = "__parameters"
 #: Nodes yaml2dag generates next to a step: suffix → what it is.
 GENERATED_SUFFIXES = {CONDITION_SUFFIX: "condition", ITEMS_SUFFIX: "for_each elements",
                       RESULTS_SUFFIX: "for_each results", PARAMETERS_SUFFIX: "sub-workflow parameters"}
+#: Every suffix of a node yaml2dag generates next to a step; a failure in one of them is a failure
+#: of the step (:func:`step_of_node`).
+HELPER_SUFFIXES = (CONDITION_SUFFIX, ITEMS_SUFFIX, RESULTS_SUFFIX, PARAMETERS_SUFFIX)
 #: Name of the node that renders the workflow outputs.
 OUTPUTS_NODE = "workflow_outputs"
+#: Suffix of the name of a job's failure hook (``<job id>__failure_handling``).
+FAILURE_HOOK_SUFFIX = "__failure_handling"
 #: Name of the only node of the stand-in job of an invalid file (:func:`yaml2dag.location.broken_job`).
 INVALID_NODE = "invalid_workflow"
 
@@ -45,6 +50,16 @@ INVALID_NODE = "invalid_workflow"
 def op_name(prefix: str, node: str) -> str:
     """The op definition name of ``node`` in the graph whose prefix is ``prefix``: ``build__test``."""
     return f"{prefix}{SEPARATOR}{node}"
+
+
+def step_of_node(node: str) -> str:
+    """The step a graph node (or a step key's last part) belongs to: ``deploy__when`` →
+    ``deploy``, ``each[2]`` → ``each``, ``each__results`` → ``each``; other nodes unchanged."""
+    node = node.split("[")[0]
+    for suffix in HELPER_SUFFIXES:
+        if node.endswith(suffix) and len(node) > len(suffix):
+            return node[: -len(suffix)]
+    return node
 
 
 def subworkflow_prefix(prefix: str, step_id: str) -> str:
@@ -131,6 +146,7 @@ def _graph_names(workflow: Workflow, plan, prefix: str, resolve: Resolver | None
 
 
 __all__ = [
-    "CONDITION_SUFFIX", "DefinitionName", "GENERATED_SUFFIXES", "INVALID_NODE", "ITEMS_SUFFIX", "OUTPUTS_NODE",
-    "PARAMETERS_SUFFIX", "RESULTS_SUFFIX", "SEPARATOR", "definition_names", "op_name", "subworkflow_prefix",
+    "CONDITION_SUFFIX", "DefinitionName", "FAILURE_HOOK_SUFFIX", "GENERATED_SUFFIXES", "HELPER_SUFFIXES",
+    "INVALID_NODE", "ITEMS_SUFFIX", "OUTPUTS_NODE", "PARAMETERS_SUFFIX", "RESULTS_SUFFIX", "SEPARATOR",
+    "definition_names", "op_name", "step_of_node", "subworkflow_prefix",
 ]

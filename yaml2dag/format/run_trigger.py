@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-#: Run tag that says what started a run (``cli``, ``manual``, ``schedule``, ``sensor``...).
-TAG_TRIGGER = "yaml2dag/trigger"
+from yaml2dag.format.tags import TAG_TRIGGER  # the run tag that says what started a run
+
 
 
 def trigger_kind(tags: Mapping[str, str], from_webserver: bool = False) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from yaml2dag.format.model import Step, SubWorkflow, Workflow, iter_entries
-from yaml2dag.format.validation import CONDITION_SUFFIX, OUTPUTS_NODE
+from yaml2dag.format.naming import CONDITION_SUFFIX, ITEMS_SUFFIX, OUTPUTS_NODE, PARAMETERS_SUFFIX, RESULTS_SUFFIX
+from yaml2dag.format.tags import APPROVAL_MARKER, FAILURE_MARKER
 
 #: Values of a step's status (issue #2, CLI JSON contract).
 STEP_STATUSES = ("succeeded", "failed", "continued", "skipped", "not_run")
@@ -71,8 +72,8 @@ def owner_of(step_key: str) -> tuple[str, str]:
         return (".".join(parent), "subworkflow_done") if parent else ("", "outputs")
     if node.endswith("]") and "[" in node:
         return join(node[: node.index("[")]), "element"
-    for suffix, role in ((CONDITION_SUFFIX, "condition"), ("__items", "items"), ("__results", "results"),
-                         ("__parameters", "parameters")):
+    for suffix, role in ((CONDITION_SUFFIX, "condition"), (ITEMS_SUFFIX, "items"), (RESULTS_SUFFIX, "results"),
+                         (PARAMETERS_SUFFIX, "parameters")):
         if node.endswith(suffix):
             return join(node[: -len(suffix)]), role
     return join(node), "step"
@@ -236,14 +237,14 @@ class StepTracker:
     def _engine_event(self, event: Any, key: str, timestamp: float | None) -> list[Change]:
         meta = getattr(event.engine_event_data, "metadata", None) or {}
         values = {k: getattr(v, "value", v) for k, v in meta.items()}
-        if values.get("yaml2dag/approval") == "waiting":
+        if values.get(APPROVAL_MARKER) == "waiting":
             self.waiting[key] = str(values.get("message", ""))
             return [Change("waiting", key, event.message, timestamp)]
-        if values.get("yaml2dag/approval") == "resolved":
+        if values.get(APPROVAL_MARKER) == "resolved":
             self.waiting.pop(key, None)
             return []
-        if values.get("yaml2dag/failure") in ("compensate", "on_failure", "fallback"):
-            self.handlers.append({"kind": values.get("yaml2dag/failure"), "step": values.get("step"),
+        if values.get(FAILURE_MARKER) in ("compensate", "on_failure", "fallback"):
+            self.handlers.append({"kind": values.get(FAILURE_MARKER), "step": values.get("step"),
                                   "status": values.get("status"), "error": values.get("error") or None,
                                   "output": values.get("output") or None})
             return [Change("handler", key, event.message, timestamp)]
