@@ -20,12 +20,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import psutil
 import pytest
+
+from waiting import WaitTimeout, wait_until
 
 HOST = "127.0.0.1"
 RABBITMQ_PORT = 5672
@@ -163,16 +164,14 @@ class Worker:
 
     def wait_ready(self, timeout: float = WORKER_START_TIMEOUT) -> None:
         """Wait until the worker logs ``NAME@host ready.`` (fails the test after ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             text = self.log.read_text(errors="replace")
-            if f"{self.name}@" in text and " ready." in text:
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        pytest.fail(f"worker {self.name} did not get ready within {timeout}s:\n{self.log.read_text(errors='replace')[-3000:]}",
-                    pytrace=False)
+            return f"{self.name}@" in text and " ready." in text
+
+        try:
+            wait_until(ready, timeout, 0.2, f"worker {self.name} to get ready", process=self.proc)
+        except WaitTimeout as exc:
+            pytest.fail(f"{exc}:\n{self.log.read_text(errors='replace')[-3000:]}", pytrace=False)
 
     def owns(self, pid: int) -> bool:
         """Whether ``pid`` (or one of its ancestors) is one of this worker's processes."""

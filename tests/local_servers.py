@@ -24,11 +24,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from waiting import wait_until
 
 #: Bound for joining a server thread after shutdown, and for making a certificate (seconds).
 STOP_TIMEOUT = 10
@@ -221,19 +222,8 @@ class Live:
         Fails at once if the server exits."""
         import requests
 
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = check()
-            except (requests.RequestException, AssertionError, KeyError) as exc:
-                last = exc
-            if last and not isinstance(last, Exception):
-                return last
-            if self.proc.poll() is not None:
-                raise AssertionError(f"yaml2dag dev exited ({self.proc.returncode}) waiting for {what}:\n{self.tail()}")
-            time.sleep(poll)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{self.tail()}")
+        return wait_until(check, timeout, poll, what, process=self.proc, details=self.tail,
+                          ignore=(requests.RequestException, AssertionError, KeyError))
 
     def tail(self) -> str:
         """The last 4000 characters of the server's log."""

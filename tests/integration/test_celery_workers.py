@@ -24,7 +24,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import pytest
 
 from celery_cluster import BROKER, Databases, Worker, delete_queue, postgres_home, require_services
 from conftest import CLI_TIMEOUT, run_process, write
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -220,11 +220,8 @@ def _kill_scenario(tmp_path: Path, databases: Databases, queue: str, retry: str,
                                cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
         try:
-            deadline = time.monotonic() + CLI_TIMEOUT
-            while not marker.exists() or not marker.read_text():
-                assert run.poll() is None, run.communicate()
-                assert time.monotonic() < deadline, "the slow step never started"
-                time.sleep(0.1)
+            wait_until(lambda: marker.exists() and marker.read_text(), CLI_TIMEOUT, 0.1, "the slow step to start",
+                       process=run, details=lambda: "\n".join(run.communicate(timeout=10)))
             pid = int(marker.read_text())
             victim = cluster.owner(pid)
             assert victim is not None, f"pid {pid} belongs to no worker"

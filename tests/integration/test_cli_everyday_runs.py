@@ -19,13 +19,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import CLI_TIMEOUT, make_dagster_home, run_process, write
+from waiting import wait_until
 from test_postgres import dagster_yaml as postgres_dagster_yaml, postgres_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
@@ -221,17 +221,15 @@ steps:
 def _wait(root: Path, env: dict, args: tuple[str, ...], check, what: str, timeout: float = 120):
     """Poll ``yaml2dag ARGS --format json`` until ``check(document)`` gives a true value;
     returns it."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
+    last: list = [None]
+
+    def found():
         done = _cli(root, env, *args, "--format", "json")
         assert done.code == 0, done.stderr
-        last = json.loads(done.stdout)
-        found = check(last)
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+        last[0] = json.loads(done.stdout)
+        return check(last[0])
+
+    return wait_until(found, timeout, 0.5, what, details=lambda: f"last: {last[0]}")
 
 
 class _GatedRun:

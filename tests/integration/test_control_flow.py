@@ -9,12 +9,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, make_dagster_home, run_cli, run_process, write
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -411,17 +411,16 @@ def _wait_for_gate(env: dict, timeout: float = 90) -> str:
     # the background `yaml2dag run` may be creating the new home's storage right now: wait for
     # it under yaml2dag's lock (opening it alongside would race the creation, issue 10 point 8)
     prepare_storage(env["DAGSTER_HOME"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from yaml2dag.runs.approvals import gates
+
+    def gated_run() -> str | None:
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
             runs = inst.get_runs(limit=1)
-            if runs:
-                from yaml2dag.runs.approvals import gates
+            if runs and any(g.waiting for g in gates(inst, runs[0].run_id)):
+                return runs[0].run_id
+        return None
 
-                if any(g.waiting for g in gates(inst, runs[0].run_id)):
-                    return runs[0].run_id
-        time.sleep(0.5)
-    raise AssertionError("no run reached its approval gate in time")
+    return wait_until(gated_run, timeout, 0.5, "a run to reach its approval gate")
 
 
 @pytest.fixture
@@ -582,14 +581,12 @@ def _wait_until(env: dict, check, what: str, timeout: float = 120):
     from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(env["DAGSTER_HOME"])  # never alongside a background run creating it (see _wait_for_gate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def found():
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
-            found = check(inst)
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+            return check(inst)
+
+    return wait_until(found, timeout, 0.3, what)
 
 
 def test_approve_errors_and_step_ids_of_for_each_gates(gate_env, tmp_path):
@@ -897,10 +894,7 @@ def test_concurrency_limit_makes_yaml2dag_run_wait_or_fail(tmp_path):
     holder = _BackgroundRun(env, "Limited Runs", "tag=a")
     waiter = None
     try:
-        deadline = time.monotonic() + 120
-        while not (stamps / "a.start").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert (stamps / "a.start").exists(), "the holder run did not start"
+        wait_until((stamps / "a.start").exists, 120, 0.2, "the holder run to start")
         refused = run_cli("run", "Limited Runs", "tag=x", "--no-wait", env=env)
         other_key = run_cli("run", "Limited Runs", "tag=p", "target=production", "--format", "json", env=env)
         waiter = _BackgroundRun(env, "Limited Runs", "tag=b")

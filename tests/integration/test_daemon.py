@@ -13,13 +13,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli, stored_outputs, write
 from local_servers import shipped_dagster_home, stop_process_tree
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +28,9 @@ CHAIN_TIMEOUT = 300
 
 
 def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if proc.poll() is not None:
-            raise AssertionError(f"the daemon exited ({proc.returncode}) while waiting for {what}:\n"
-                                 + log.read_text()[-5000:])
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; daemon log tail:\n" + log.read_text()[-5000:])
+    """:func:`waiting.wait_until` on the daemon ``proc``: fails at once if it exits; the failure
+    shows the tail of its ``log``."""
+    return wait_until(check, timeout, poll, what, process=proc, details=lambda: "daemon log tail:\n" + log.read_text()[-5000:])
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import CLI_TIMEOUT, run_cli, write
 from local_servers import stop_process_tree
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -84,15 +85,11 @@ def _start_slow_and_kill_it(cwd: Path, env: dict, work: Path, home: Path) -> tup
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + CLI_TIMEOUT
         pid_file = work / "step.pid"
-        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
-            assert proc.poll() is None, "yaml2dag run Slow ended before its step started"
-            time.sleep(0.1)
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), CLI_TIMEOUT, 0.1,
+                   "the step of `yaml2dag run Slow` to start", process=proc)
         step = psutil.Process(int(pid_file.read_text()))
-        while not _recorded(home, step.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _recorded(home, step.pid)
+        wait_until(lambda: _recorded(home, step.pid), CLI_TIMEOUT, 0.1, "the run to record its step process")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     except BaseException:
@@ -137,10 +134,7 @@ def test_a_killed_run_is_failed_its_step_killed_and_its_pool_slot_freed_by_the_n
         assert quick.code == 0, quick.stdout + quick.stderr
         assert json.loads(quick.stdout)["status"] == "SUCCESS"
         # the step's process group was killed: no orphan left
-        deadline = time.monotonic() + 30
-        while not _gone(step, pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _gone(step, pgid), "the killed run's step process still runs"
+        wait_until(lambda: _gone(step, pgid), 30, 0.2, "the killed run's step process to be gone")
         # the first run failed, with the reason
         runs = json.loads(run_cli("history", "Slow", "--format", "json", env=env, cwd=tmp_path).stdout)["runs"]
         assert len(runs) == 1
@@ -184,13 +178,11 @@ def test_a_run_already_waiting_for_the_dead_runs_slot_goes_on(tmp_path, slot):
     second = None
     step = None
     try:
-        deadline = time.monotonic() + CLI_TIMEOUT
-        while not (work / "step.pid").exists() and time.monotonic() < deadline:
-            assert first.poll() is None
-            time.sleep(0.1)
+        wait_until(lambda: (work / "step.pid").exists() and (work / "step.pid").read_text().strip(), CLI_TIMEOUT, 0.1,
+                   "the first run's step to start", process=first)
         step = psutil.Process(int((work / "step.pid").read_text()))
-        while not _recorded(tmp_path / "dagster_home", step.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: _recorded(tmp_path / "dagster_home", step.pid), CLI_TIMEOUT, 0.1,
+                   "the first run to record its step process")
         (work / "go").write_text("")  # the second run's step ends at once once it runs
         second = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Quick" if slot == "pool" else "Slow",
                                    "--format", "json"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
@@ -199,19 +191,15 @@ def test_a_run_already_waiting_for_the_dead_runs_slot_goes_on(tmp_path, slot):
         from dagster import DagsterInstance
 
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            while len(instance.get_runs()) < 2 and time.monotonic() < deadline:
-                assert second.poll() is None, second.communicate()
-                time.sleep(0.2)
+            wait_until(lambda: len(instance.get_runs()) >= 2, CLI_TIMEOUT, 0.2, "the second run to be created",
+                       process=second, details=lambda: "\n".join(second.communicate(timeout=10)))
             assert second.poll() is None and len(instance.get_runs()) == 2
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
         out, err = second.communicate(timeout=CLI_TIMEOUT)
         assert second.returncode == 0, out + err
         assert json.loads(out)["status"] == "SUCCESS"
-        deadline = time.monotonic() + 30
-        while not _gone(step, step.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _gone(step, step.pid)
+        wait_until(lambda: _gone(step, step.pid), 30, 0.2, "the dead run's step process to be gone")
     finally:
         for proc in (first, second):
             if proc is not None:
@@ -264,19 +252,18 @@ def test_the_daemon_fails_a_dead_run_within_its_poll_interval(tmp_path, capsys):
     step = None
     try:
         with DagsterInstance.from_config(str(home)) as instance:
-            deadline = time.monotonic() + CLI_TIMEOUT
-            while "MONITORING" not in instance.get_daemon_heartbeats() and time.monotonic() < deadline:
-                assert daemon.poll() is None, log.read_text()[-3000:]
-                time.sleep(0.5)
-            assert "MONITORING" in instance.get_daemon_heartbeats(), log.read_text()[-3000:]
+            wait_until(lambda: "MONITORING" in instance.get_daemon_heartbeats(), CLI_TIMEOUT, 0.5,
+                       "the daemon's run monitoring heartbeat", process=daemon, details=lambda: log.read_text()[-3000:])
             cli_pid, step = _start_slow_and_kill_it(tmp_path, env, work, home)
             killed_at = time.monotonic()
-            run = instance.get_runs(limit=1)[0]
-            while time.monotonic() - killed_at < DAEMON_BOUND_S:
-                run = instance.get_run_by_id(run.run_id)
-                if run.is_finished:
-                    break
-                time.sleep(0.2)
+            run_id = instance.get_runs(limit=1)[0].run_id
+
+            def finished_run():
+                run = instance.get_run_by_id(run_id)
+                return run if run.is_finished else None
+
+            run = wait_until(finished_run, DAEMON_BOUND_S, 0.2, "the daemon to end the dead run",
+                             process=daemon, details=lambda: log.read_text()[-3000:])
             took = time.monotonic() - killed_at
             with capsys.disabled():
                 print(f"\n[dead run] the daemon marked the run {run.status.value} {took:.1f}s after kill -9")
@@ -286,10 +273,7 @@ def test_the_daemon_fails_a_dead_run_within_its_poll_interval(tmp_path, capsys):
             message = failure[0].dagster_event.message
             assert f"pid {cli_pid} on" in message and "found by the Dagster daemon's run monitoring" in message
             assert instance.event_log_storage.get_concurrency_info("deploy").claimed_slots == []
-            deadline = time.monotonic() + 30
-            while not _gone(step, step.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert _gone(step, step.pid)
+            wait_until(lambda: _gone(step, step.pid), 30, 0.2, "the dead run's step process to be gone")
     finally:
         if step is not None:
             _kill_leftovers(step.pid)

@@ -37,6 +37,7 @@ import pytest
 import yaml
 
 from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_cli, run_process
+from waiting import wait_until
 from test_tool_notify import hook  # noqa: F401 - a fixture: a webhook receiver on 127.0.0.1
 
 pytestmark = pytest.mark.slow
@@ -419,14 +420,14 @@ def test_clean_up_old_logs_waits_in_production_until_someone_approves(project):
                             env={**os.environ, **project.env, "NO_COLOR": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + GATE_TIMEOUT
-        run_id = None
-        while run_id is None and time.monotonic() < deadline and proc.poll() is None:
+
+        def paused_run_id():
             listed = project.cli("history", "Clean Up Old Logs", "--status", "paused", "--format", "json")
             runs = json.loads(listed.stdout)["runs"] if listed.code == 0 else []
-            run_id = runs[0]["run_id"] if runs else None
-            time.sleep(0.5)
-        assert run_id, f"the run did not pause at its gate: {proc.poll()} {proc.stderr.read() if proc.poll() is not None else ''}"
+            return runs[0]["run_id"] if runs else None
+
+        run_id = wait_until(paused_run_id, GATE_TIMEOUT, 0.5, "the run to pause at its gate", process=proc,
+                            details=lambda: proc.stderr.read() if proc.poll() is not None else "")
         status = json.loads(project.cli("status", run_id, "--format", "json").stdout)
         [gate] = status["waiting"]
         assert "Delete 1 log file(s) older than 30 days from production" in json.dumps(gate)

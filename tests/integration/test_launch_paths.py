@@ -29,6 +29,7 @@ import pytest
 
 from conftest import run_cli, run_process, stored_outputs, write
 from local_servers import shipped_dagster_home, start_dev, stop_process_tree
+from waiting import wait_until
 
 pytestmark = [pytest.mark.slow,
               # dagster_graphql's client still passes variables the way gql 3.5 deprecates
@@ -174,15 +175,14 @@ SAGA_LINES = ["refund after ship", "release seat-42", "alert ship: command exite
 def _wait(what: str, check, timeout: float = RUN_TIMEOUT, poll: float = 0.3, alive=None):
     """Poll ``check`` until it returns a true value (returned), at most ``timeout`` seconds;
     ``alive()`` (optional) raises if the process being waited on died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def checked():
         value = check()
-        if value:
-            return value
-        if alive is not None:
+        if not value and alive is not None:
             alive()
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        return value
+
+    return wait_until(checked, timeout, poll, what)
 
 
 def _instance(home: Path):

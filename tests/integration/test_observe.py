@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_cli, write
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -189,9 +190,7 @@ def _runs_of_every_trigger(instance, base, defs, env) -> dict[str, str]:
         launched = answer.data["launchPipelineExecution"]
         assert launched["__typename"] == "LaunchRunSuccess", answer
         ids["ui"] = launched["run"]["runId"]
-        deadline = time.monotonic() + 120
-        while not instance.get_run_by_id(ids["ui"]).is_finished and time.monotonic() < deadline:
-            time.sleep(0.3)
+        wait_until(lambda: instance.get_run_by_id(ids["ui"]).is_finished, 120, 0.3, "the run launched from the UI to finish")
     assert instance.get_run_by_id(ids["ui"]).status.value == "SUCCESS"
     # a run whose cancel is under way: Dagster's CANCELING, which `yaml2dag cancel` sets for runs
     # that another machine executes until they stop
@@ -214,24 +213,22 @@ def _run_and_approve(instance, report, home, env, paused: dict):
     box: dict = {}
     thread = threading.Thread(target=lambda: box.update(result=run_workflow(report, {}, instance=instance)), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    decided = False
-    while time.monotonic() < deadline and not decided:
-        runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
-        if runs and any(g.waiting for g in gates(instance, runs[0].run_id)):
-            from yaml2dag.runs.history.fast_path import last_runs_sqlite
-            from yaml2dag.runs.history.queries import last_runs
 
-            paused.update(run_id=runs[0].run_id, fast=last_runs_sqlite(home, ["gated_flow"]),
-                          slow=last_runs(instance, ["gated_flow"]),
-                          listed=json.loads(run_cli("list", "--format", "json", env=env).stdout),
-                          history=json.loads(run_cli("history", "Gated Flow", "--format", "json", env=env).stdout))
-            record_decision(instance, runs[0].run_id, "approve", by="boss", comment="looks good")
-            decided = True
-        else:
-            time.sleep(0.2)
+    def waiting_run():
+        runs = instance.get_runs(RunsFilter(job_name="gated_flow", statuses=[DagsterRunStatus.STARTED]), limit=1)
+        return runs[0] if runs and any(g.waiting for g in gates(instance, runs[0].run_id)) else None
+
+    run = wait_until(waiting_run, 60, 0.2, "the approval gate to wait")
+    from yaml2dag.runs.history.fast_path import last_runs_sqlite
+    from yaml2dag.runs.history.queries import last_runs
+
+    paused.update(run_id=run.run_id, fast=last_runs_sqlite(home, ["gated_flow"]),
+                  slow=last_runs(instance, ["gated_flow"]),
+                  listed=json.loads(run_cli("list", "--format", "json", env=env).stdout),
+                  history=json.loads(run_cli("history", "Gated Flow", "--format", "json", env=env).stdout))
+    record_decision(instance, run.run_id, "approve", by="boss", comment="looks good")
     thread.join(timeout=60)
-    assert decided and "result" in box, "the approval gate was never seen waiting, or the run did not end"
+    assert "result" in box, "the run did not end after its approval"
     return box["result"]
 
 
@@ -645,27 +642,21 @@ def test_cancel_stops_a_long_running_run_and_records_the_reason(world):
     proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Long Flow", "--format", "json"], env=env,
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        run_id = None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and run_id is None:
+
+        def napping_run_id():
             runs = cli_json(world, "history", "Long Flow", "--status", "running")["runs"]
-            if runs:
-                events = cli_json(world, "events", runs[0]["run_id"], "--type", "STEP_START", "--step", "nap")
-                if events["total"]:
-                    run_id = runs[0]["run_id"]
-            if run_id is None:
-                assert proc.poll() is None, proc.communicate()
-                time.sleep(0.5)
-        assert run_id, "the long run did not reach its `nap` step in time"
+            if runs and cli_json(world, "events", runs[0]["run_id"], "--type", "STEP_START", "--step", "nap")["total"]:
+                return runs[0]["run_id"]
+            return None
+
+        run_id = wait_until(napping_run_id, 90, 0.5, "the long run to reach its `nap` step", process=proc,
+                            details=lambda: "\n".join(proc.communicate(timeout=10)))
         assert _processes_with(world["token"]), "the nap command is not running"
         data = cli_json(world, "cancel", run_id, "--reason", "maintenance window", "--wait", "60")
         assert (data["status"], data["method"], data["ended"], data["by"]) == ("canceled", "signal", True, "auditor")
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 1 and json.loads(out)["status"] == "CANCELED", err
-        deadline = time.monotonic() + 15
-        while _processes_with(world["token"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _processes_with(world["token"]), "the shell step's process survived the cancel"
+        wait_until(lambda: not _processes_with(world["token"]), 15, 0.2, "the shell step's process to end after the cancel")
         audit = cli_json(world, "audit", run_id)
         assert audit["status"] == "canceled"
         assert [(c["reason"], c["by"], c["method"]) for c in audit["cancellations"]] == [("maintenance window", "auditor", "signal")]

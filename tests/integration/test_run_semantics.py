@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
+from waiting import wait_until
 from yaml2dag.format.errors import ParameterError
 
 pytestmark = pytest.mark.slow
@@ -484,10 +484,9 @@ def test_shell_output_reaches_the_event_log_while_the_step_still_runs(run_yaml, 
     done: dict = {}
     runner = threading.Thread(target=lambda: done.setdefault("ran", run_yaml(text)), daemon=True)
     runner.start()
-    seen_while_running = False
     with DagsterInstance.get() as watcher:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not seen_while_running:
+
+        def first_line_seen() -> bool:
             for run in watcher.get_runs(limit=1):
                 records = watcher.all_logs(run.run_id)
                 lines = [r.user_message for r in records if r.dagster_event is None and r.step_key == "talk"]
@@ -495,9 +494,13 @@ def test_shell_output_reaches_the_event_log_while_the_step_still_runs(run_yaml, 
                             and r.dagster_event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE")]
                 if any("first line out" in line for line in lines):
                     assert not finished
-                    seen_while_running = True
-            time.sleep(0.1)
-    marker.touch()  # only now may the step finish
+                    return True
+            return False
+
+        try:
+            seen_while_running = wait_until(first_line_seen, 60, 0.1, "the step's first line while it runs")
+        finally:
+            marker.touch()  # only now may the step finish
     runner.join(timeout=120)
     assert not runner.is_alive()
     assert seen_while_running, "the first line did not reach the event log while the step was running"
@@ -608,15 +611,15 @@ def test_shell_timeout_kills_the_whole_process_group(run_yaml, tmp_path):
     assert ran.result.status == "FAILURE"
     assert "timed out after 1s" in ran.result.error
     pid = int(pidfile.read_text())
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"grandchild {pid} survived the timeout")
+            return True
+        return False
+
+    wait_until(gone, 10, 0.1, f"the grandchild {pid} to end after the timeout")
     took = ran.timestamps("slow", "STEP_FAILURE")[0] - ran.timestamps("slow", "STEP_START")[0]
     assert took < 30
 

@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -32,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from local_servers import everything_stored, free_port, make_cert, silent_port, start_smtp
+from waiting import WaitTimeout, wait_until
 from yaml2dag.format.validation import validate_text
 
 pytestmark = pytest.mark.slow
@@ -189,18 +189,21 @@ protocol lmtp {{
         self.proc = subprocess.Popen([self.binary, "-F", "-c", str(self.config)], stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         out.close()
-        deadline = time.monotonic() + START_TIMEOUT
         waiting = {self.imap_port, self.lmtp_port}
-        while waiting and time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+
+        def listening() -> bool:
             for port in list(waiting):
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     waiting.discard(port)
                 except OSError:
                     pass
-            time.sleep(0.05)
+            return not waiting
+
+        try:
+            wait_until(listening, START_TIMEOUT, 0.05, "Dovecot to listen", process=self.proc)
+        except WaitTimeout:
+            pass
         if waiting:
             why = self.diagnostics()
             self.stop()
@@ -441,9 +444,7 @@ def test_starttls_with_env_defaults(run_yaml, three_messages, monkeypatch):
     assert ran.result.status == "SUCCESS", ran.result.error
     assert ran.result.outputs["count"] == 2
     assert PASSWORD not in everything_stored(ran)
-    deadline = time.monotonic() + 10
-    while "method=PLAIN" not in three_messages.log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: "method=PLAIN" in three_messages.log.read_text(), 10, 0.1, "Dovecot to log the login")
     logins = [line for line in three_messages.log.read_text().splitlines() if "Login: user=<alice>" in line]
     assert logins and all(", TLS," in line for line in logins), logins
 

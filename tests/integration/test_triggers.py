@@ -24,6 +24,7 @@ from yaml2dag.format.validation import validate_paths
 
 from conftest import run_cli, stored_outputs, write
 from local_servers import LocalHTTPServer, QuietHandler, free_port, serving
+from waiting import wait_until
 
 SHELL_STEP = """
 steps:
@@ -672,15 +673,11 @@ def test_reloader_debounces_a_burst_of_changes_into_one_reload_and_ignores_other
             for i in range(5):  # an editor saving a file several times in a row
                 (folder / "wf.yaml").write_text(f"name: W{i}\n")
                 time.sleep(0.1)
-            deadline = time.monotonic() + 10
-            while not _FakeDagster.reloads and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.5)
+            wait_until(lambda: _FakeDagster.reloads, 10, 0.1, "the reload after the burst")
+            time.sleep(1.5)  # and no second reload follows
             assert len(_FakeDagster.reloads) == 1, lines
             (folder / "wf.yaml").unlink()
-            deadline = time.monotonic() + 10
-            while len(_FakeDagster.reloads) < 2 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(lambda: len(_FakeDagster.reloads) >= 2, 10, 0.1, "the reload after the file was removed")
             assert len(_FakeDagster.reloads) == 2 and reloader.reloads == 2
             assert lines[0] == "wf.yaml changed: reloaded yaml2dag"
         finally:
@@ -699,14 +696,10 @@ def test_reloader_retries_until_the_webserver_answers(tmp_path):
     with contextlib.ExitStack() as later:
         try:
             (tmp_path / "defs" / "a.yaml").write_text("name: A\n")
-            deadline = time.monotonic() + 10
-            while not lines and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert lines and lines[0].startswith("reload pending (cannot reach the Dagster webserver")
+            wait_until(lambda: lines, 10, 0.1, "the reloader's first message")
+            assert lines[0].startswith("reload pending (cannot reach the Dagster webserver")
             later.enter_context(serving(LocalHTTPServer(_FakeDagster, port=port)))
-            deadline = time.monotonic() + 10
-            while not _FakeDagster.reloads and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(lambda: _FakeDagster.reloads, 10, 0.1, "the reload once the webserver answers")
             assert len(_FakeDagster.reloads) == 1 and lines[-1] == "a.yaml changed: reloaded yaml2dag"
         finally:
             reloader.stop()
