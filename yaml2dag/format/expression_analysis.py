@@ -22,6 +22,7 @@ from yaml2dag.format import expression_bounds as template_bounds
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.expression_data import FORBIDDEN_METHODS, TEXT_WRITERS
 from yaml2dag.format.expression_sandbox import ENV
+from yaml2dag.format.limits import MAX_EXPRESSION_DEPTH, integer_problem, integer_text_problem
 
 
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
@@ -92,8 +93,6 @@ _BLOCK_TAGS = frozenset(("if", "for", "macro", "call", "filter", "with", "autoes
 
 
 def _too_deep(lineno: int | None = None) -> TemplateLimitError:
-    from yaml2dag.format.limits import MAX_EXPRESSION_DEPTH
-
     where = f" (line {lineno})" if lineno and lineno > 1 else ""
     return TemplateLimitError(f"the template nests brackets, blocks or chained operators more than "
                               f"{MAX_EXPRESSION_DEPTH} levels deep; split it into simpler parts{where}")
@@ -105,8 +104,6 @@ def _check_nesting(source: str) -> None:
     recursive): before the parser, which recurses about 14 Python frames per bracket; and when
     an integer literal is outside 64 bits (Jinja converts literals with ``int()``, which
     refuses more than 4,300 digits)."""
-    from yaml2dag.format.limits import MAX_EXPRESSION_DEPTH, integer_problem, integer_text_problem
-
     depth = 0
     after_block_begin = False
     try:
@@ -148,8 +145,6 @@ def parse_template(source: str) -> nodes.Template:
         TemplateLimitError: the template nests too deeply.
         TemplateError: a syntax error (the message gives Jinja's reason and the line).
     """
-    from yaml2dag.format.limits import MAX_EXPRESSION_DEPTH
-
     _check_nesting(source)
     try:
         tree = ENV.parse(source)

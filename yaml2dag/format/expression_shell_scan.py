@@ -17,6 +17,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.expression_sandbox import ENV
+from yaml2dag.format.shell_contexts import analyze_command
 
 
 def shell_source(source: str) -> str:
@@ -93,8 +94,6 @@ def shell_analysis(source: str) -> tuple[tuple[tuple[str, Any, int], ...], froze
     Raises:
         TemplateError: the template has a syntax error.
     """
-    from yaml2dag.format.shell_contexts import analyze_command
-
     pieces: list[str] = [""]
     labels: list[str] = []
     lines: list[int] = []

@@ -18,6 +18,7 @@ from jinja2 import pass_context
 
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.expression_filters import Raw, _to_text
+from yaml2dag.format.shell_contexts import ARITH, NAME, SCALAR, is_integer, is_name
 
 
 #: Environment variables that carry the values of a shell command: YAML2DAG_V1, YAML2DAG_V2...
@@ -89,8 +90,6 @@ def _shown(value: Any, text: str) -> str:
 
 def _check_shell_context(value: Any, text: str, kind: str, where: str, label: str) -> None:
     """Refuse a value bash would evaluate where it is inserted (see :func:`_shell_word`)."""
-    from yaml2dag.format.shell_contexts import ARITH, NAME, SCALAR, is_integer, is_name
-
     shown = f"`{{{{ {label} }}}}`" if label else "a value"
     if kind == ARITH and (isinstance(value, bool) or not is_integer(text)):
         raise TemplateError(

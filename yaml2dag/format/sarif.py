@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
+from yaml2dag import __version__
 from yaml2dag.format.errors import WARNING, Problem
 from yaml2dag.format.problem_rules import RULES
 
@@ -112,8 +113,7 @@ def sarif_log(problems: Iterable[Problem], *, base: str | Path | None = None, ve
         (``tests/unit/test_sarif.py``). A problem with a rule outside the closed set still gets
         a result (``ruleId`` without ``ruleIndex``); the suite keeps that from happening.
     """
-    if not version:
-        from yaml2dag import __version__ as version
+    version = version or __version__
     root = Path(base) if base is not None else Path.cwd()
     root_uri = Path(os.path.normpath(root.absolute())).as_uri()
     descriptors = rule_descriptors()
