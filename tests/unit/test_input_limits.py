@@ -128,10 +128,17 @@ def test_nesting_depth_boundary():
     assert report.errors[0].line == 5
 
 
+def test_documented_limits():
+    # the user guide (section "Limits", en + zh) and docs/reliability.md state these numbers
+    assert limits.MAX_FILE_BYTES == 16 * 1_048_576
+    assert limits.MAX_STEPS == 100_000
+
+
 def test_file_size_limit_refuses_before_parsing(tmp_path):
     path = tmp_path / "big.yaml"
-    body = "".join(f"  - id: s{i}\n    tool: shell\n    parameters: {{command: 'echo {i}'}}\n" for i in range(30_000))
-    path.write_text("name: Big\nsteps:\n" + body)
+    step = "  - id: s{i}\n    tool: shell\n    parameters: {{command: 'echo {i}'}}\n"
+    count = limits.MAX_FILE_BYTES // len(step.format(i=0)) + 1
+    path.write_text("name: Big\nsteps:\n" + "".join(step.format(i=i) for i in range(count)))
     assert path.stat().st_size > limits.MAX_FILE_BYTES
     report = validate_paths([str(path)]).files[0]
     assert report.document.data is None  # never parsed
@@ -140,7 +147,11 @@ def test_file_size_limit_refuses_before_parsing(tmp_path):
     assert validate_text(path.read_text()).errors[0].rule == "limit"  # text given directly, too
 
 
-def test_step_count_boundary():
+def test_step_count_boundary(monkeypatch):
+    # the boundary logic at a smaller limit (validating 100,000 steps takes seconds); the limit is
+    # read at each check, so tests may lower it
+    monkeypatch.setattr(limits, "MAX_STEPS", 1000)
+
     def steps(n: int) -> str:
         return "name: S\nsteps:\n" + "".join(f"  - {{id: s{i}, tool: shell, parameters: {{command: x}}}}\n"
                                             for i in range(n))

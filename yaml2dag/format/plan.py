@@ -26,6 +26,7 @@ get a condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -34,6 +35,7 @@ from yaml2dag.format.errors import Problem, TemplateError
 from yaml2dag.format.model import Branch, DocPath, Entry, ParallelGroup, Step, SubWorkflow, Switch, Workflow
 from yaml2dag.format.expressions import Reference, analyze, is_template, iter_strings
 from yaml2dag.format.toolspecs import get_tool
+from yaml2dag.format.reachability import Reachability
 
 
 @dataclass(frozen=True)
@@ -235,13 +237,16 @@ class Plan:
 
 
 class _Builder:
-    def __init__(self, workflow: Workflow, doc=None, step_ids: set[str] | None = None):
+    def __init__(self, workflow: Workflow, doc=None, step_ids: set[str] | None = None,
+                 analyses: dict | None = None):
         self.workflow = workflow
+        self.analyses = analyses if analyses is not None else {}
         self.doc = doc
         self.plan = Plan()
         self.step_ids = step_ids if step_ids is not None else {s.id for s in workflow.iter_steps()}
         self._group_seq = 0
         self._raw_groups: dict[str, list[str]] = {}
+        self._reach: Reachability | None = None  # set by add_reads: the "waits for" order
 
     def problem(self, path: DocPath, message: str, rule: str) -> None:
         if self.doc is not None:
@@ -329,21 +334,32 @@ class _Builder:
 
         Ordering cycles are reported first (:meth:`find_cycles`); the reads of every other
         step are still checked, so a file with a cycle gets all its other problems too. A read
-        between two steps of one ordering cycle is not reported again.
+        between two steps of one ordering cycle is not reported again. Whether a read closes a
+        cycle is answered by a :class:`~yaml2dag.format.reachability.Reachability` kept up to
+        date as reads are added (near-linear in steps and reads, issue 13), not by a walk over
+        the plan per read.
         """
         cycle_of: dict[str, int] = {}
-        for i, component in enumerate(self.find_cycles()):
+        components = self.find_cycles()
+        for i, component in enumerate(components):
             for member in component:
                 cycle_of[member] = i
+        reach = self._reach = Reachability({n: node.upstream() for n, node in self.plan.nodes.items()}, components)
+        analyzed = self.analyses  # (text, bare) -> Analysis or TemplateError: one parse per template
         for node in self.plan.nodes.values():
             result_reads: set[str] = set()
             for tf in template_fields(node.entry):
                 if tf.scope == "compensate":
                     continue
-                try:
-                    refs = analyze(tf.value, tf.bare).references
-                except TemplateError:
-                    continue
+                key = (tf.value, tf.bare)
+                found = analyzed.get(key)
+                if found is None:
+                    try:
+                        found = analyze(tf.value, tf.bare)
+                    except TemplateError as exc:
+                        found = exc
+                    analyzed[key] = found
+                refs = () if isinstance(found, TemplateError) else found.references
                 for step_id, attr in step_reference_fields(refs, self.step_ids):
                     if attr not in STATE_FIELDS:
                         result_reads.add(step_id)
@@ -354,7 +370,7 @@ class _Builder:
                         continue  # a step of another list (on_failure): checked by the validator
                     if node.id in cycle_of and cycle_of.get(step_id) == cycle_of[node.id]:
                         continue  # both on one ordering cycle, already reported
-                    if node.id in self.plan.ancestors(step_id) or node.id in self._raw_groups.get(step_id, ()):
+                    if reach.waits_for(step_id, node.id) or node.id in self._raw_groups.get(step_id, ()):
                         self.problem(tf.path, f"`{node.id}` reads step `{step_id}`, which runs after it "
                                      f"(a dependency cycle); move `{step_id}` earlier or drop the reference",
                                      "reference")
@@ -368,6 +384,7 @@ class _Builder:
                         continue
                     if step_id not in node.reads:
                         node.reads.append(step_id)
+                        reach.add(node.id, step_id)
             node.state_reads = [r for r in node.reads if r not in result_reads]
 
     def _sides(self, node: Node) -> dict[str, str]:
@@ -481,25 +498,26 @@ class _Builder:
 
     def finish(self, outputs: Any = None) -> Plan:
         plan = self.plan
-        # topological order, preferring file order
+        # topological order, preferring file order (the ready node first in the file next)
+        upstream = self._upstream = {n: node.upstream() for n, node in plan.nodes.items()}
         indeg = {n: 0 for n in plan.nodes}
         down: dict[str, list[str]] = {n: [] for n in plan.nodes}
-        for n, node in plan.nodes.items():
-            for up in node.upstream():
+        for n, ups in upstream.items():
+            for up in ups:
                 if up in plan.nodes:
                     indeg[n] += 1
                     down[up].append(n)
         position = {n: i for i, n in enumerate(plan.nodes)}
-        ready = sorted((n for n, d in indeg.items() if d == 0), key=position.get)
+        ready = [(position[n], n) for n, d in indeg.items() if d == 0]
+        heapq.heapify(ready)
         order: list[str] = []
         while ready:
-            n = ready.pop(0)
+            _, n = heapq.heappop(ready)
             order.append(n)
             for d in down[n]:
                 indeg[d] -= 1
                 if indeg[d] == 0:
-                    ready.append(d)
-                    ready.sort(key=position.get)
+                    heapq.heappush(ready, (position[d], d))
         plan.order = order if len(order) == len(plan.nodes) else list(plan.nodes)
         # may_skip, in topological order
         for n in plan.order:
@@ -520,23 +538,30 @@ class _Builder:
         return plan
 
     def prune(self, members: list[str]) -> list[str]:
+        """``members`` without those another member waits for, directly or not.
+
+        One walk from all members at once (the union of their ancestors), and only over nodes
+        placed at or after the earliest member in the topological order: a group costs the
+        span of the plan it covers, not the whole plan (issue 13).
+        """
         members = [m for m in dict.fromkeys(members) if m in self.plan.nodes]
-        # every node some member waits for, directly or not: one walk from all members at once
-        # (the union of their ancestors), linear in the plan's size rather than quadratic
-        nodes = self.plan.nodes
-        covered: set[str] = set()
-        stack = [up for m in members for up in nodes[m].upstream()]
-        while stack:
-            current = stack.pop()
-            if current in covered or current not in nodes:
-                continue
-            covered.add(current)
-            stack.extend(nodes[current].upstream())
+        upstream = getattr(self, "_upstream", None) or {n: node.upstream() for n, node in self.plan.nodes.items()}
+        if self._reach is not None:
+            covered = self._reach.ancestors_among(members, upstream)
+        else:  # pragma: no cover - build_plan always adds reads first
+            covered = set()
+            stack = [up for m in members for up in upstream[m]]
+            while stack:
+                current = stack.pop()
+                if current in covered or current not in upstream:
+                    continue
+                covered.add(current)
+                stack.extend(upstream[current])
         return [m for m in members if m not in covered]
 
 
 def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None = None,
-               step_ids: set[str] | None = None) -> Plan:
+               step_ids: set[str] | None = None, analyses: dict | None = None) -> Plan:
     """Lay out the dependency plan of ``workflow.steps`` (or of ``entries``).
 
     Args:
@@ -544,12 +569,15 @@ def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None =
         doc: its :class:`~yaml2dag.format.loader.Document`, for problem positions (optional).
         entries: another step list of the workflow (``on_failure``) to plan instead.
         step_ids: ids that count as steps in templates (default: every step of the workflow).
+        analyses: ``(template text, bare)`` → its :class:`~yaml2dag.format.expressions.Analysis`
+            or the ``TemplateError`` it raised, shared with the validator so each template of a
+            file is parsed once (filled in as templates are analyzed).
 
     Returns:
         The :class:`Plan`; its ``problems`` list unknown ``depends_on`` targets, cycles and
         reads of steps that run later.
     """
-    builder = _Builder(workflow, doc, step_ids)
+    builder = _Builder(workflow, doc, step_ids, analyses)
     builder.lay_list(workflow.steps if entries is None else entries, [], None, None)
     builder.resolve_explicit()
     builder.add_reads()
