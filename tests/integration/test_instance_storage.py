@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -124,33 +123,36 @@ def test_a_command_waits_while_another_process_creates_the_storage(tmp_path, arg
     empty runs.db): a command must wait for it, not open the half-made storage on its own
     (before the fix, an existing runs.db meant "ready": the command opened it without the lock
     and created the tables alongside the creator)."""
-    import fcntl
+    import threading
 
-    import psutil
+    from filelock import FileLock
+    from watchdog.events import FileOpenedEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
 
     home = tmp_path / "home"
     (home / "history").mkdir(parents=True)
     write(tmp_path / "definitions", "hello.yaml", HELLO)
     (home / "history" / "runs.db").write_bytes(b"")
     lock_path = home / ".yaml2dag-init.lock"
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = _start(args, tmp_path, _env(DAGSTER_HOME=str(home)))
+    opened = threading.Event()
+
+    class _Opens(FileSystemEventHandler):
+        def on_opened(self, event) -> None:  # inotify IN_OPEN: the command tries the lock
+            if isinstance(event, FileOpenedEvent) and Path(event.src_path) == lock_path:
+                opened.set()
+
+    with FileLock(lock_path):  # the storage's creator (filelock: an flock, polled by waiters)
+        observer = Observer()
+        observer.schedule(_Opens(), str(home))
+        observer.start()
         try:
-            waiting = False
-            end = time.monotonic() + CLI_TIMEOUT
-            while time.monotonic() < end and proc.poll() is None:  # until it opens the lock file
-                try:
-                    if any(f.path == str(lock_path) for f in psutil.Process(proc.pid).open_files()):
-                        waiting = True
-                        break
-                except psutil.Error:
-                    pass
-                time.sleep(0.05)
-            assert waiting and proc.poll() is None, ("the command did not wait for the storage's creator",
-                                                    proc.poll(), proc.communicate()[1][-2000:] if proc.poll() is not None else "")
+            proc = _start(args, tmp_path, _env(DAGSTER_HOME=str(home)))
+            assert opened.wait(CLI_TIMEOUT) and proc.poll() is None, (
+                "the command did not wait for the storage's creator",
+                proc.poll(), proc.communicate()[1][-2000:] if proc.poll() is not None else "")
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            observer.stop()
+            observer.join(timeout=30)
     code, out, err = _finish(proc)
     assert not any(word in out + err for word in BROKEN), err
     assert code == (0 if args[0] in ("history", "run") else 1), err

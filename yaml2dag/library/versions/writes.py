@@ -48,16 +48,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 @contextlib.contextmanager
 def locked(root: str | Path) -> Iterator[None]:
-    """Hold the library's write lock (``.versions/.lock``) while inside."""
+    """Hold the library's write lock (``.versions/.lock``, with ``filelock``: an ``flock`` where
+    the file system has one, else a lock file of its own) while inside; blocks while another
+    process holds it."""
+    from filelock import FileLock
+
     folder = versions_root(root)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        except (ImportError, OSError):  # pragma: no cover - no flock: best effort
-            pass
+    with FileLock(folder / ".lock"):
         yield
 
 
