@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from jinja2 import nodes
+
 from yaml2dag.format.shell_context_kinds import is_integer
 
 
@@ -42,8 +44,6 @@ def expression_type(node: Any, resolve: Callable[[tuple[str, ...]], tuple[str, s
         ``"unknown"``, ``"number"``, ``"integer"``, and what made it so when it may be text or a
         boolean ("" otherwise).
     """
-    from jinja2 import nodes
-
     def walk(n: Any) -> tuple[str, str]:
         if isinstance(n, nodes.Const):
             v = n.value

@@ -140,7 +140,7 @@ class Masker:
         return self.in_data(data)
 
     def _pandas(self, value: Any) -> Any:
-        import pandas as pd
+        import pandas as pd  # only for data values: masking text and plain values never loads pandas
 
         if not isinstance(value, (pd.DataFrame, pd.Series, pd.Index)) or not self._pickled_has_secret(value):
             return value
@@ -164,7 +164,7 @@ class Masker:
         return out
 
     def _column(self, series: Any) -> Any:
-        import pandas as pd
+        import pandas as pd  # only for data values: masking text and plain values never loads pandas
 
         dtype = series.dtype
         if isinstance(dtype, pd.CategoricalDtype):
@@ -181,7 +181,7 @@ class Masker:
             return masked
 
     def _index(self, index: Any) -> Any:
-        import pandas as pd
+        import pandas as pd  # only for data values: masking text and plain values never loads pandas
 
         if isinstance(index, pd.MultiIndex):
             return pd.MultiIndex.from_tuples([self._value(t, 1) for t in index],
@@ -192,7 +192,7 @@ class Masker:
         return index
 
     def _numpy(self, value: Any) -> Any:
-        import numpy as np
+        import numpy as np  # only for arrays: masking text and plain values never loads numpy
 
         if not isinstance(value, np.ndarray):
             if isinstance(value, np.str_):

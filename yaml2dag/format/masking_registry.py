@@ -8,6 +8,7 @@ every :class:`logging.LogRecord`) mask what :func:`register` recorded for the ru
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Iterable
 
@@ -81,8 +82,6 @@ def install_log_record_masking() -> None:
     Installed once per process, on top of the current record factory
     (:func:`logging.setLogRecordFactory`); costs nothing while no secret is registered.
     """
-    import logging
-
     with _factory_lock:
         if _factory_installed[0]:
             return
