@@ -43,17 +43,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-TAG_CLI_PID = "yaml2dag/cli_pid"
-TAG_CLI_HOST = "yaml2dag/cli_host"
-#: The CLI process's start time (seconds since the epoch, psutil's ``create_time``).
-TAG_CLI_STARTED = "yaml2dag/cli_started"
-#: The CLI process's pid namespace (Linux ``/proc/self/ns/pid``): two containers may share a
-#: host name and a DAGSTER_HOME, never a pid namespace, so a pid is only judged inside its own.
-TAG_CLI_PID_NAMESPACE = "yaml2dag/cli_pid_namespace"
-#: Metadata key of the engine event that records a process group started by a step.
-PROCESS_MARKER = "yaml2dag/step_process"
-#: Metadata key of the engine event :func:`reap_run` records.
-DEAD_MARKER = "yaml2dag/dead_run"
+from yaml2dag.format.tags import (  # noqa: F401 - TAG_CLI_* re-exported for the runner and history
+    DEAD_MARKER, PROCESS_HOST, PROCESS_MARKER, PROCESS_PGID, PROCESS_PID, PROCESS_STARTED, TAG_CLI_HOST, TAG_CLI_PID,
+    TAG_CLI_PID_NAMESPACE, TAG_CLI_STARTED,
+)
 
 #: Seconds of tolerance when comparing a process's start time with the recorded one. psutil
 #: reads it from /proc in clock ticks (10 ms); a recycled pid belongs to a process started much
@@ -179,9 +172,9 @@ class ProcessRecorder:
                 pgid = os.getpgid(pid)
             except OSError:
                 pgid = pid
-            values = {PROCESS_MARKER: "started", "yaml2dag/pid": str(pid), "yaml2dag/pgid": str(pgid),
-                      "yaml2dag/started": f"{started:.3f}" if started is not None else "",
-                      "yaml2dag/host": socket.gethostname()}
+            values = {PROCESS_MARKER: "started", PROCESS_PID: str(pid), PROCESS_PGID: str(pgid),
+                      PROCESS_STARTED: f"{started:.3f}" if started is not None else "",
+                      PROCESS_HOST: socket.gethostname()}
             self.instance.report_engine_event(
                 f"step process {pid} started (process group {pgid})", self.run,
                 EngineEventData(metadata=values), step_key=self.step_key)
@@ -214,11 +207,11 @@ def step_processes(instance: Any, run_id: str) -> list[dict]:
         values = _meta(event)
         try:
             if event.event_type_value == "ENGINE_EVENT":
-                if values.get(PROCESS_MARKER) != "started" or values.get("yaml2dag/host") != host:
+                if values.get(PROCESS_MARKER) != "started" or values.get(PROCESS_HOST) != host:
                     continue
-                pid = int(values["yaml2dag/pid"])
-                found.append({"pid": pid, "pgid": int(values.get("yaml2dag/pgid") or pid),
-                              "started": float(values["yaml2dag/started"]) if values.get("yaml2dag/started") else None,
+                pid = int(values[PROCESS_PID])
+                found.append({"pid": pid, "pgid": int(values.get(PROCESS_PGID) or pid),
+                              "started": float(values[PROCESS_STARTED]) if values.get(PROCESS_STARTED) else None,
                               "at": record.timestamp, "step": event.step_key})
             elif values.get("pid", "").isdigit():
                 found.append({"pid": int(values["pid"]), "pgid": None, "started": None,

@@ -31,11 +31,16 @@ TAG_USER = "yaml2dag/user"
 #: Run tag: the run a re-execution retries, and how (``all`` steps or ``from_failure``).
 TAG_RETRY_OF = "yaml2dag/retry_of"
 TAG_RETRY_MODE = "yaml2dag/retry_mode"
-#: Run tags of a run started by ``yaml2dag run``: its process, host, start time and PID namespace
-#: (a run whose CLI process died is failed and reaped).
+#: Run tags of a run started by ``yaml2dag run``: its process and host (a run whose CLI process
+#: died is failed and reaped, :mod:`yaml2dag.compiler.run_health`).
 TAG_CLI_PID = "yaml2dag/cli_pid"
 TAG_CLI_HOST = "yaml2dag/cli_host"
+#: Prefix of every ``TAG_CLI_*`` run tag (a re-execution replaces them with its own process's).
+CLI_TAG_PREFIX = "yaml2dag/cli_"
+#: Run tag: the CLI process's start time (seconds since the epoch, psutil's ``create_time``).
 TAG_CLI_STARTED = "yaml2dag/cli_started"
+#: Run tag: the CLI process's pid namespace (Linux ``/proc/self/ns/pid``): two containers may share
+#: a host name and a DAGSTER_HOME, never a pid namespace, so a pid is only judged inside its own.
 TAG_CLI_PID_NAMESPACE = "yaml2dag/cli_pid_namespace"
 #: Prefix of the run-queue concurrency tag; the suffix is the limit (``yaml2dag/concurrency_2``),
 #: matched by a rule in the shipped dagster.yaml.

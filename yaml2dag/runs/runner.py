@@ -24,16 +24,17 @@ from yaml2dag.deploy import ensure_dagster_yaml
 from yaml2dag.format.errors import ParameterError, WorkflowInvalidError, Yaml2DagError
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.parameters import resolve
-from yaml2dag.runs.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
+from yaml2dag.compiler.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
 from yaml2dag.format import masking as _masking
 from yaml2dag.format.secrets import SecretStore, mask
+from yaml2dag.format.tags import TAG_USER
 from yaml2dag.runs.tracking import StepTracker, step_catalog
 from yaml2dag.format.validation import FileReport
 
 DEFAULT_HOME = "dagster_home"
 
 #: Who started the run from the CLI (``$YAML2DAG_USER``, else the login name); read by audits.
-TAG_CLI_USER = "yaml2dag/user"
+TAG_CLI_USER = TAG_USER
 
 
 class ConcurrencyLimitError(Yaml2DagError):
@@ -181,7 +182,7 @@ def get_instance(*, reap: bool = True):
 
     Args:
         reap: also end the unfinished runs of this host whose yaml2dag process is gone
-            (:func:`yaml2dag.runs.run_health.reap_dead_runs`: step processes killed, run marked
+            (:func:`yaml2dag.compiler.run_health.reap_dead_runs`: step processes killed, run marked
             failed with the reason, pool slots freed), so that no command ever shows such a run
             as running or waits for its slots.
 
@@ -193,7 +194,7 @@ def get_instance(*, reap: bool = True):
     os.environ["DAGSTER_HOME"] = str(home)
     instance = _open_storage(home, keep=True)
     if reap:
-        from yaml2dag.runs.run_health import reap_dead_runs
+        from yaml2dag.compiler.run_health import reap_dead_runs
         from yaml2dag.runs.storage import is_storage_exception
 
         try:
@@ -283,7 +284,7 @@ def wait_for_slot(instance: Any, workflow: Workflow, tag: tuple[str, str], run_i
     Raises:
         ConcurrencyLimitError: the limit is reached and ``wait`` is False.
     """
-    from yaml2dag.runs.run_health import DeadRunWatch
+    from yaml2dag.compiler.run_health import DeadRunWatch
 
     limit = workflow.concurrency.limit if workflow.concurrency else 0
     announced = False
@@ -389,10 +390,10 @@ def run_workflow(
     total = len(catalog)
     from yaml2dag.runs.approvals import default_user
 
-    from yaml2dag.runs.run_health import cli_tags
+    from yaml2dag.compiler.run_health import cli_tags
 
     # the process that executes the run (pid, host, start time): a run whose process is gone is
-    # found and ended by the next yaml2dag command or the daemon (yaml2dag.runs.run_health)
+    # found and ended by the next yaml2dag command or the daemon (yaml2dag.compiler.run_health)
     run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **cli_tags(), TAG_CLI_USER: default_user(), **(tags or {})}
     conc = concurrency_tag(workflow, render_concurrency_key(workflow, values))
     if conc is not None:

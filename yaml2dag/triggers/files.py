@@ -36,6 +36,7 @@ from typing import Any
 import dagster as dg
 
 from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.format.tags import META_WATCH, META_WORKFLOW
 from yaml2dag.triggers.common import NameRegistry, TriggerParameterError, own_names, run_request
 
 KIND = "file"
@@ -246,7 +247,7 @@ def file_sensor(workflow: Workflow, trigger: Trigger, job: dg.JobDefinition, nam
         description=trigger.description or f"{workflow.name}: one run per new or changed file {where}",
         job=job,
         default_status=(dg.DefaultSensorStatus.RUNNING if trigger.enabled else dg.DefaultSensorStatus.STOPPED),
-        metadata={"yaml2dag/workflow": workflow.name, "yaml2dag/watch": where},
+        metadata={META_WORKFLOW: workflow.name, META_WATCH: where},
     )
 
 

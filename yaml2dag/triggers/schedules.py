@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 
 from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.format.tags import META_CRON, META_WORKFLOW
 from yaml2dag.triggers.common import NameRegistry, own_names, run_request
 
 KIND = "schedule"
@@ -75,7 +76,7 @@ def schedule_definition(workflow: Workflow, trigger: Trigger, job: dg.JobDefinit
         default_status=(dg.DefaultScheduleStatus.RUNNING if trigger.enabled
                         else dg.DefaultScheduleStatus.STOPPED),
         description=trigger.description or f"{workflow.name}: {expression}",
-        metadata={"yaml2dag/workflow": workflow.name, "yaml2dag/cron": expression},
+        metadata={META_WORKFLOW: workflow.name, META_CRON: expression},
     )
 
 

@@ -44,6 +44,7 @@ import dagster as dg
 
 from yaml2dag.format.errors import Yaml2DagError
 from yaml2dag.format.model import Trigger, Workflow
+from yaml2dag.format.tags import META_STATUS, META_UPSTREAM, META_UPSTREAM_JOB, META_WORKFLOW
 from yaml2dag.triggers.common import NameRegistry, run_request
 
 KIND = "workflow"
@@ -263,8 +264,8 @@ def workflow_sensor(workflow: Workflow, trigger: Trigger, job: dg.JobDefinition,
         description=trigger.description or f"{workflow.name}: starts when {shown!r} ends with {word}",
         job=job,
         default_status=(dg.DefaultSensorStatus.RUNNING if trigger.enabled else dg.DefaultSensorStatus.STOPPED),
-        metadata={"yaml2dag/workflow": workflow.name, "yaml2dag/upstream": shown,
-                  "yaml2dag/upstream_job": upstream_name, "yaml2dag/status": word},
+        metadata={META_WORKFLOW: workflow.name, META_UPSTREAM: shown,
+                  META_UPSTREAM_JOB: upstream_name, META_STATUS: word},
     )
 
 

@@ -10,6 +10,7 @@ import time as _time
 from pathlib import Path as _Path
 from typing import Any
 
+from yaml2dag.format.tags import CLI_TAG_PREFIX, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from yaml2dag.runs.history.common import (
     CANCEL_MARKER,
     TAG_RETRY_MODE,
@@ -38,8 +39,8 @@ def _cli_process(run: Any, created: float | None = None) -> int | None:
     """
     import socket
 
-    pid_text = run.tags.get("yaml2dag/cli_pid")
-    if not pid_text or not str(pid_text).isdigit() or run.tags.get("yaml2dag/cli_host") != socket.gethostname():
+    pid_text = run.tags.get(TAG_CLI_PID)
+    if not pid_text or not str(pid_text).isdigit() or run.tags.get(TAG_CLI_HOST) != socket.gethostname():
         return None
     pid = int(pid_text)
     try:
@@ -104,7 +105,7 @@ def cancel_run(instance: Any, run_id: str, *, reason: str | None = None, by: str
         method = "signal"
     elif getattr(run, "remote_job_origin", None) is not None:
         method = "launcher"
-    elif run.tags.get("yaml2dag/cli_host") and run.tags.get("yaml2dag/cli_host") != socket.gethostname():
+    elif run.tags.get(TAG_CLI_HOST) and run.tags.get(TAG_CLI_HOST) != socket.gethostname():
         method = "requested"
     else:
         method = "marked"
@@ -180,7 +181,7 @@ def _workflow_file_for(run: Any, library: Any, use_current: bool) -> tuple[str, 
     """
     import hashlib
 
-    name = run.tags.get("yaml2dag/workflow") or run.job_name
+    name = run.tags.get(TAG_WORKFLOW) or run.job_name
     try:
         report = library.find(name)
     except Exception:  # noqa: BLE001
@@ -190,7 +191,7 @@ def _workflow_file_for(run: Any, library: Any, use_current: bool) -> tuple[str, 
             raise RunStateError(f"the workflow {name!r} of run {run.run_id} is not in the library "
                                 f"{library.folder}; cannot rebuild its job") from None
     path = report.file
-    wanted = run.tags.get("yaml2dag/hash")
+    wanted = run.tags.get(TAG_HASH)
     current = hashlib.sha256(_Path(path).read_bytes()).hexdigest()
     if not wanted or wanted == current:
         return path, None
@@ -266,13 +267,14 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
         options = ReexecutionOptions(parent_run_id=run_id, step_selection=sorted(_downstream(graph, roots)))
     else:
         options = ReexecutionOptions(parent_run_id=run_id, step_selection=[])
-    skip = ("dagster/", "yaml2dag/cli_", "yaml2dag/trigger", "yaml2dag/user", TAG_RETRY_OF, TAG_RETRY_MODE,
-            "yaml2dag/workflow", "yaml2dag/version", "yaml2dag/hash", ".dagster/")
+    # TAG_TRIGGER is a prefix of TAG_TRIGGER_INFO: both are replaced
+    skip = ("dagster/", CLI_TAG_PREFIX, TAG_TRIGGER, TAG_USER, TAG_RETRY_OF, TAG_RETRY_MODE,
+            TAG_WORKFLOW, TAG_VERSION, TAG_HASH, ".dagster/")
     tags = {k: v for k, v in parent.tags.items() if not k.startswith(skip)}
-    from yaml2dag.runs.run_health import cli_tags
+    from yaml2dag.compiler.run_health import cli_tags
 
-    # this process executes the re-execution (pid, host, start time; see yaml2dag.runs.run_health)
-    tags.update({"yaml2dag/trigger": "cli", **cli_tags(), TAG_USER: default_user(), TAG_RETRY_OF: run_id,
+    # this process executes the re-execution (pid, host, start time; see yaml2dag.compiler.run_health)
+    tags.update({TAG_TRIGGER: "cli", **cli_tags(), TAG_USER: default_user(), TAG_RETRY_OF: run_id,
                  TAG_RETRY_MODE: mode})
     with _quiet_stderr(quiet):
         try:

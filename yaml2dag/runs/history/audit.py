@@ -10,7 +10,10 @@ import io as _io
 import re as _re
 from typing import Any
 
-from yaml2dag.runs.history.common import CANCEL_MARKER, TAG_RETRY_OF, TAG_USER, _get_run, _iso, _meta_values
+from yaml2dag.runs.history.common import (
+    CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_OF, TAG_TRIGGER_INFO, TAG_USER, TAG_VERSION, TAG_WORKFLOW,
+    _get_run, _iso, _meta_values,
+)
 from yaml2dag.runs.history.status import _catalog_for, _status_of, trigger_of
 from yaml2dag.runs.tracking import StepTracker, owner_of, retry_message
 
@@ -56,7 +59,7 @@ def _workflow_for(run: Any, library: Any) -> Any:
     if library is None:
         return None
     try:
-        report = library.find(run.tags.get("yaml2dag/workflow") or run.job_name)
+        report = library.find(run.tags.get(TAG_WORKFLOW) or run.job_name)
     except Exception:  # noqa: BLE001
         return None
     return report.workflow
@@ -209,23 +212,23 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
     tags = dict(run.tags)
     return {
         "run_id": run_id,
-        "workflow": tags.get("yaml2dag/workflow", run.job_name),
+        "workflow": tags.get(TAG_WORKFLOW, run.job_name),
         "job": run.job_name,
-        "version": tags.get("yaml2dag/version"),
-        "workflow_hash": tags.get("yaml2dag/hash"),
+        "version": tags.get(TAG_VERSION),
+        "workflow_hash": tags.get(TAG_HASH),
         "status": _status_of(run, instance),
         "dagster_status": run.status.value,
         "started_by": {
             "trigger": trigger_of(run),
             "user": tags.get(TAG_USER) or tags.get("dagster/user") or None,
-            "host": tags.get("yaml2dag/cli_host"),
-            "pid": int(tags["yaml2dag/cli_pid"]) if str(tags.get("yaml2dag/cli_pid", "")).isdigit() else None,
+            "host": tags.get(TAG_CLI_HOST),
+            "pid": int(tags[TAG_CLI_PID]) if str(tags.get(TAG_CLI_PID, "")).isdigit() else None,
             "schedule": tags.get("dagster/schedule_name"),
             "sensor": tags.get("dagster/sensor_name"),
             "parent_run_id": run.parent_run_id,
             "root_run_id": run.root_run_id,
             "retry_of": tags.get(TAG_RETRY_OF),
-            "trigger_info": tags.get("yaml2dag/trigger_info"),
+            "trigger_info": tags.get(TAG_TRIGGER_INFO),
         },
         "tags": tags,
         "parameters": masked_config,

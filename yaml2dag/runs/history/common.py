@@ -9,6 +9,10 @@ import re as _re
 from typing import Any
 
 from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.format.tags import (  # noqa: F401 - read by the history modules
+    CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_MODE, TAG_RETRY_OF, TAG_TRIGGER_INFO, TAG_USER,
+    TAG_VERSION, TAG_WORKFLOW,
+)
 from yaml2dag.runs.tracking import owner_of
 
 
@@ -22,12 +26,6 @@ def _iso(stamp: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc).isoformat(timespec="seconds")
 
 
-#: Metadata key of the engine event ``yaml2dag cancel`` records (the reason, who, when).
-CANCEL_MARKER = "yaml2dag/cancel"
-#: Run tags that say who started a run and how it relates to others.
-TAG_USER = "yaml2dag/user"
-TAG_RETRY_OF = "yaml2dag/retry_of"
-TAG_RETRY_MODE = "yaml2dag/retry_mode"
 
 
 class RunStateError(Yaml2DagError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from yaml2dag.format.tags import PREFIX as TAGS_PREFIX
 from yaml2dag.runs.history.common import _get_run, _meta_values, _step_matches
 from yaml2dag.runs.tracking import owner_of, retry_message
 
@@ -36,7 +37,7 @@ def _event_row(index: int, rec: Any) -> dict:
         elif etype in ("ENGINE_EVENT", "STEP_OUTPUT"):
             values = _meta_values(event)
             if etype == "ENGINE_EVENT":
-                values = {k: v for k, v in values.items() if k.startswith("yaml2dag/") or k in
+                values = {k: v for k, v in values.items() if k.startswith(TAGS_PREFIX) or k in
                           ("step", "reason", "by", "at", "decision", "status", "error", "output", "message")}
             if values:
                 row["metadata"] = values

@@ -15,6 +15,7 @@ import datetime as _dt
 from pathlib import Path as _Path
 from typing import Any
 
+from yaml2dag.format.tags import TAG_CLI_PID, TAG_VERSION, TAG_WORKFLOW
 from yaml2dag.runs.history.common import TAG_USER, _iso
 from yaml2dag.runs.history.status import STATUS_MAP, trigger_of
 
@@ -178,8 +179,8 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
                 parsed = {}
             origin = parsed.get("remote_job_origin") or parsed.get("external_pipeline_origin")
             fake = type("Run", (), {"tags": tags, "remote_job_origin": origin})()
-            if status in ("NOT_STARTED", "STARTING", "STARTED", "CANCELING") and tags.get("yaml2dag/cli_pid"):
-                from yaml2dag.runs.run_health import process_state
+            if status in ("NOT_STARTED", "STARTING", "STARTED", "CANCELING") and tags.get(TAG_CLI_PID):
+                from yaml2dag.compiler.run_health import process_state
 
                 if process_state(tags)[0] == "dead":
                     return None  # its process is gone: the Dagster path ends the run first (run_health)
@@ -194,10 +195,10 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
             if paused is None:
                 return None  # an event log of another schema revision: the Dagster path reads it
             out[job] = {
-                "run_id": run_id, "workflow": tags.get("yaml2dag/workflow", job), "job": job,
+                "run_id": run_id, "workflow": tags.get(TAG_WORKFLOW, job), "job": job,
                 "status": "paused" if paused else STATUS_MAP.get(status, str(status).lower()),
                 "canceling": status == "CANCELING", "dagster_status": status,
-                "trigger": trigger_of(fake), "version": tags.get("yaml2dag/version"),
+                "trigger": trigger_of(fake), "version": tags.get(TAG_VERSION),
                 "created_at": created_iso, "started_at": _iso(start), "ended_at": _iso(end),
                 "duration_s": round(end - start, 3) if start and end else None,
                 "parent_run_id": parsed.get("parent_run_id"), "root_run_id": parsed.get("root_run_id"),

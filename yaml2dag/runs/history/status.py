@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yaml2dag.runs.history.common import TAG_USER, _get_run, _iso
+from yaml2dag.runs.history.common import TAG_USER, TAG_VERSION, TAG_WORKFLOW, _get_run, _iso
 from yaml2dag.runs.tracking import StepTracker, step_catalog
 
 
@@ -28,7 +28,7 @@ STATUS_MAP = {
 def _catalog_for(run: Any, library: Any) -> dict:
     if library is None:
         return {}
-    name = run.tags.get("yaml2dag/workflow")
+    name = run.tags.get(TAG_WORKFLOW)
     if not name:
         return {}
     try:
@@ -87,7 +87,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
         error = tracker.run_error
     return {
         "workflow_id": run.job_name,
-        "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
+        "workflow": run.tags.get(TAG_WORKFLOW, run.job_name),
         "run_id": run_id,
         "status": status,
         "canceling": dagster_status == "CANCELING",
@@ -137,13 +137,13 @@ def run_summary(record: Any, instance: Any = None) -> dict:
     created = record.create_timestamp.timestamp() if record.create_timestamp else None
     return {
         "run_id": run.run_id,
-        "workflow": run.tags.get("yaml2dag/workflow", run.job_name),
+        "workflow": run.tags.get(TAG_WORKFLOW, run.job_name),
         "job": run.job_name,
         "status": _status_of(run, instance),
         "canceling": run.status.value == "CANCELING",
         "dagster_status": run.status.value,
         "trigger": trigger_of(run),
-        "version": run.tags.get("yaml2dag/version"),
+        "version": run.tags.get(TAG_VERSION),
         "created_at": _iso(created),
         "started_at": _iso(start),
         "ended_at": _iso(end),
