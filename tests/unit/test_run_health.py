@@ -12,8 +12,8 @@ import time
 import psutil
 import pytest
 
-from yaml2dag.runs import run_health
-from yaml2dag.runs.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED, process_state
+from yaml2dag.compiler import run_health
+from yaml2dag.compiler.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED, process_state
 
 
 def _sleeper(*, session: bool = True, script: str = "sleep 300") -> subprocess.Popen:

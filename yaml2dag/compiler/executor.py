@@ -55,7 +55,7 @@ from yaml2dag.dagster_internals import (
     serializable_error_info_from_exc_info,
     trigger_hook,
 )
-from yaml2dag.runs.run_health import DeadRunWatch
+from yaml2dag.compiler.run_health import DeadRunWatch
 from yaml2dag.compiler.runtime import cancel_run
 
 #: Default number of steps of one run that may execute at once.

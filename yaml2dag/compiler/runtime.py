@@ -12,7 +12,6 @@ and ``on_error`` mean are defined in :mod:`yaml2dag.format.semantics` (re-export
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from yaml2dag.format.errors import TemplateError
 from yaml2dag.format.expressions import NameReader, evaluate, render_value
+from yaml2dag.format.jsonable import to_jsonable  # noqa: F401 - re-exported: runtime.to_jsonable
 from yaml2dag.format.semantics import (  # noqa: F401 - step results, re-exported for the ops and runs
     FAILED, SKIPPED, SUCCEEDED, SkippedResult, result, skipped_result,
 )
@@ -234,49 +234,6 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, ToolError):
         return exc.retryable
     return True
-
-
-def to_jsonable(value: Any, depth: int = 0) -> Any:
-    """A JSON-compatible copy of a step output (DataFrames become lists of records).
-
-    Used for run-storage metadata and ``yaml2dag run --format json``.
-    """
-    if depth > 20:
-        return str(value)
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    # int() and float(): subclasses such as numpy.float64 or an IntEnum are not storable as
-    # Dagster metadata (`{{ frame.temp_max.max() }}` is a numpy.float64)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v, depth + 1) for v in value]
-    module = type(value).__module__
-    if module.startswith("pandas"):
-        if hasattr(value, "to_dict") and hasattr(value, "columns"):
-            import json
-
-            return json.loads(value.to_json(orient="records", date_format="iso"))
-        if hasattr(value, "to_dict"):
-            import json
-
-            return json.loads(value.to_json(date_format="iso"))
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
-    if module.startswith("numpy"):
-        try:
-            return to_jsonable(value.tolist(), depth + 1)
-        except AttributeError:
-            pass
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 def preview(value: Any, limit: int = 2000) -> str:

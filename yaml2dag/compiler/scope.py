@@ -21,7 +21,9 @@ from yaml2dag.format.tags import (  # noqa: F401 - re-exported for older importe
 from yaml2dag.format.secrets import SECRETS, SecretNotSetError, SecretStore, mask, seal, unseal
 from yaml2dag.tools.base import ToolContext, ToolLog
 from yaml2dag.compiler import runtime
+from yaml2dag.compiler.approval_gate import InstanceApprovals
 from yaml2dag.compiler.config import RESOURCE_KEY
+from yaml2dag.compiler.run_health import ProcessRecorder
 
 #: Input through which the ops of a sub-workflow receive its parameter values.
 PARAMS_INPUT = "workflow_parameters"
@@ -209,9 +211,6 @@ class CompiledWorkflow:
 
     def tool_context(self, context: Any, step_id: str, timeout: float | None,
                      secret_values: tuple[str, ...], step_key: str | None = None) -> ToolContext:
-        from yaml2dag.runs.approvals import InstanceApprovals
-        from yaml2dag.runs.run_health import ProcessRecorder
-
         key = step_key or context.get_step_execution_context().step.key
         resources: dict[str, Any] = {"approvals": InstanceApprovals(context.instance, context.run_id, key, secret_values)}
         run = _run_of(context)

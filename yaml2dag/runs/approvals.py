@@ -10,21 +10,20 @@ needed) and shows the whole story on the run page. The cost is a worker that sta
 it waits (a thread, with yaml2dag's default executor).
 
 Event metadata key ``yaml2dag/approval`` marks the three kinds of events: ``waiting``,
-``decision`` and ``resolved``.
+``decision`` and ``resolved``. What the gate's op records and reads is
+:mod:`yaml2dag.compiler.approval_gate` (below the runs layer, beside the ops); this module lists
+the gates of a run and records decisions.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import getpass
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from yaml2dag.compiler.approval_gate import MARKER, InstanceApprovals, _meta_values, _now, _report, _text  # noqa: F401 - MARKER, InstanceApprovals, _text re-exported
 from yaml2dag.format.errors import Yaml2DagError
-
-MARKER = "yaml2dag/approval"
-
 
 class ApprovalError(Yaml2DagError):
     """A decision that cannot be recorded: unknown run, no gate waiting, not an approver..."""
@@ -77,42 +76,6 @@ class Gate:
             "decisions": self.decisions,
             "resolved": self.resolved,
         }
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _meta_values(record: Any) -> dict[str, Any] | None:
-    entry = getattr(record, "event_log_entry", record)  # EventLogRecord or EventLogEntry
-    event = entry.dagster_event
-    if event is None or event.event_type_value != "ENGINE_EVENT":
-        return None
-    data = event.engine_event_data
-    meta = getattr(data, "metadata", None) or {}
-    if MARKER not in meta:
-        return None
-    return {k: getattr(v, "value", v) for k, v in meta.items()}
-
-
-def _text(value: Any) -> Any:
-    import dagster as dg
-
-    if isinstance(value, bool):
-        return dg.MetadataValue.bool(value)
-    if isinstance(value, int):
-        return dg.MetadataValue.int(value)
-    if isinstance(value, (list, dict)):
-        return dg.MetadataValue.json(value)
-    return dg.MetadataValue.text("" if value is None else str(value))
-
-
-def _report(instance: Any, run: Any, message: str, step_key: str, values: dict[str, Any]) -> None:
-    from yaml2dag.dagster_internals import EngineEventData
-
-    instance.report_engine_event(
-        message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}), step_key=step_key,
-    )
 
 
 def gates(instance: Any, run_id: str) -> list[Gate]:
@@ -229,72 +192,3 @@ def record_decision(instance: Any, run_id: str, decision: str, *, step: str | No
             gate.step_key, {MARKER: "decision", "step": gate.step_key, **entry})
     gate.decisions.append({**entry, "comment": comment or None})
     return gate
-
-
-class InstanceApprovals:
-    """The approval tool's view of the event log of one gate (bound to run and step key).
-
-    Args:
-        instance: the Dagster instance.
-        run_id: the run.
-        step_key: the gate's step key.
-        secrets: secret values of the workflow: the gate's message and comments are masked with
-            them before they are recorded (the event log is shown by ``yaml2dag status``).
-    """
-
-    def __init__(self, instance: Any, run_id: str, step_key: str, secrets: tuple[str, ...] = ()):
-        self.instance = instance
-        self.run_id = run_id
-        self.step_key = step_key
-        self.secrets = tuple(secrets)
-        self._cursor: str | None = None
-
-    def _mask(self, text: Any) -> Any:
-        from yaml2dag.format.secrets import mask
-
-        return mask(text, self.secrets)
-
-    def announce(self, message: str, required: int, approvers: list[str], deadline: str | None) -> None:
-        """Record that the gate waits (and move the read cursor past older events)."""
-        from dagster import DagsterEventType
-
-        run = self.instance.get_run_by_id(self.run_id)
-        latest = self.instance.get_records_for_run(self.run_id, of_type=DagsterEventType.ENGINE_EVENT,
-                                                   limit=1, ascending=False)
-        self._cursor = None
-        if latest.records:
-            from yaml2dag.dagster_internals import EventLogCursor
-
-            self._cursor = EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
-        message = self._mask(message)
-        _report(self.instance, run, f"approval gate `{self.step_key}` is waiting: {message}", self.step_key, {
-            MARKER: "waiting", "step": self.step_key, "message": message, "required_approvals": required,
-            "approvers": ",".join(approvers), "at": _now(), "deadline": deadline or "",
-        })
-
-    def poll(self) -> list[dict]:
-        """Decisions recorded for this gate since the last poll."""
-        from dagster import DagsterEventType
-
-        out: list[dict] = []
-        while True:
-            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
-                                                     of_type=DagsterEventType.ENGINE_EVENT, limit=200)
-            for record in conn.records:
-                values = _meta_values(record)
-                if values and values.get(MARKER) == "decision" and values.get("step") == self.step_key:
-                    out.append({"decision": values.get("decision"), "by": values.get("by"),
-                                "comment": values.get("comment") or None, "at": values.get("at")})
-            self._cursor = conn.cursor
-            if not conn.has_more:
-                return out
-
-    def resolve(self, decision: str, approved_by: list[str], comment: str | None) -> None:
-        """Record the gate's outcome (``approved``, ``rejected``, ``timed_out``)."""
-        comment = self._mask(comment)
-        run = self.instance.get_run_by_id(self.run_id)
-        _report(self.instance, run, f"approval gate `{self.step_key}`: {decision}"
-                + (f" by {', '.join(approved_by)}" if approved_by else ""), self.step_key, {
-            MARKER: "resolved", "step": self.step_key, "decision": decision,
-            "approved_by": ",".join(approved_by), "comment": comment or "", "at": _now(),
-        })

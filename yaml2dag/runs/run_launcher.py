@@ -7,7 +7,7 @@ each STARTED run is healthy (``check_run_worker_health``) and marks the run fail
 not. :class:`dagster.DefaultRunLauncher` cannot answer, so Dagster never asks it.
 :class:`WorkflowRunLauncher` answers for the runs a yaml2dag CLI process executes (run tags
 ``yaml2dag/cli_pid``, ``yaml2dag/cli_host``, ``yaml2dag/cli_started``): when that process is gone
-it ends the run the way every ``yaml2dag`` command does (:func:`yaml2dag.runs.run_health.reap_run`:
+it ends the run the way every ``yaml2dag`` command does (:func:`yaml2dag.compiler.run_health.reap_run`:
 step processes killed, run marked failed with the reason, pool slots freed) and reports the
 worker FAILED. Every other run is reported RUNNING, which leaves it exactly as Dagster's default
 launcher would (its start, cancel and run-time limits are still checked). Launching and
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dagster import DagsterRun, DefaultRunLauncher
 
 from yaml2dag.dagster_internals import CheckRunHealthResult, WorkerStatus
-from yaml2dag.runs.run_health import TAG_CLI_PID, process_state, reap_run
+from yaml2dag.compiler.run_health import TAG_CLI_PID, process_state, reap_run
 
 
 class WorkflowRunLauncher(DefaultRunLauncher):

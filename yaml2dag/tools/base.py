@@ -220,7 +220,7 @@ class ToolContext:
     def started_process(self, pid: int) -> None:
         """Tell the run that the action started process ``pid`` as the leader of its own process
         group (``start_new_session=True``). In a Dagster run it is recorded in the run's event log
-        (the ``processes`` resource, :class:`yaml2dag.runs.run_health.ProcessRecorder`), so the group is
+        (the ``processes`` resource, :class:`yaml2dag.compiler.run_health.ProcessRecorder`), so the group is
         killed if the run's own process dies; elsewhere nothing happens. Never raises."""
         recorder = self.resources.get("processes")
         if recorder is not None:

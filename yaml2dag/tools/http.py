@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from yaml2dag.format.durations import parse_duration
+from yaml2dag.format.jsonable import to_jsonable
 from yaml2dag.tools.base import Action, Markdown, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
 
 #: Seconds a request may take when neither ``timeout`` nor the step's ``timeout`` is set.
@@ -258,8 +259,6 @@ def jsonable(value: Any) -> Any:
         json.dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError):
-        from yaml2dag.compiler.runtime import to_jsonable  # lazy: imports the compiler
-
         return to_jsonable(value)
 
 
