@@ -10,6 +10,7 @@ relative artifact URI and a region with start line, start column and end column.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import jsonschema
@@ -132,3 +133,29 @@ def test_validate_format_sarif_prints_the_log_and_exits_1_on_errors(corpus_copy)
     log = json.loads(clean.output)
     check_schema(log)
     assert log["runs"][0]["results"] == [] and len(log["runs"][0]["tool"]["driver"]["rules"]) == len(RULES)
+
+
+def test_the_fuzz_sample_makes_valid_sarif(tmp_path, monkeypatch):
+    """Mutated workflows (the validate fuzzer's seeded sample) give odd positions and values:
+    the log of all their problems is still valid SARIF, every region inside its line."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import fuzz_validate as fuzz
+
+    monkeypatch.chdir(tmp_path)
+    seeds = fuzz.seed_files(REPO)
+    problems, texts = [], {}
+    for i in range(40):
+        case = fuzz.make_case(i, seeds, 20261207)
+        (tmp_path / case.name).write_bytes(case.data)
+        texts[case.name] = re.split("\r\n|[\r\n\x85\u2028\u2029]", case.data.decode("utf-8", errors="replace"))
+        problems += validate_paths([case.name]).problems
+    assert len(problems) > 40
+    log = sarif_log(problems)
+    check_schema(log)
+    for problem, result in zip(problems, log["runs"][0]["results"]):
+        region = result["locations"][0]["physicalLocation"]["region"]
+        lines = texts[problem.file]
+        if problem.end_column and problem.line <= len(lines):
+            assert region["endColumn"] <= len(lines[problem.line - 1]) + 1, (problem, lines[problem.line - 1][:200])

@@ -128,13 +128,15 @@ class Document:
         if mark is not None and mark.line + 1 == line and mark.column + 1 > column:
             return mark.column + 1
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            self._lines = _YAML_LINE_BREAK.split(self.text)  # the lines YAML counts (not str.splitlines)
         if line > len(self._lines):
             return 0
         return _token_end(self._lines[line - 1], column - 1) + 1
 
 
 _CLOSING = {"[": "]", "{": "}"}
+#: The line breaks of YAML 1.1 as PyYAML reads them (its marks count lines by these).
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def _token_end(text: str, start: int) -> int:
