@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when out of date")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from yaml2dag.reference import all_blocks, update_document
+    from yaml2dag.cli.reference import all_blocks
+    from yaml2dag.reference import update_document
 
     status = 0
     for lang, path in DOCUMENTS.items():

@@ -8,8 +8,10 @@ One source, three generators, no Dagster import (``yaml2dag schema --markdown`` 
 * :func:`tool_blocks` — the built-in tools of :data:`yaml2dag.tools.registry.BUILTIN_TOOLS`, and
   one table per action from its parameter schema (third-party tools are left out, so the output
   does not depend on what else is installed);
-* :func:`cli_blocks` — the ``yaml2dag`` commands (:data:`yaml2dag.cli.COMMANDS`) with their
-  arguments and options, read from the click command objects.
+* :func:`yaml2dag.cli.reference.cli_blocks` — the ``yaml2dag`` commands (:data:`yaml2dag.cli.COMMANDS`)
+  with their arguments and options, read from the click command objects (in the CLI package:
+  this module sits below the CLI and does not import it; :func:`yaml2dag.cli.reference.all_blocks`
+  puts the blocks of both together).
 
 The reference embeds each block between ``<!-- BEGIN GENERATED name -->`` and
 ``<!-- END GENERATED name -->``; :func:`update_document` replaces the blocks of a document with
@@ -276,79 +278,6 @@ def tool_blocks(lang: str = "en") -> dict[str, str]:
     return blocks
 
 
-def _click_type(param) -> str:
-    import click
-
-    kind = param.type
-    if getattr(param, "is_flag", False) and not getattr(param, "secondary_opts", None):
-        return "flag"
-    if isinstance(kind, click.Choice):
-        return " | ".join(f"`{c}`" for c in kind.choices)
-    if isinstance(kind, (click.IntRange, click.FloatRange)):
-        base = "integer" if isinstance(kind, click.IntRange) else "number"
-        parts = [base]
-        if kind.min is not None:
-            parts.append(f"minimum {kind.min}")
-        if kind.max is not None:
-            parts.append(f"maximum {kind.max}")
-        return ", ".join(parts)
-    names = {"integer": "integer", "float": "number", "text": "text", "boolean": "boolean",
-             "path": "path", "filename": "file", "file": "file"}
-    return names.get(kind.name, kind.name)
-
-
-def _click_default(param, none: str) -> str:
-    import click
-
-    default = param.default
-    if callable(default):
-        return none
-    if default is None or type(default).__name__ == "Sentinel" or (param.multiple and not default):
-        if getattr(param, "is_flag", False) and not param.multiple:
-            return "`false`"
-        return none
-    if isinstance(param, click.Option) and param.is_flag and param.secondary_opts:
-        return f"`{param.opts[-1] if default else param.secondary_opts[-1]}`"
-    return _code(default)
-
-
-def cli_blocks(lang: str = "en") -> dict[str, str]:
-    """``cli``: every ``yaml2dag`` command with its one-line help; ``cli.<command>``: its usage
-    line and a table of its arguments and options (type, default, help)."""
-    import click
-
-    from yaml2dag.cli import COMMANDS, HELP, main
-
-    words = _WORDS[lang]
-    ctx = click.Context(main, info_name="yaml2dag")
-    names = main.list_commands(ctx)
-    blocks = {"cli": _table([words["command"], words["what"]],
-                            [[f"`yaml2dag {name}`", HELP.get(name, "")] for name in names])}
-    header = [words["option"], words["type"], words["required"], words["default"], words["help"]]
-    for name in names:
-        command = main.get_command(ctx, name)
-        sub = click.Context(command, info_name=name, parent=ctx)
-        usage = " ".join(command.collect_usage_pieces(sub))
-        rows = []
-        for param in command.params:
-            if getattr(param, "hidden", False):
-                continue
-            if isinstance(param, click.Argument):
-                label = f"`{param.make_metavar(sub) if _takes_ctx(param) else param.make_metavar()}`"
-            else:
-                label = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-            kind = _click_type(param)
-            if param.multiple:
-                kind += ", " + words["repeatable"]
-            rows.append([label, kind, words["yes"] if param.required else "",
-                         _click_default(param, words["none"]), getattr(param, "help", None) or ""])
-        lines = [f"{words['usage']}`yaml2dag {name} {usage}`", "",
-                 _table(header, rows) if rows else words["no_options"]]
-        blocks[f"cli.{name}"] = "\n".join(lines)
-    assert set(names) <= set(COMMANDS)
-    return blocks
-
-
 def rule_blocks(lang: str = "en") -> dict[str, str]:
     """``rules``: the closed set of problem rules (:data:`yaml2dag.format.problem_rules.RULES`),
     in its order, with what each checks."""
@@ -358,27 +287,9 @@ def rule_blocks(lang: str = "en") -> dict[str, str]:
     return {"rules": _table([words["rule"], words["checks"]], [[f"`{rule}`", text] for rule, text in RULES.items()])}
 
 
-def _takes_ctx(param) -> bool:
-    import inspect
-
-    return "ctx" in inspect.signature(param.make_metavar).parameters
-
-
-def all_blocks(lang: str = "en") -> dict[str, str]:
-    """Every generated block of the reference, in document order: schema, tools, problem rules, CLI."""
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
-    return {**schema_blocks(lang), **tool_blocks(lang), **rule_blocks(lang), **cli_blocks(lang)}
-
-
 def wrap(name: str, body: str) -> str:
     """``body`` between the markers of block ``name``."""
     return f"{BEGIN.format(name=name)}\n{body.rstrip()}\n{END.format(name=name)}"
-
-
-def render(lang: str = "en") -> str:
-    """All blocks, each between its markers (what ``yaml2dag schema --markdown`` prints)."""
-    return "\n\n".join(wrap(name, body) for name, body in all_blocks(lang).items()) + "\n"
 
 
 def document_blocks(text: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, run_cli_counting_dagster, run_process
 
 from yaml2dag import reference
+from yaml2dag.cli.reference import all_blocks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_reference import DOCS, LANGS  # noqa: E402
@@ -32,7 +33,7 @@ def test_update_script_check_passes_and_rewrite_is_idempotent(texts):
     done = run_process([sys.executable, "scripts/update_reference.py", "--check"], cwd=REPO)
     assert done.code == 0, done.stdout + done.stderr
     for lang, text in texts.items():
-        new, missing = reference.update_document(text, reference.all_blocks(lang))
+        new, missing = reference.update_document(text, all_blocks(lang))
         assert new == text and missing == []
 
 
@@ -42,6 +43,6 @@ def test_schema_markdown_cli_prints_the_tables_without_dagster(lang):
     documents embed."""
     done = run_cli_counting_dagster("schema", "--markdown", "--lang", lang)
     assert done.stderr.strip().splitlines()[-1] == "EXIT 0 DAGSTER 0", done.stderr
-    assert reference.document_blocks(done.stdout) == reference.all_blocks(lang)
+    assert reference.document_blocks(done.stdout) == all_blocks(lang)
     plain = run_cli_counting_dagster("schema")
     assert plain.stdout.startswith("{") and plain.stderr.strip().splitlines()[-1] == "EXIT 0 DAGSTER 0"

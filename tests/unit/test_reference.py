@@ -23,6 +23,7 @@ import pytest
 from conftest import REPO
 
 from yaml2dag import reference
+from yaml2dag.cli.reference import all_blocks
 from yaml2dag.format.schema import TRIGGER_TYPES, load_schema
 
 DOCS = {"en": REPO / "docs/reference/workflow-format.md", "zh": REPO / "docs/reference/workflow-format_zh.md"}
@@ -145,7 +146,7 @@ def test_every_template_name_filter_and_trigger_kind_is_in_the_reference(texts, 
 @pytest.mark.parametrize("lang", LANGS)
 def test_generated_tables_equal_what_the_generator_prints(texts, lang):
     embedded = reference.document_blocks(texts[lang])
-    generated = reference.all_blocks(lang)
+    generated = all_blocks(lang)
     missing = [name for name in generated if name not in embedded]
     stale = [name for name in embedded if name not in generated]
     assert not missing, f"generated tables not embedded in {DOCS[lang].name}: {missing}"

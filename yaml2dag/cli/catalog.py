@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from yaml2dag.cli.reference import render
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, print_json, print_table
 
 
@@ -23,8 +24,6 @@ def schema(markdown: bool, lang: str) -> None:
     `# yaml-language-server: $schema=./workflow.schema.json`.
     """
     if markdown:
-        from yaml2dag.reference import render
-
         click.echo(render(lang), nl=False)
         return
     from yaml2dag.format.schema import schema_text
