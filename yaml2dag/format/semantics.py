@@ -29,12 +29,13 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from yaml2dag.format.expressions import evaluate, truthy
 
-if TYPE_CHECKING:  # types only: the model imports this module (RetryConfig.delay_for)
-    from yaml2dag.format.model import Branch, RetryConfig, Step, Switch
+# ``Branch``, ``RetryConfig``, ``Step`` and ``Switch`` in annotations are yaml2dag.format.model's,
+# named as strings and not imported (not even under TYPE_CHECKING): the model imports this module
+# (RetryConfig.delay_for), and the import graph is kept acyclic, type-checking imports included.
 
 # --------------------------------------------------------------------------- step results
 
