@@ -45,15 +45,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.context.system import PlanOrchestrationContext
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode
-from dagster._core.executor.base import Executor
-from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
+from dagster import DagsterEvent, DagsterExecutionInterruptedError, Executor
 
+from yaml2dag.dagster_internals import (
+    EngineEventData,
+    ExecutionPlan,
+    InstanceConcurrencyContext,
+    PlanOrchestrationContext,
+    RetryMode,
+    SerializableErrorInfo,
+    serializable_error_info_from_exc_info,
+)
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
 from yaml2dag.compiler.runtime import cancel_run
 from yaml2dag.compiler.run_health import DeadRunWatch
@@ -73,7 +75,7 @@ def _forget_keys(instance: Any, run_id: str) -> None:
     """Drop a finished run's keys from the key-value store (best effort: Dagster's run storage
     has no public delete; the rows are small and harmless if they stay)."""
     try:
-        from dagster._core.storage.runs.schema import KeyValueStoreTable
+        from yaml2dag.dagster_internals import KeyValueStoreTable
 
         storage = instance.run_storage
         with storage.connect() as conn:
@@ -249,8 +251,7 @@ class CeleryStepsExecutor(Executor):
 
     def _submit(self, app: Any, settings: CelerySettings, plan_context: PlanOrchestrationContext, step: Any,
                 active: Any, job_origin: Any, executable: dict) -> _Task:
-        from dagster._grpc.types import ExecuteStepArgs
-        from dagster._serdes import pack_value
+        from yaml2dag.dagster_internals import ExecuteStepArgs, pack_value
 
         args = ExecuteStepArgs(
             job_origin=job_origin,
@@ -269,7 +270,7 @@ class CeleryStepsExecutor(Executor):
 
     def _collect(self, plan_context: PlanOrchestrationContext, active: Any, task: _Task,
                  stopping: bool) -> Iterator[DagsterEvent]:
-        from dagster._serdes import deserialize_value
+        from dagster import deserialize_value
 
         key = task.step.key
         try:
@@ -356,7 +357,7 @@ class CeleryStepsExecutor(Executor):
         ``retry.max_attempts`` (op tag :data:`TAG_MAX_ATTEMPTS`, retried at once); none with
         retries disabled.
         """
-        from dagster._core.execution.plan.objects import StepFailureData, StepRetryData
+        from yaml2dag.dagster_internals import StepFailureData, StepRetryData
 
         done = known_state.get_retry_state().get_attempt_count(step_context.step.key) if known_state else 0
         retry, wait = retry_after_loss(step_context.op_retry_policy, step_context.step.tags, done,

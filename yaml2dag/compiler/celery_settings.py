@@ -138,8 +138,9 @@ def _read_settings_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The ``execution.config`` block of a settings file, checked against Dagster's Celery
     executor config, ``{env: VAR}`` values read from ``env``."""
     import yaml
-    from dagster._config import validate_config
     from dagster_celery.executor import celery_executor
+
+    from yaml2dag.dagster_internals import validate_config
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

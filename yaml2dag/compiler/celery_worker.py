@@ -17,11 +17,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster._core.events import EngineEventData
-
 from yaml2dag.compiler.celery import CeleryStepsExecutor
 from yaml2dag.compiler.celery_settings import DEFAULT_HEARTBEAT, PASSED_VARIABLES, cancel_key, claim_key, parse_claim
 from yaml2dag.compiler.runtime import cancel_run, claim_failure_handling, forget_run
+from yaml2dag.dagster_internals import EngineEventData
 
 
 class _Heartbeat:
@@ -117,11 +116,15 @@ def execute_step_task(request: Any, execute_step_args_packed: dict, executable_d
         ``{"events": [serialized DagsterEvent...], "worker", "host", "pid"}``; ``events`` is
         empty when the step was not run (``skipped`` says why: the run is stopping).
     """
-    from dagster import DagsterInstance
-    from dagster._core.definitions.reconstruct import ReconstructableJob
-    from dagster._core.execution.api import create_execution_plan, execute_plan_iterator
-    from dagster._grpc.types import ExecuteStepArgs
-    from dagster._serdes import serialize_value, unpack_value
+    from dagster import DagsterInstance, serialize_value
+
+    from yaml2dag.dagster_internals import (
+        ExecuteStepArgs,
+        ReconstructableJob,
+        create_execution_plan,
+        execute_plan_iterator,
+        unpack_value,
+    )
 
     options = dict(options or {})
     args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
