@@ -28,6 +28,9 @@ from typing import Any
 
 import pytest
 
+#: pytester: tests/unit/test_suite_helpers.py runs this conftest's guards on small suites of its own.
+pytest_plugins = ("pytester",)
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Bound for one CLI subprocess (seconds). Generous: CI machines are slow, but never unbounded.
@@ -93,18 +96,49 @@ TESTS = Path(__file__).resolve().parent
 TIER_MARKERS = {"unit": ("unit",), "integration": ("integration", "slow")}
 
 
+#: Fixture scopes whose value tests of one module share: such a module runs on one xdist worker.
+_SHARED_SCOPES = frozenset({"module", "class", "package"})
+
+
+def _shares_state(item) -> bool:
+    """Whether ``item`` uses a fixture set up once for several tests (a server, a cluster, a
+    prepared world): module, class or package scope. Session fixtures are per worker anyway."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(fixturedef.scope in _SHARED_SCOPES
+               for name in item.fixturenames for fixturedef in info.name2fixturedefs.get(name, ()))
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark every test by its folder: ``tests/unit`` -> ``unit``; ``tests/integration`` ->
-    ``integration`` and ``slow``. A test file outside both folders is refused."""
+    ``integration`` and ``slow``. A test file outside both folders is refused.
+
+    For pytest-xdist (``--dist loadgroup``, see pyproject.toml): the integration tests of a module
+    that share a module- or class-scoped fixture are one ``xdist_group`` (one worker sets the fixture up
+    once; tests elsewhere are handed out one by one), and those groups, the longest work units,
+    are scheduled first so that no worker starts one when the others are nearly done."""
+    grouped: set[str] = set()
     for item in items:
         try:
-            tier = Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
+            parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
         except ValueError:
             continue  # not under tests/ (e.g. a doctest elsewhere)
+        tier = parts[0]
         if tier not in TIER_MARKERS:
             raise pytest.UsageError(f"{item.nodeid}: test files live in tests/unit or tests/integration")
         for name in TIER_MARKERS[tier]:
             item.add_marker(name)
+        if tier == "integration" and _shares_state(item):  # unit fixtures are cheap to set up twice
+            group = "/".join(parts)
+            item.add_marker(pytest.mark.xdist_group(name=group))
+            grouped.add(group)
+    if grouped:  # stable: modules stay contiguous and in order within each half
+        def rank(item) -> int:
+            marker = item.get_closest_marker("xdist_group")
+            return 0 if marker is not None and marker.kwargs.get("name") in grouped else 1
+
+        items.sort(key=rank)
 
 
 def _environment() -> dict[str, str]:
