@@ -5,6 +5,9 @@
   :mod:`.executor`);
 * :func:`job_from_file` / :func:`reconstructable_job` — how a job is rebuilt in another
   process (Dagster's multiprocess executor, ``yaml2dag run``);
+
+Importing the package does not import Dagster (its Dagster-free modules, such as
+:mod:`.run_health`, serve ``yaml2dag list``); :func:`compile_workflow` is loaded on first use.
 * :func:`yaml2dag.location.build_definitions` (above the compiler: it also builds triggers and reads the library) — a whole folder as a code location.
 """
 
@@ -17,7 +20,6 @@ from pathlib import Path
 from yaml2dag.format.definitions_folder import library_root
 from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.validation import validate_file
-from yaml2dag.compiler.job import compile_workflow
 
 _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
@@ -41,7 +43,9 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
     Raises:
         WorkflowInvalidError: the file does not validate.
     """
-    from yaml2dag.compiler.job import folder_resolver
+    # lazy: Dagster; the package's Dagster-free modules (run_health, approval_gate, runtime) are
+    # imported by `list`, which must not import Dagster
+    from yaml2dag.compiler.job import compile_workflow, folder_resolver
 
     resolved = str(Path(path).resolve())
     stat = os.stat(resolved)
@@ -61,7 +65,7 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
 def reconstructable_job(path: str, root: str | None = None):
     """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
     the multiprocess executor); ``root`` as in :func:`job_from_file`."""
-    from dagster import build_reconstructable_job
+    from dagster import build_reconstructable_job  # lazy: keeps Dagster out of `list` (see job_from_file)
 
     base = str(library_root(root or Path(path).resolve().parent))
     resolved = str(Path(path).resolve())
@@ -70,6 +74,16 @@ def reconstructable_job(path: str, root: str | None = None):
         "yaml2dag.compiler", "job_from_file",
         reconstructable_args=(resolved, base, f"{stat.st_size}:{stat.st_mtime_ns}"),
     )
+
+
+
+def __getattr__(name: str):
+    """``compile_workflow`` (:func:`yaml2dag.compiler.job.compile_workflow`), imported on first use."""
+    if name == "compile_workflow":
+        from yaml2dag.compiler.job import compile_workflow  # lazy: Dagster (see job_from_file)
+
+        return compile_workflow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["compile_workflow", "job_from_file", "reconstructable_job"]
