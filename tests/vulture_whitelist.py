@@ -66,3 +66,4 @@ update_document  # yaml2dag/reference.py: scripts/update_reference.py
 write_compiled_validator  # yaml2dag/format/schema: the documented regeneration command
 evidence  # yaml2dag/suggest/report.py: dataclass field, set by suggest/schedules.py
 _.reloads  # yaml2dag/library/reloader.py: documented counter (tests and status lines)
+all_keys  # yaml2dag/format/tags.py: tests/unit/test_tags.py (every key unique, none spelled out elsewhere)

@@ -72,9 +72,6 @@ class Reachability:
         """The node's place in the current topological order (equal for one cycle's members)."""
         return self._ord[self._rep[node]]
 
-    def same_component(self, a: str, b: str) -> bool:
-        return self._rep[a] == self._rep[b]
-
     def waits_for(self, waiter: str, target: str) -> bool:
         """True when ``waiter`` waits for ``target``, directly or not (also when both are on one
         ordering cycle)."""
