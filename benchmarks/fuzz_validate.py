@@ -469,7 +469,7 @@ def _compile(file_report, folder: Path) -> Outcome:
     from yaml2dag.format.parameters import resolve
 
     wf = file_report.workflow
-    job = compile_workflow(wf, plan=file_report.plan, resolver=folder_resolver(str(folder)))
+    job = compile_workflow(file_report.validated(), resolver=folder_resolver(str(folder)))
     given = {p.name: sample_value(p) for p in wf.parameters if p.required and not p.is_secret}
     try:
         values = resolve(wf, given)

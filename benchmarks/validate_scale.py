@@ -10,6 +10,9 @@ retries and workflow outputs that read the last steps. Two times per size:
 * ``in-process``: :func:`yaml2dag.format.validation.validate_paths` on the file in this process
   (imports done), the median of ``--repeat`` calls.
 
+Each is given as wall time and as CPU time (user + system of the validating process): on a
+shared machine the wall time grows with the load, the CPU time much less.
+
 The file must validate with no error (the script exits 1 otherwise). ``--repo`` points at another
 checkout (e.g. ``git archive HEAD`` unpacked in /tmp) to measure the code before a change.
 ``--profile N`` prints the top of a cProfile of validating the N-step file in-process.
@@ -106,29 +109,33 @@ def _env(repo: Path) -> dict[str, str]:
     return env
 
 
-def cli_time(repo: Path, file: Path) -> float:
-    """Wall seconds of ``python -m yaml2dag validate FILE`` (which must exit 0)."""
+def cli_time(repo: Path, file: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``python -m yaml2dag validate FILE`` (which must exit 0)."""
+    before = os.times()
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "yaml2dag", "validate", str(file)], env=_env(repo),
                           cwd=str(file.parent), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=900)
     took = time.perf_counter() - start
+    after = os.times()
     if done.returncode != 0:
         raise SystemExit(f"yaml2dag validate {file} exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
-    return took
+    return took, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
-def in_process(file: Path) -> tuple[float, int]:
-    """(seconds, problems) of one :func:`validate_paths` call on ``file``."""
+def in_process(file: Path) -> tuple[float, int, float]:
+    """(wall seconds, problems, CPU seconds of this process) of one :func:`validate_paths` call
+    on ``file``. CPU time is what the machine's load does not inflate (the benchmark machine has
+    2 cores shared with other work)."""
     from yaml2dag.format.validation import validate_paths
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     report = validate_paths([file])
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     errors = [p for p in report.problems if p.severity == "error"]
     if errors:
         raise SystemExit(f"{file}: {len(errors)} errors, first: {errors[0]}")
-    return took, len(report.problems)
+    return took, len(report.problems), cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         file = folder / f"scale_{args.profile}.yaml"
         file.write_text(generate(args.profile))
         in_process(file)  # warm: imports, tool registry
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: the load of a shared machine does not count
         profiler.enable()
         in_process(file)
         profiler.disable()
@@ -159,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(25)
         print(stream.getvalue())
         return 0
+    warm = folder / "warm.yaml"  # imports and the tool registry, once, outside the timings
+    warm.write_text(generate(20))
+    in_process(warm)
     rows = []
     for size in args.sizes:
         sub = folder / str(size)
@@ -167,13 +177,17 @@ def main(argv: list[str] | None = None) -> int:
         file.write_text(generate(size))
         inproc = [in_process(file) for _ in range(args.repeat)]
         row = {"steps": size, "bytes": file.stat().st_size,
-               "in_process_s": round(statistics.median(t for t, _ in inproc), 3), "problems": inproc[0][1]}
+               "in_process_s": round(statistics.median(t for t, _, _ in inproc), 3),
+               "in_process_cpu_s": round(statistics.median(c for _, _, c in inproc), 3), "problems": inproc[0][1]}
         if not args.no_cli:
-            row["cli_s"] = round(statistics.median(cli_time(repo, file) for _ in range(args.repeat)), 3)
+            runs = [cli_time(repo, file) for _ in range(args.repeat)]
+            row["cli_s"] = round(statistics.median(t for t, _ in runs), 3)
+            row["cli_cpu_s"] = round(statistics.median(c for _, c in runs), 3)
         rows.append(row)
         if not args.json:
-            print(f"{size:>7} steps  {row['bytes'] / 1e6:6.2f} MB  in-process {row['in_process_s']:7.3f} s"
-                  + (f"  cli {row['cli_s']:7.3f} s" if "cli_s" in row else "")
+            print(f"{size:>7} steps  {row['bytes'] / 1e6:6.2f} MB  in-process {row['in_process_s']:7.3f} s "
+                  f"(cpu {row['in_process_cpu_s']:.3f} s)"
+                  + (f"  cli {row['cli_s']:7.3f} s (cpu {row['cli_cpu_s']:.3f} s)" if "cli_s" in row else "")
                   + f"  ({row['problems']} warnings)", flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from yaml2dag.format.errors import WorkflowInvalidError
-from yaml2dag.format.model import Workflow
+from yaml2dag.format.validated import ValidatedWorkflow
 from yaml2dag.format.validation import validate_file
 
 
-def load_workflow(path: str | Path) -> Workflow:
+def load_workflow(path: str | Path) -> ValidatedWorkflow:
     """Load and validate one workflow file.
 
     Returns:
-        The :class:`~yaml2dag.format.model.Workflow`.
+        The :class:`~yaml2dag.format.validated.ValidatedWorkflow` (the immutable model in
+        ``.workflow``, its plan in ``.plan``), what ``compile_workflow`` and ``run_workflow`` take.
 
     Raises:
         WorkflowInvalidError: the file does not validate; ``problems`` lists every error.
@@ -21,4 +22,4 @@ def load_workflow(path: str | Path) -> Workflow:
     report = validate_file(path)
     if not report.valid or report.workflow is None:
         raise WorkflowInvalidError(str(path), report.errors)
-    return report.workflow
+    return report.validated()

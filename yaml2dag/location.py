@@ -143,7 +143,7 @@ def _build_definitions(path: str | Path | None, strict: bool | None) -> dg.Defin
             broken.append((i, report.errors))
             continue
         try:
-            job = compile_workflow(report.workflow, plan=report.plan, resolver=folder_resolver(None, library))
+            job = compile_workflow(report.validated(), resolver=folder_resolver(None, library))
             names = node_def_names(job)
         except Exception as exc:  # noqa: BLE001 - one file never takes the others down
             if strict:

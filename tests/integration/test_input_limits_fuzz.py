@@ -119,7 +119,7 @@ def test_integer_default_written_as_float_is_an_int_in_run_config(fuzz_home):
     from yaml2dag.format.validation import validate_text
 
     report = validate_text(ONCE_CRASHED_RUN["integer_default_float"][0])
-    job = compile_workflow(report.workflow, plan=report.plan)
+    job = compile_workflow(report.validated())
     result = dg.validate_run_config(job, {})
     assert result["resources"]["yaml2dag"]["config"]["parameters"] == {"n": 3}
     assert type(result["resources"]["yaml2dag"]["config"]["parameters"]["n"]) is int

@@ -434,7 +434,7 @@ def test_linear_backoff_waits_delay_times_the_retry_number_through_dagsters_retr
     from yaml2dag.format.validation import validate_text
 
     retry = "{max_attempts: 4, backoff: linear, delay: 0.2}"
-    policy = compile_workflow(validate_text(ALWAYS_FAILS.format(name="Linear", retry=retry)).workflow) \
+    policy = compile_workflow(validate_text(ALWAYS_FAILS.format(name="Linear", retry=retry)).validated()) \
         .graph.node_named("flaky").definition.retry_policy
     assert policy is not None and policy.backoff.value == "LINEAR" and policy.max_retries == 3
     ran = run_yaml(ALWAYS_FAILS.format(name="Linear", retry=retry))
@@ -744,7 +744,7 @@ steps:
   - {id: build, tool: shell, parameters: {command: "true"}}
   - {id: ship, when: "false", tool: shell, parameters: {command: "true"}}
 """)
-    job = compile_workflow(report.workflow)
+    job = compile_workflow(report.validated())
     names = {node.name for node in job.graph.nodes}
     assert names == {"build", "ship", "ship__when"}
     assert {node.definition.name for node in job.graph.nodes} == {"names__build", "names__ship", "names__ship__when"}

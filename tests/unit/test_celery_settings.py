@@ -95,12 +95,12 @@ def test_the_compiled_job_gets_the_default_executor(monkeypatch, tmp_path):
 
     report = validate_text(BASE, str(tmp_path / "wf.yaml"))
     monkeypatch.setenv("YAML2DAG_EXECUTOR", "celery")
-    assert compile_workflow(report.workflow, workflow_dir=str(tmp_path)).executor_def.name == "yaml2dag_celery"
+    assert compile_workflow(report.validated(), workflow_dir=str(tmp_path)).executor_def.name == "yaml2dag_celery"
     monkeypatch.delenv("YAML2DAG_EXECUTOR")
-    assert compile_workflow(report.workflow, workflow_dir=str(tmp_path)).executor_def.name == "yaml2dag_threads"
+    assert compile_workflow(report.validated(), workflow_dir=str(tmp_path)).executor_def.name == "yaml2dag_threads"
     monkeypatch.setenv("YAML2DAG_EXECUTOR", "nope")
     with pytest.raises(ExecutorSettingError):
-        compile_workflow(report.workflow, workflow_dir=str(tmp_path))
+        compile_workflow(report.validated(), workflow_dir=str(tmp_path))
 
 
 # --------------------------------------------------------------------------- Celery settings
@@ -181,7 +181,7 @@ steps:
   - {id: once, tool: shell, parameters: {command: 'true'}}
   - {id: thrice, tool: shell, retry: {max_attempts: 3, backoff: exponential}, parameters: {command: 'true'}}
 """, str(tmp_path / "wf.yaml"))
-    job = compile_workflow(report.workflow, workflow_dir=str(tmp_path))
+    job = compile_workflow(report.validated(), workflow_dir=str(tmp_path))
     tags = {node.name: node.definition.tags for node in job.graph.nodes}
     assert TAG_MAX_ATTEMPTS not in tags["once"] and tags["thrice"][TAG_MAX_ATTEMPTS] == "3"
 

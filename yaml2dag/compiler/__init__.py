@@ -56,7 +56,7 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
     report = validate_file(resolved)
     if not report.valid:
         raise WorkflowInvalidError(resolved, report.errors)
-    job = compile_workflow(report.workflow, resolver=folder_resolver(root or str(Path(resolved).parent)))
+    job = compile_workflow(report.validated(), resolver=folder_resolver(root or str(Path(resolved).parent)))
     with _lock:
         _cache[key] = job
     return job

@@ -25,7 +25,7 @@ import dagster as dg
 from yaml2dag.format.definitions_folder import library_root
 from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.model import Workflow
-from yaml2dag.format.plan import Plan
+from yaml2dag.format.validated import ValidatedWorkflow, require_validated
 from yaml2dag.format.workflow_folder import WorkflowFolder
 from yaml2dag.compiler.config import RESOURCE_KEY, config_mapping, parameters_resource
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
@@ -202,19 +202,18 @@ def _render_key(template: str, params: dict) -> str | None:
 
 
 def compile_workflow(
-    workflow: Workflow,
+    validated: ValidatedWorkflow,
     *,
     workflow_dir: str | None = None,
-    plan: Plan | None = None,
     resolver: Callable[[str], tuple[Workflow, str | None]] | None = None,
 ) -> dg.JobDefinition:
     """Build the Dagster job of a validated workflow.
 
     Args:
-        workflow: a workflow that passed validation.
+        validated: the :class:`~yaml2dag.format.validated.ValidatedWorkflow` of a file
+            (``FileReport.validated()``): its model and the plan validation built.
         workflow_dir: folder of the workflow file (python callables may be imported from it).
             Default: the folder of ``workflow.source.file``.
-        plan: its plan, if already built.
         resolver: finds the workflows its sub-workflow steps name (``name -> (Workflow,
             folder)``); default: the other workflows of the same folder.
 
@@ -222,11 +221,13 @@ def compile_workflow(
         The job, named ``workflow.id``.
 
     Raises:
-        WorkflowInvalidError: the plan has problems (the workflow was not validated).
+        TypeError: ``validated`` is not a ``ValidatedWorkflow`` (a bare ``Workflow`` included).
         dagster.DagsterInvalidDefinitionError: Dagster rejected the graph (a bug: please report).
     """
     from yaml2dag.compiler.failure import failure_hook, needs_failure_handling
 
+    validated = require_validated(validated, "compile_workflow")
+    workflow, plan = validated.workflow, validated.plan
     if workflow_dir is None:
         workflow_dir = workflow_dir_of(workflow)
     if resolver is None:

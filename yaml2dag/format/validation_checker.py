@@ -21,6 +21,7 @@ from yaml2dag.format.loader import Document, DocPath, format_path, internal_prob
 from yaml2dag.format.model import Workflow, build_workflow, iter_entries
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.schema import structural_problems
+from yaml2dag.format.simple_templates import simple_analysis
 from yaml2dag.format.validation_ids import IdChecks
 from yaml2dag.format.validation_limits import LimitChecks
 from yaml2dag.format.validation_report import FileReport, dedupe as _dedupe
@@ -40,6 +41,7 @@ class DocumentChecker(LimitChecks, IdChecks, ToolChecks, TemplateChecks, Trigger
         # template text, bare -> its Analysis or TemplateError: each template is parsed once per
         # file (the shared LRU cache of 4,096 entries misses on every pass over a larger file)
         self.analyses: dict[tuple[str, bool], Any] = {}
+        self.simple: set[tuple[str, bool]] = set()  # the keys of analyses that simple_analysis gave
         self._ids: set[str] | None = None
 
     def analyze(self, value: str, bare: bool = False):
@@ -47,10 +49,14 @@ class DocumentChecker(LimitChecks, IdChecks, ToolChecks, TemplateChecks, Trigger
         key = (value, bare)
         found = self.analyses.get(key)
         if found is None:
-            try:
-                found = analyze(value, bare)
-            except TemplateError as exc:
-                found = exc
+            found = simple_analysis(value, bare)  # the usual template, without Jinja's parser
+            if found is not None:
+                self.simple.add(key)
+            else:
+                try:
+                    found = analyze(value, bare)
+                except TemplateError as exc:
+                    found = exc
             self.analyses[key] = found
         if isinstance(found, TemplateError):
             raise found

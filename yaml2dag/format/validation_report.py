@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from yaml2dag.format.errors import ERROR, WARNING, Problem, sort_problems
+from yaml2dag.format.errors import ERROR, WARNING, Problem, WorkflowInvalidError, sort_problems
 from yaml2dag.format.loader import Document
 from yaml2dag.format.model import Workflow
+from yaml2dag.format.plan import build_plan
+from yaml2dag.format.validated import ValidatedWorkflow
 
 
 @dataclass
@@ -41,6 +43,18 @@ class FileReport:
     @property
     def valid(self) -> bool:
         return not self.errors and self.workflow is not None
+
+    def validated(self) -> ValidatedWorkflow:
+        """The :class:`~yaml2dag.format.validated.ValidatedWorkflow` of a valid file, what the
+        compiler and the runner accept.
+
+        Raises:
+            WorkflowInvalidError: the file has errors (``problems`` lists them) or is no workflow.
+        """
+        if not self.valid:
+            raise WorkflowInvalidError(self.file, self.errors)
+        plan = self.plan if self.plan is not None else build_plan(self.workflow, self.document)
+        return ValidatedWorkflow(self.workflow, plan, self.file, tuple(self.warnings))
 
 
 @dataclass

@@ -68,8 +68,9 @@ class TemplateChecks:
                      "untrusted value", "raw", warning=True)
         for message in analysis.forbidden:  # spec §5: no file access or code from templates
             self.add(tf.path, message, "sandbox")
-        for message in static_problems_of(_source_for(tf.value, tf.bare)):  # spec §5: template bounds, env reads
-            self.add(tf.path, message, "sandbox")
+        if (tf.value, tf.bare) not in self.simple:  # a simple template has no constant operation nor env use
+            for message in static_problems_of(_source_for(tf.value, tf.bare)):  # spec §5: template bounds, env reads
+                self.add(tf.path, message, "sandbox")
 
         def available() -> list[str]:  # only for a "did you mean": sorting every name per template is O(steps²)
             return sorted(set(params) | set(steps) | {"params", "steps", "env", "secrets", "run", "trigger"})

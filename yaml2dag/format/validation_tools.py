@@ -8,6 +8,7 @@ A mixin of :class:`yaml2dag.format.validation_checker.DocumentChecker`; nothing 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
 from yaml2dag.format.errors import TemplateError
@@ -15,6 +16,7 @@ from yaml2dag.format.expressions import is_template, shell_source
 from yaml2dag.format.loader import DocPath
 from yaml2dag.format.model import Step, Workflow, iter_entries
 from yaml2dag.format.schema import did_you_mean, errors_to_problems, fast_valid, validator_for
+from yaml2dag.format.shell_context_kinds import MAX_ANALYSED
 from yaml2dag.format.toolspecs import PLANNED_TOOLS, ToolRegistrationError, get_tool, literal_credentials, tool_names
 
 #: Format features this release does not run yet: key → message. The model and schema carry
@@ -100,7 +102,7 @@ class ToolChecks:
                      f"\"{{{{ secrets.{key.upper()} }}}}\" or \"{{{{ env.{key.upper()} }}}}\"", "credential", warning=True)
         for key in action.shell_parameters:  # spec §5: values enter shell commands as quoted words
             command = params.get(key)
-            if isinstance(command, str) and is_template(command):
+            if isinstance(command, str) and is_template(command) and self._shell_source_may_fail(command):
                 try:
                     shell_source(command)
                 except TemplateError as exc:
@@ -108,6 +110,19 @@ class ToolChecks:
                     continue
             if isinstance(command, str):
                 self.check_shell_arithmetic(command, params, path + ("parameters",), key)
+
+    def _shell_source_may_fail(self, command: str) -> bool:
+        """False only when :func:`~yaml2dag.format.expressions.shell_source` cannot raise on
+        ``command``: it refuses a backslash right before ``{{`` and a value in a quoted
+        here-document (both need their characters), and template syntax errors, which a template
+        that :func:`~yaml2dag.format.simple_templates.simple_analysis` reads has none of."""
+        if "\\" in command or "<<" in command:
+            return True
+        try:
+            self.analyze(command)  # memoized: the template checks read it again
+        except TemplateError:
+            return True
+        return (command, False) not in self.simple
 
     def check_shell_arithmetic(self, command: str, params: Mapping[str, Any], path: DocPath, key: str) -> None:
         """Rule ``shell``: a value bash would evaluate as arithmetic (``$(( {{ n }} + 1 ))``,
@@ -119,6 +134,8 @@ class ToolChecks:
         from yaml2dag.format.shell_contexts import ARITH, BOOLEAN, TEXT, expression_type
         from yaml2dag.format.expressions import parse_template, shell_analysis
 
+        if not may_evaluate_arithmetic(command):
+            return  # no place bash evaluates arithmetic: nothing to report, and no bash parse to pay
         contexts, arith_names = shell_analysis(command)
 
         def report(where_path: DocPath, label: str, where: str, found: tuple[str, str], lineno: int) -> None:
@@ -196,6 +213,25 @@ class ToolChecks:
                 return BOOLEAN, f"`{'.'.join(chain)}`"
             return TEXT, f"`{'.'.join(chain)}` (a step result whose type is not known before the run)"
         return UNKNOWN, ""
+
+
+#: Words that start a place where bash may evaluate arithmetic or names without brackets
+#: (``let``, and values of variables declared ``-i``), see :mod:`yaml2dag.format.shell_contexts`.
+_ARITHMETIC_WORDS = re.compile(r"\b(let|declare|typeset|local|readonly|export|integer)\b")
+
+
+def may_evaluate_arithmetic(command: str) -> bool:
+    """False only when bash cannot evaluate any part of ``command`` as arithmetic, so
+    :func:`~yaml2dag.format.expressions.shell_analysis` would find no arithmetic context: every
+    such place (:mod:`yaml2dag.format.shell_contexts`: ``$(( ))``, ``(( ))``, ``$[ ]``, ``[[ -eq ]]``,
+    array indices, ``${v:off}``, ``let``, ``declare -i`` values) needs a ``(``, a ``[``, a ``${``
+    or one of :data:`_ARITHMETIC_WORDS`, and its conservative cases (nesting past
+    ``MAX_NESTING``, text past ``MAX_ANALYSED``) need brackets, backquotes or length. A fast
+    check before the bash parser (issue 13: it was a third of the validation time of a large
+    workflow); tests/unit/test_simple_templates.py compares it with the parser."""
+    if len(command) > MAX_ANALYSED // 2 or any(mark in command for mark in ("(", "[", "${", "`")):
+        return True
+    return _ARITHMETIC_WORDS.search(command) is not None
 
 
 _SCHEMA_JSON: dict[int, tuple[Any, str]] = {}
