@@ -136,7 +136,7 @@ def celery_part(work: Path, repeat: int, admin, user: str) -> None:
             for kind in ("celery", "threads"):
                 os.environ["YAML2DAG_EXECUTOR"] = kind
                 start = time.perf_counter()
-                result = run_workflow(report, {}, instance=instance)
+                result = run_workflow(report.validated(), {}, instance=instance)
                 took = time.perf_counter() - start
                 assert result.status == "SUCCESS", result.error
                 phase = step_phase(instance, result.run_id)

@@ -49,7 +49,7 @@ def main() -> None:
     phases: dict[str, list[float]] = {"parallel": [], "sequential": []}
     for _ in range(args.repeat):
         for kind in phases:
-            result = run_workflow(validate_file(work / f"{kind}.yaml"), {}, instance=instance)
+            result = run_workflow(validate_file(work / f"{kind}.yaml").validated(), {}, instance=instance)
             assert result.status == "SUCCESS", result.error
             phases[kind].append(step_phase(instance, result.run_id))
     par = statistics.median(phases["parallel"])

@@ -229,7 +229,7 @@ def run_yaml(instance, tmp_path):
         path = write(tmp_path / "wf", name or f"workflow_{counter['n']}.yaml", text)
         report = validate_file(path)
         assert report.valid, "\n".join(p.format() for p in report.problems)
-        result = run_workflow(report, params or {}, strings=strings, instance=instance)
+        result = run_workflow(report.validated(), params or {}, strings=strings, instance=instance)
         records = list(instance.all_logs(result.run_id))
         return Ran(result, records)
 

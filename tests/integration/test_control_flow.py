@@ -174,7 +174,7 @@ def test_subworkflow_is_a_nested_graph_and_its_outputs_are_the_step_output(tmp_p
     child_node = job.graph.node_named("child")
     assert child_node.definition.__class__.__name__ == "GraphDefinition"
     assert {n.name for n in child_node.definition.nodes} >= {"greet", "shout", "workflow_outputs"}
-    result = run_workflow(report, {}, instance=instance)
+    result = run_workflow(report.validated(), {}, instance=instance)
     assert result.status == "SUCCESS", result.error
     assert result.outputs == {"last": "got HELLO ANN X3", "child": {"loud": "HELLO ANN X3"}}
     assert result.steps["child.greet"] == "succeeded" and result.steps["child"] == "succeeded"
@@ -771,7 +771,7 @@ def test_a_sub_workflows_compensate_and_on_failure_run_when_it_fails(tmp_path, i
             workflow: Booking
             parameters: {who: "{{ first.output }}"}
     """)
-    plain = run_workflow(Library(folder).find("Plain Trip"), {}, instance=instance)
+    plain = run_workflow(Library(folder).find("Plain Trip").validated(), {}, instance=instance)
     assert plain.status == "FAILURE"
     assert log.read_text().splitlines() == [
         "cancel room-for-ann after pay",
@@ -794,7 +794,7 @@ def test_a_sub_workflows_compensate_and_on_failure_run_when_it_fails(tmp_path, i
             tool: shell
             parameters: {{command: "echo parent alert {{{{ failed_step }}}}: {{{{ error }}}} >> {log}"}}
     """)
-    handled = run_workflow(Library(folder).find("Handled Trip"), {}, instance=instance)
+    handled = run_workflow(Library(folder).find("Handled Trip").validated(), {}, instance=instance)
     assert handled.status == "FAILURE"
     assert log.read_text().splitlines() == [
         "cancel room-for-bo after pay",

@@ -142,9 +142,9 @@ def world(tmp_path_factory):
         instance = DagsterInstance.get()
         try:
             observed = validate_file(defs / "observed.yaml")
-            first = run_workflow(observed, {"who": "you"}, instance=instance)    # flaky retried once
-            second = run_workflow(observed, {}, instance=instance)              # flaky passes at once
-            failed = run_workflow(validate_file(defs / "failing.yaml"), {}, instance=instance)
+            first = run_workflow(observed.validated(), {"who": "you"}, instance=instance)    # flaky retried once
+            second = run_workflow(observed.validated(), {}, instance=instance)              # flaky passes at once
+            failed = run_workflow(validate_file(defs / "failing.yaml").validated(), {}, instance=instance)
             paused: dict = {}
             gated = _run_and_approve(instance, validate_file(defs / "gated.yaml"), home, env, paused)
             triggered = _runs_of_every_trigger(instance, base, defs, env)
@@ -211,7 +211,7 @@ def _run_and_approve(instance, report, home, env, paused: dict):
     from yaml2dag.runs.runner import run_workflow
 
     box: dict = {}
-    thread = threading.Thread(target=lambda: box.update(result=run_workflow(report, {}, instance=instance)), daemon=True)
+    thread = threading.Thread(target=lambda: box.update(result=run_workflow(report.validated(), {}, instance=instance)), daemon=True)
     thread.start()
 
     def waiting_run():

@@ -340,7 +340,7 @@ def test_sub_workflow_steps_read_and_are_read_by_state(tmp_path, instance, monke
     """)
     report = Library(folder).find("State Parent")
     assert report.valid, [p.format() for p in report.problems]
-    result = run_workflow(report, {}, instance=instance)
+    result = run_workflow(report.validated(), {}, instance=instance)
     assert result.status == "SUCCESS", result.error
     assert result.outputs == {"last": "skipped child got skipped"}
     assert result.steps["sub"] == "succeeded" and result.steps["sub_skipped"] == "skipped"
@@ -524,7 +524,7 @@ def test_rewriting_a_file_runs_the_new_version_in_the_same_process(instance, tmp
               - {{id: say, tool: shell, parameters: {{command: "echo {word}"}}}}{extra}
             outputs: {{said: "{{{{ say.output }}}}"}}
         """)
-        outputs.append(run_workflow(validate_file(path), {}, instance=instance).outputs)
+        outputs.append(run_workflow(validate_file(path).validated(), {}, instance=instance).outputs)
     assert outputs == [{"said": "one"}, {"said": "two"}]
 
 

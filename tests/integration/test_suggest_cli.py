@@ -257,7 +257,7 @@ for when, how, args in json.loads(sys.argv[1]):
             except SystemExit as exc:
                 assert not exc.code, exc.code
         else:
-            run_workflow(Library().find(args[0]), {}, tags={"yaml2dag/trigger": "schedule",
+            run_workflow(Library().find(args[0]).validated(), {}, tags={"yaml2dag/trigger": "schedule",
                                                              "dagster/schedule_name": "tiny_report_schedule"})
 """
 

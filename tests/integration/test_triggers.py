@@ -487,7 +487,7 @@ def test_a_yaml2dag_run_of_the_upstream_starts_the_downstream_once_with_its_run_
     assert first.run_requests == [] and "started watching runs of extract" in first.skip_message
 
     # `yaml2dag run` executes outside any code location, as `dagster job execute` does
-    ran = run_workflow(Library(tmp_path / "defs").find("Extract"), instance=instance)
+    ran = run_workflow(Library(tmp_path / "defs").find("Extract").validated(), instance=instance)
     assert ran.status == "SUCCESS" and instance.get_run_by_id(ran.run_id).remote_job_origin is None
     _ended(instance, chain.get_job("extract"), {"fail": True})  # a failure: not for this sensor
     result = tick(sensor, instance, first.cursor)

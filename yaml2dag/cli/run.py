@@ -141,7 +141,7 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         # to file descriptor 1 meanwhile (steps' subprocesses, Dagster's compute-log mirror) goes
         # to stderr
         with stdout_to_stderr(fmt == "json"):
-            result = run_workflow(report, values, on_progress=progress, wait_for_concurrency=not no_wait)
+            result = run_workflow(report.validated(), values, on_progress=progress, wait_for_concurrency=not no_wait)
     except ParameterError as exc:
         _error(fmt, str(exc))
     except ConcurrencyLimitError as exc:

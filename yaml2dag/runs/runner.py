@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from yaml2dag.deploy import ensure_dagster_yaml
-from yaml2dag.format.errors import ParameterError, WorkflowInvalidError, Yaml2DagError
+from yaml2dag.format.errors import ParameterError, Yaml2DagError
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.parameters import resolve
 from yaml2dag.compiler.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
@@ -29,7 +29,7 @@ from yaml2dag.format import masking as _masking
 from yaml2dag.format.secrets import SecretStore, mask
 from yaml2dag.format.tags import TAG_USER
 from yaml2dag.runs.tracking import StepTracker, step_catalog
-from yaml2dag.format.validation import FileReport
+from yaml2dag.format.validated import ValidatedWorkflow, require_validated
 
 DEFAULT_HOME = "dagster_home"
 
@@ -335,7 +335,7 @@ def _executor_settings(workflow: Workflow) -> str:
 
 
 def run_workflow(
-    report: FileReport,
+    validated: ValidatedWorkflow,
     params: Mapping[str, Any] | None = None,
     *,
     strings: bool = False,
@@ -349,7 +349,8 @@ def run_workflow(
     """Run a validated workflow through a real Dagster instance.
 
     Args:
-        report: the validated file (:meth:`yaml2dag.library.folder.Library.find`).
+        validated: the :class:`~yaml2dag.format.validated.ValidatedWorkflow` of the file
+            (``FileReport.validated()``, e.g. of :meth:`yaml2dag.library.folder.Library.find`).
         params: parameter values by name.
         strings: values are command-line strings to convert to the declared types.
         instance: the ``DagsterInstance`` (default: :func:`get_instance`).
@@ -364,15 +365,15 @@ def run_workflow(
         The :class:`RunResult`.
 
     Raises:
-        WorkflowInvalidError: the workflow does not validate (nothing ran).
+        TypeError: ``validated`` is not a ``ValidatedWorkflow`` (nothing ran); an invalid file
+            has none: ``FileReport.validated()`` raises ``WorkflowInvalidError`` instead.
         ParameterError: a parameter value is wrong or a secret is unset (nothing ran).
         ConcurrencyLimitError: see ``wait_for_concurrency`` (nothing ran).
         yaml2dag.format.executors.ExecutorSettingError: an executor setting of the environment is
             wrong (nothing ran).
     """
-    if not report.valid or report.workflow is None:
-        raise WorkflowInvalidError(report.file, report.errors)
-    workflow = report.workflow
+    validated = require_validated(validated, "run_workflow")
+    workflow, file = validated.workflow, validated.file
     values = resolve(workflow, params or {}, strings=strings)
     check_secrets(workflow)
     kind = _executor_settings(workflow)
@@ -384,9 +385,9 @@ def run_workflow(
     from yaml2dag.dagster_internals import execute_run_iterator
 
     instance = instance or get_instance()
-    recon = reconstructable_job(report.file, root)
+    recon = reconstructable_job(file, root)
     job_def = recon.get_definition()
-    catalog = step_catalog(workflow, folder_resolver(root or str(Path(report.file).resolve().parent)))
+    catalog = step_catalog(workflow, folder_resolver(root or str(Path(file).resolve().parent)))
     total = len(catalog)
     from yaml2dag.runs.approvals import default_user
 
