@@ -44,15 +44,16 @@ _.visit_Concat  # yaml2dag/format/expression_runtime_bounds.py: jinja2 NodeVisit
 break_long_words  # yaml2dag/format/expression_runtime_bounds.py: Jinja's `wordwrap` signature
 _.on_any_event  # yaml2dag/library/reloader.py: watchdog FileSystemEventHandler
 _.preserve_quotes  # yaml2dag/library/roundtrip.py, workflow_templates: ruamel.yaml.YAML setting
-_.create_system  # yaml2dag/tools/files.py: zipfile.ZipInfo
+_.create_system  # yaml2dag/tools/files/archive.py: zipfile.ZipInfo
 _.external_attr  # same
 _.compress_type  # same
-_.handle_starttag  # yaml2dag/tools/mail.py: html.parser.HTMLParser
+_.handle_starttag  # yaml2dag/tools/mail/html_text.py: html.parser.HTMLParser
 _.handle_startendtag  # same
 _.handle_endtag  # same
 _.handle_data  # same
 _.writable  # yaml2dag/tools/capture.py: io.TextIOBase
 _.exc_text  # yaml2dag/format/masking_registry.py: logging.LogRecord
+_.popitem  # yaml2dag/format/frozen.py: dict methods overridden to refuse changes
 
 # --- read by tests, scripts or documented commands
 NAMESPACES  # yaml2dag/format/expression_sandbox.py: re-exported by expressions, tests/unit/test_reference.py
