@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from yaml2dag.tools import files as files_tool
+from yaml2dag.tools.files import removal as files_removal
 from yaml2dag.tools.base import StepTimeoutError, ToolContext
 from yaml2dag.format.validation import validate_text
 
@@ -274,7 +275,7 @@ def tripwire(monkeypatch):
         calls.append(path)
         raise AssertionError(f"TRIPWIRE: the files tool tried to remove {path}")
 
-    monkeypatch.setattr(files_tool, "_remove", refuse)
+    monkeypatch.setattr(files_removal, "remove_path", refuse)
     return calls
 
 
