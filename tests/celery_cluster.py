@@ -139,7 +139,9 @@ class Worker:
 
     Args:
         folder: its working folder (created); its log is ``folder/worker.log``.
-        name: the Celery node name prefix (``NAME@host``).
+        name: the worker's name; its Celery node name is ``NAME-<8 hex>@host``, unique so that two
+            clusters on one broker (two xdist workers, two checkouts) never share a node name
+            (RabbitMQ refuses the second ``NAME@host.celery.pidbox``: RESOURCE_LOCKED).
         queue: the queue it consumes.
         env: extra environment (DAGSTER_HOME, the broker, secrets the steps read...).
         concurrency: processes of its pool.
@@ -149,13 +151,14 @@ class Worker:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.name = name
+        self.node = f"{name}-{uuid.uuid4().hex[:8]}"
         self.log = folder / "worker.log"
         full = dict(os.environ)
         full.update(env)
         # `dagster-celery worker start` runs `celery` found on PATH: the venv's, also when it is not activated
         full["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full.get("PATH", "")])
         argv = [str(Path(sys.executable).parent / "dagster-celery"), "worker", "start",
-                "-A", "yaml2dag.compiler.celery_app", "-n", name, "-q", queue, "--",
+                "-A", "yaml2dag.compiler.celery_app", "-n", self.node, "-q", queue, "--",
                 f"--concurrency={concurrency}", "--without-mingle", "--without-gossip"]
         self._log_handle = open(self.log, "wb")
         self.proc = subprocess.Popen(argv, cwd=folder, env=full, stdin=subprocess.DEVNULL, stdout=self._log_handle,
@@ -166,7 +169,7 @@ class Worker:
         """Wait until the worker logs ``NAME@host ready.`` (fails the test after ``timeout``)."""
         def ready() -> bool:
             text = self.log.read_text(errors="replace")
-            return f"{self.name}@" in text and " ready." in text
+            return f"{self.node}@" in text and " ready." in text
 
         try:
             wait_until(ready, timeout, 0.2, f"worker {self.name} to get ready", process=self.proc)
