@@ -53,6 +53,7 @@ _.handle_endtag  # same
 _.handle_data  # same
 _.writable  # yaml2dag/tools/capture.py: io.TextIOBase
 _.exc_text  # yaml2dag/format/masking_registry.py: logging.LogRecord
+_.popitem  # yaml2dag/format/frozen.py: dict methods overridden to refuse changes
 
 # --- read by tests, scripts or documented commands
 NAMESPACES  # yaml2dag/format/expression_sandbox.py: re-exported by expressions, tests/unit/test_reference.py
