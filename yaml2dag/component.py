@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import dagster as dg
+from yaml2dag.format.model import slugify
+from yaml2dag.location import build_definitions
 
 #: The settings a ``dg scaffold defs`` writes into ``defs.yaml`` (with comments).
 DEFS_YAML = """\
@@ -112,8 +114,6 @@ class WorkflowsScaffolder(dg.Scaffolder):
                 ``target_path`` (the new defs folder), ``scaffold_format`` (``yaml`` or
                 ``python``), ``append`` (add a document to an existing ``defs.yaml``).
         """
-        from yaml2dag.format.model import slugify
-
         target = Path(request.target_path)
         if request.append:
             dg.scaffold_component(request, {"path": "."})
@@ -189,8 +189,6 @@ class WorkflowsComponent(dg.Component, dg.Model, dg.Resolvable):
             yaml2dag.WorkflowInvalidError: in strict mode, a file does not validate; the
                 message lists every problem as ``FILE:LINE:COL: PATH: MESSAGE [rule]``.
         """
-        from yaml2dag.location import build_definitions
-
         folder = self.folder(context)
         if not folder.is_dir():
             raise FileNotFoundError(

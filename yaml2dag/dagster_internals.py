@@ -106,6 +106,7 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 # it afterwards; no public API exists.
 from dagster._utils import interrupts as _interrupts
 from dagster._utils.interrupts import pop_captured_interrupt
+import importlib
 
 
 def flag_interrupt() -> None:
@@ -131,8 +132,6 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value

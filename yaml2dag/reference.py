@@ -26,6 +26,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterator, Mapping
+import json
+from yaml2dag.format.problem_rules import RULES
+from yaml2dag.format.schema import load_schema
+from yaml2dag.tools.registry import BUILTIN_TOOLS, get_tool
 
 BEGIN = "<!-- BEGIN GENERATED {name} -->"
 END = "<!-- END GENERATED {name} -->"
@@ -93,8 +97,6 @@ def _code(value: Any) -> str:
     elif isinstance(value, str):
         value = value if value and value.strip() == value else repr(value)
     else:
-        import json
-
         value = json.dumps(value)
     return f"`{value}`"
 
@@ -223,8 +225,6 @@ def schema_objects(schema: Mapping[str, Any] | None = None) -> list[tuple[str, M
     """``(block name, object schema)`` for every object with properties in the schema: the root
     (``workflow``), then each ``$defs`` entry, nested objects after their parent."""
     if schema is None:
-        from yaml2dag.format.schema import load_schema
-
         schema = load_schema()
     out = list(_objects({k: v for k, v in schema.items() if k != "$defs"}, "workflow"))
     for name, sub in schema.get("$defs", {}).items():
@@ -237,8 +237,6 @@ def schema_blocks(lang: str = "en", schema: Mapping[str, Any] | None = None) -> 
 
     Columns: key, type, required, default, description (the schema's own description)."""
     if schema is None:
-        from yaml2dag.format.schema import load_schema
-
         schema = load_schema()
     words = _WORDS[lang]
     header = [words["key"], words["type"], words["required"], words["default"], words["description"]]
@@ -248,8 +246,6 @@ def schema_blocks(lang: str = "en", schema: Mapping[str, Any] | None = None) -> 
 
 def builtin_tools() -> list:
     """The built-in :class:`~yaml2dag.tools.base.Tool` objects, in registry order."""
-    from yaml2dag.tools.registry import BUILTIN_TOOLS, get_tool
-
     return [tool for tool in (get_tool(name) for name in BUILTIN_TOOLS) if tool is not None]
 
 
@@ -281,8 +277,6 @@ def tool_blocks(lang: str = "en") -> dict[str, str]:
 def rule_blocks(lang: str = "en") -> dict[str, str]:
     """``rules``: the closed set of problem rules (:data:`yaml2dag.format.problem_rules.RULES`),
     in its order, with what each checks."""
-    from yaml2dag.format.problem_rules import RULES
-
     words = _WORDS[lang]
     return {"rules": _table([words["rule"], words["checks"]], [[f"`{rule}`", text] for rule, text in RULES.items()])}
 

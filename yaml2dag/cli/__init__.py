@@ -11,6 +11,11 @@ from __future__ import annotations
 import importlib
 
 import click
+import importlib.util
+import sys
+from yaml2dag.cli.output import asks_for_json, fail_as
+from yaml2dag.runs.runner import instance_home
+from yaml2dag.runs.storage import describe
 
 #: command name → (module, attribute), imported on first use. A command whose module is not
 #: part of this installation is simply not listed.
@@ -78,8 +83,6 @@ HELP = {
 
 
 def _available(name: str) -> bool:
-    import importlib.util
-
     return importlib.util.find_spec(COMMANDS[name][0]) is not None
 
 
@@ -109,7 +112,6 @@ class LazyGroup(click.Group):
             message = _storage_message(exc, args)
             if message is None:
                 raise
-            from yaml2dag.cli.output import asks_for_json, fail_as
 
             command = self.get_command(ctx, args[0]) if args and args[0] in COMMANDS else None
             problems = [] if getattr(command, "problem_list", False) else None
@@ -124,13 +126,9 @@ class LazyGroup(click.Group):
 def _storage_message(exc: BaseException, args: list[str]) -> str | None:
     """The one-line message for a storage failure (:func:`yaml2dag.runs.storage.describe`), or None
     when ``exc`` is something else."""
-    import sys
-
     if "yaml2dag.runs.storage" not in sys.modules and not any(
             m.startswith(("sqlalchemy", "alembic", "sqlite3")) for m in sys.modules):
         return None  # nothing that could raise one was loaded
-    from yaml2dag.runs.runner import instance_home
-    from yaml2dag.runs.storage import describe
 
     try:
         return describe(exc, instance_home(), hints=args)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, console, fail_as, print_json
+from yaml2dag.runs.history.common import RunNotFoundError, find_run
+from yaml2dag.runs.runner import get_instance
 
 
 def _decide(decision: str, run_id: str, step: str | None, by: str | None, comment: str | None, fmt: str) -> None:
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import ApprovalError, record_decision
-    from yaml2dag.runs.history.common import RunNotFoundError, find_run
-    from yaml2dag.runs.runner import get_instance
 
     instance = get_instance()
     try:

@@ -9,6 +9,20 @@ import click
 
 from yaml2dag.cli.reference import render
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail, fail_as, print_json, print_table
+from zoneinfo import ZoneInfo
+from rich.markup import escape
+from rich.table import Table
+from yaml2dag.cli.planview import parameter_rows, plan_json, print_plan
+from yaml2dag.format import cron
+from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.format.plan import build_plan
+from yaml2dag.format.schema import schema_text
+from yaml2dag.format.trigger_names import trigger_names
+from yaml2dag.library.folder import Library
+from yaml2dag.runs.history.fast_path import has_run_storage, last_runs_sqlite
+from yaml2dag.runs.history.queries import last_runs
+from yaml2dag.runs.runner import get_instance, instance_home
+from yaml2dag.runs.storage import describe
 
 
 @click.command()
@@ -26,7 +40,6 @@ def schema(markdown: bool, lang: str) -> None:
     if markdown:
         click.echo(render(lang), nl=False)
         return
-    from yaml2dag.format.schema import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -35,9 +48,6 @@ def _schedule_info(workflow) -> list[dict[str, Any]]:
     """Each schedule trigger of ``workflow`` as JSON: its Dagster ``name``
     (:mod:`yaml2dag.format.trigger_names`), ``cron``, ``timezone``, ``enabled``, ``description`` (in
     words) and ``next_run`` (ISO 8601 in its zone; None when the cron is invalid)."""
-    from yaml2dag.format import cron
-    from yaml2dag.format.trigger_names import trigger_names
-
     out = []
     now = _dt.datetime.now(_dt.timezone.utc)
     for trig, names in zip(workflow.triggers, trigger_names(workflow)):
@@ -47,8 +57,6 @@ def _schedule_info(workflow) -> list[dict[str, Any]]:
         tz_name = trig.options.get("timezone") or "UTC"
         item = {"name": names[0], "cron": expr, "timezone": tz_name, "enabled": trig.enabled}
         try:
-            from zoneinfo import ZoneInfo
-
             tz = ZoneInfo(tz_name)
             item["description"] = cron.describe(expr, tz_name)
             nxt = cron.next_times(expr, now.astimezone(tz), 1)
@@ -113,27 +121,16 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
     The default SQLite run storage is read directly (no Dagster import); Dagster is imported
     only for another configured storage, so ``list`` stays fast. Returns an error message when the instance cannot be read.
     """
-    from yaml2dag.runs.history.fast_path import has_run_storage
-
     for info in rows:
         info["last_run"] = None
     if not has_run_storage():
         return None
     try:
-        from yaml2dag.runs.history.fast_path import last_runs_sqlite
-        from yaml2dag.runs.history.queries import last_runs
-        from yaml2dag.runs.runner import instance_home
-
         jobs = [info["id"] for info in rows if info["id"]]
         found = last_runs_sqlite(instance_home(), jobs)
         if found is None:
-            from yaml2dag.runs.runner import get_instance
-
             found = last_runs(get_instance(), jobs)
     except Exception as exc:  # noqa: BLE001 - list must work even when the instance does not
-        from yaml2dag.runs.runner import instance_home
-        from yaml2dag.runs.storage import describe
-
         # a damaged storage file: one line naming it (yaml2dag.runs.storage), not the database's text
         return f"cannot read runs from the Dagster instance: {describe(exc, instance_home()) or exc}"
     for info in rows:
@@ -151,8 +148,6 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
 @FORMAT_OPTION
 def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) -> None:
     """List the workflows of the definitions folder, with their last run and next scheduled run."""
-    from yaml2dag.library.folder import Library
-
     library = Library()
     if not library.folder.is_dir():
         fail_as(fmt, f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS)", 2)
@@ -234,11 +229,6 @@ def _parameter_json(param) -> dict[str, Any]:
 @FORMAT_OPTION
 def show(name: str, fmt: str) -> None:
     """Show one workflow (by name, job id or file): parameters, steps, triggers, outputs."""
-    from yaml2dag.format.errors import WorkflowNotFoundError
-    from yaml2dag.library.folder import Library
-    from yaml2dag.format.plan import build_plan
-    from yaml2dag.cli.planview import parameter_rows, plan_json, print_plan
-
     library = Library()
     try:
         report = library.find(name)
@@ -259,7 +249,6 @@ def show(name: str, fmt: str) -> None:
         if wf is not None:
             data["parameters"] = [_parameter_json(p) for p in wf.parameters]
             data["plan"] = plan_json(wf, build_plan(wf))
-            from yaml2dag.format.trigger_names import trigger_names
 
             # dagster_names: the Dagster schedule/sensor name(s) of each trigger ([] for manual)
             data["triggers"] = [{"type": t.type, **dict(t.options), "parameters": dict(t.parameters),
@@ -273,7 +262,6 @@ def show(name: str, fmt: str) -> None:
         for problem in report.problems:
             out.print(problem.format(), style="red", markup=False)
         raise SystemExit(1)
-    from rich.markup import escape
 
     out.print(f"[bold]{escape(wf.name)}[/]  [dim]{escape(report.file)}[/]")
     if wf.description:
@@ -285,8 +273,6 @@ def show(name: str, fmt: str) -> None:
         meta.append("tags " + ", ".join(wf.tags))
     out.print(" · ".join(meta), style="dim", markup=False)
     if wf.parameters:
-        from rich.table import Table
-
         table = Table(title="Parameters", box=None, title_justify="left", pad_edge=False)
         for col in ("Name", "Type", "Default", "Description"):
             table.add_column(col, overflow="fold")
@@ -294,7 +280,6 @@ def show(name: str, fmt: str) -> None:
             table.add_row(*(escape(cell) for cell in row))
         out.print(table)
     out.print("[bold]Triggers[/]")
-    from yaml2dag.format.trigger_names import trigger_names
 
     schedules = iter(_schedule_info(wf))
     for trig, names in zip(wf.triggers, trigger_names(wf, upstream_job)):

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import click
+from yaml2dag.deploy import ensure_dagster_yaml
+from yaml2dag.runs.runner import prepare_storage
 
 #: Seconds ``dagster dev`` and its children get to stop after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 30.0
@@ -40,6 +42,7 @@ class _Stop(Exception):
 
 def group_members(pgid: int) -> list:
     """The running processes of process group ``pgid`` (``psutil.Process`` objects)."""
+    # lazy: psutil is heavy and optional here; kept off light paths
     import psutil
 
     members = []
@@ -60,6 +63,7 @@ def stop_group(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int:
     SIGKILL. Signals go through psutil, which never signals a pid reused by another process.
     Returns the leader's exit code.
     """
+    # lazy: psutil is heavy and optional here; kept off light paths
     import psutil
 
     members = group_members(proc.pid)
@@ -103,8 +107,6 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     location within a few seconds (an invalid file shows up as a broken-workflow job). Stops
     cleanly on Ctrl-C / SIGTERM, taking its child processes with it.
     """
-    from yaml2dag.deploy import ensure_dagster_yaml
-
     env = dict(os.environ)
     home = Path(env.get("DAGSTER_HOME") or "dagster_home").resolve()
     if ensure_dagster_yaml(home):
@@ -112,7 +114,6 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     env["DAGSTER_HOME"] = str(home)
     # the webserver, daemon and code server open the instance at once: a new home's storage is
     # created first, under yaml2dag's lock (they would race to create it)
-    from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(home)
     folder = Path(env.get("YAML2DAG_DEFINITIONS") or "definitions").resolve()
@@ -123,6 +124,7 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     if Path(workspace).is_file():
         args += ["-w", workspace]
     else:
+        # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
         from yaml2dag.triggers.remote import LOCATION_NAME
 
         scratch = tempfile.TemporaryDirectory(prefix="yaml2dag-dev-")
@@ -144,7 +146,9 @@ def dev(port: int, host: str, workspace: str, hot_reload: bool, debounce: float)
     code = 0
     try:
         if hot_reload:
+            # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
             from yaml2dag.library.reloader import DefinitionsReloader
+            # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
             from yaml2dag.triggers.remote import parse_url
 
             reloader = DefinitionsReloader(folder, parse_url(url), debounce=debounce,

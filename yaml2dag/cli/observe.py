@@ -18,6 +18,19 @@ from typing import Any
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, print_table, stdout_to_stderr
+from rich.markup import escape
+from rich.table import Table
+from yaml2dag.format.durations import format_duration
+from yaml2dag.library.folder import Library
+from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
+from yaml2dag.runs.history.actions import cancel_run, retry_run
+from yaml2dag.runs.history.audit import audit_csv, run_audit
+from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
+from yaml2dag.runs.history.events import run_events
+from yaml2dag.runs.history.logs import run_logs
+from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
+from yaml2dag.runs.history.stats import run_stats
+from yaml2dag.runs.runner import get_instance
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan",
                 "paused": "magenta", "pending": "dim"}
@@ -27,21 +40,15 @@ STEP_ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed
 
 
 def _instance():
-    from yaml2dag.runs.runner import get_instance
-
     return get_instance()
 
 
 def _library():
-    from yaml2dag.library.folder import Library
-
     library = Library()
     return library if library.folder.is_dir() else None
 
 
 def _esc(text: Any) -> str:
-    from rich.markup import escape
-
     return escape("" if text is None else str(text))
 
 
@@ -55,7 +62,6 @@ def _when(iso: str | None) -> str:
 def _took(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    from yaml2dag.format.durations import format_duration
 
     return format_duration(seconds)
 
@@ -66,8 +72,6 @@ def _status(status: str) -> str:
 
 
 def _table(*columns: str, no_wrap: tuple[str, ...] = (), **kwargs):
-    from rich.table import Table
-
     table = Table(box=None, pad_edge=False, show_edge=False, **kwargs)
     for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col in no_wrap)
@@ -89,8 +93,6 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
     """List the runs of workflow NAME (a name, job id or file; runs of a deleted workflow are
     found by its job id), newest first: id, status, trigger, version, start, duration. Without
     NAME, the recent runs of every workflow, with a Workflow column."""
-    from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
-
     wanted = [s for item in statuses for s in item.split(",") if s.strip()]
     try:
         since_s = parse_since(since)
@@ -143,9 +145,6 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
 @FORMAT_OPTION
 def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | None, offset: int, fmt: str) -> None:
     """Show the event log of RUN_ID (filtered by type and step, paged with --limit/--offset)."""
-    from yaml2dag.runs.history.common import RunNotFoundError
-    from yaml2dag.runs.history.events import run_events
-
     wanted = [t for item in types for t in item.split(",") if t.strip()]
     try:
         data = run_events(_instance(), run_id, types=wanted, step=step, limit=limit, offset=offset)
@@ -181,9 +180,6 @@ def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | N
 @FORMAT_OPTION
 def logs(run_id: str, step: str | None, compute: bool, output_only: bool, fmt: str) -> None:
     """Show the captured stdout/stderr of the steps of RUN_ID (from the event log)."""
-    from yaml2dag.runs.history.common import RunNotFoundError
-    from yaml2dag.runs.history.logs import run_logs
-
     try:
         data = run_logs(_instance(), run_id, step=step, compute=compute, include_notes=not output_only)
     except RunNotFoundError as exc:
@@ -229,10 +225,6 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
     """Export a complete audit record of RUN_ID: who or what started it, its parameters
     (secrets masked), every step's attempts, retries and outcome, approval decisions, failure
     handlers, outputs, cancellations and timings — all from the run's event log."""
-    from yaml2dag.runs.history.audit import audit_csv, run_audit
-    from yaml2dag.runs.history.common import RunNotFoundError
-    from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
-
     if file and fmt == "text":
         fail_as("text", "--file needs --format json or --format csv", 2)
     if file:
@@ -290,9 +282,6 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
 def stats(name: str | None, since: str, fmt: str) -> None:
     """Runs, success rate, mean and p95 duration, and per-step failure and retry rates, for
     workflow NAME or for every workflow with runs."""
-    from yaml2dag.runs.history.queries import parse_since, resolve_job
-    from yaml2dag.runs.history.stats import run_stats
-
     try:
         since_s = None if since.strip().lower() in ("all", "") else parse_since(since)
     except ValueError as exc:
@@ -350,10 +339,6 @@ def retry(run_id: str, from_failure: bool, from_step: str | None, all_steps: boo
     workflow is rebuilt from the file version the run used (the current file, or the saved
     version with the run's hash). Exits 0 when the new run succeeds, 1 otherwise.
     """
-    from yaml2dag.runs.history.actions import retry_run
-    from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
-    from yaml2dag.library.folder import Library
-
     if sum(bool(x) for x in (from_failure, from_step, all_steps)) > 1:
         fail_as(fmt, "choose one of --from-failure, --from-step and --all", 2)
     library = Library()
@@ -400,9 +385,6 @@ def cancel(run_id: str, reason: str | None, by: str | None, wait_s: float, fmt: 
     through the run launcher. Exits 0 when the run is canceled (or canceling), 1 when it is
     unknown or already finished.
     """
-    from yaml2dag.runs.history.actions import cancel_run
-    from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
-
     try:
         info = cancel_run(_instance(), run_id, reason=reason, by=by, wait_s=wait_s)
     except (RunNotFoundError, RunStateError) as exc:

@@ -10,6 +10,9 @@ from typing import Any, NoReturn, Sequence, TextIO
 
 import click
 from rich.console import Console
+import textwrap
+from rich.cells import cell_len
+from rich.text import Text
 
 
 #: The line width of a console whose stream is not a terminal (a pipe, a file, a CI log) and
@@ -169,10 +172,6 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[An
             print_table(out, pick(headers), [pick(r) for r in rows], shrink=moved(shrink), right=moved(right),
                         wrap=moved(wrap))
             return
-    import textwrap
-
-    from rich.cells import cell_len
-    from rich.text import Text
 
     def split(cell: Any) -> tuple[list[str], str | None]:
         text, style = (cell[0], cell[1]) if isinstance(cell, tuple) else (str(cell), None)
@@ -246,8 +245,6 @@ def _columns_that_fit(width: int, headers: Sequence[str], rows: Sequence[Sequenc
     """The column indexes :func:`print_table` keeps: all of them, less the ``optional`` ones
     (the last first) while the table cannot fit ``width`` cells with every column at or above
     its floor (its header; 24 cells, or the widest word, for a wrapped column)."""
-    from rich.cells import cell_len
-
     def cell_lines(cell: Any) -> list[str]:
         return str(cell[0] if isinstance(cell, tuple) else cell).split("\n")
 

@@ -7,6 +7,8 @@ from typing import Any, Mapping
 from yaml2dag.format.durations import format_duration
 from yaml2dag.format.model import MISSING, Step, SubWorkflow, Workflow
 from yaml2dag.format.plan import Plan
+from rich.markup import escape
+from yaml2dag.format.executors import ExecutorSettingError, executor_type
 
 
 def _when(node) -> Any:
@@ -71,8 +73,6 @@ def plan_json(workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None =
 def _executor(workflow: Workflow) -> str:
     """The executor the run would use: the file's, else ``$YAML2DAG_EXECUTOR`` (a wrong value
     is shown as is, marked; `yaml2dag run` refuses it)."""
-    from yaml2dag.format.executors import ExecutorSettingError, executor_type
-
     try:
         return executor_type(workflow)
     except ExecutorSettingError as exc:
@@ -81,8 +81,6 @@ def _executor(workflow: Workflow) -> str:
 
 def print_plan(out, workflow: Workflow, plan: Plan, params: Mapping[str, Any] | None = None) -> None:
     """Human-readable plan (rich console ``out``)."""
-    from rich.markup import escape
-
     # steps are numbered as `yaml2dag run` counts them ("Step 2/5"); branch and switch decision
     # points are listed in their place, marked ◆, but are not steps
     count = sum(1 for n in plan.nodes.values() if not n.is_decision)

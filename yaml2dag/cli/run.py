@@ -9,6 +9,18 @@ from typing import Any
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json, stdout_to_stderr
+import json
+from rich.markup import escape
+from yaml2dag.cli.planview import plan_json, print_plan
+from yaml2dag.format.durations import format_duration
+from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
+from yaml2dag.format.executors import ExecutorSettingError
+from yaml2dag.format.loader import load_file
+from yaml2dag.format.name_index import NameIndex
+from yaml2dag.format.parameters import check_size, coerce, parse_assignments, resolve
+from yaml2dag.format.plan import build_plan
+from yaml2dag.format.secrets import SecretStore
+from yaml2dag.runs.runner import ConcurrencyLimitError, RunResult, run_workflow
 
 
 def _error(fmt: str, message: str, problems: list | None = None, code: int = 2) -> None:
@@ -37,9 +49,6 @@ def _load_param_file(path: str) -> dict[str, Any]:
         yaml2dag.format.errors.ParameterError: a value nested more than
             :data:`~yaml2dag.format.parameters.MAX_VALUE_DEPTH` levels deep, naming its parameter.
     """
-    from yaml2dag.format.loader import load_file
-    from yaml2dag.format.parameters import check_size
-
     try:
         doc = load_file(path)
     except RecursionError:
@@ -82,10 +91,6 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
     so it shows in the UI. Exits 0 on success, 1 when the run failed, 2 when nothing ran
     (invalid workflow or parameters).
     """
-    from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
-    from yaml2dag.format.name_index import NameIndex
-    from yaml2dag.format.parameters import coerce, parse_assignments, resolve
-
     try:
         # the folder's name index finds the file; only it and the workflows it names are
         # validated (issue 13: a run's start does not grow with the folder)
@@ -107,10 +112,6 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         _error(fmt, exc.message)
 
     if dry_run:
-        from yaml2dag.format.plan import build_plan
-        from yaml2dag.format.secrets import SecretStore
-        from yaml2dag.cli.planview import plan_json, print_plan
-
         plan = build_plan(wf)
         secrets = {name: {"variable": var, "set": var not in dict(SecretStore(wf).missing()).values()}
                    for name, var in SecretStore(wf).parameters.items()}
@@ -127,9 +128,6 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
                 state = "set" if info["set"] else "NOT SET"
                 out.print(f"Secret {name}: from ${info['variable']} ({state})", markup=False)
         raise SystemExit(0)
-
-    from yaml2dag.format.executors import ExecutorSettingError
-    from yaml2dag.runs.runner import ConcurrencyLimitError, run_workflow
 
     stream = _terminal_stream() if fmt == "text" else None
     out = console(file=stream) if stream is not None else None
@@ -160,8 +158,6 @@ class _Progress:
         self.out = out
 
     def __call__(self, event) -> None:
-        from yaml2dag.format.durations import format_duration
-
         label = f"Step {event.index}/{event.total}: {event.title}"
         took = f" ({format_duration(event.duration)})" if event.duration is not None else ""
         if event.kind == "started":
@@ -184,15 +180,10 @@ class _Progress:
 
 
 def _esc(text: str) -> str:
-    from rich.markup import escape
-
     return escape(text)
 
 
 def _summary(out, result) -> None:
-    from yaml2dag.format.durations import format_duration
-    from yaml2dag.runs.runner import RunResult
-
     assert isinstance(result, RunResult)
     not_run = [sid for sid, status in result.steps.items() if status == "not_run"]
     if not_run and result.status != "SUCCESS":
@@ -209,7 +200,6 @@ def _summary(out, result) -> None:
             out.print(f"  {_esc(result.error)}")
     if result.outputs:
         out.print("[bold]Outputs[/]")
-        import json
 
         for key, value in result.outputs.items():
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

@@ -5,6 +5,13 @@ from __future__ import annotations
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+import json
+from rich.markup import escape
+from yaml2dag.library.folder import Library
+from yaml2dag.runs.history.common import RunNotFoundError
+from yaml2dag.runs.history.status import run_status
+from yaml2dag.runs.runner import get_instance
+from yaml2dag.runs.tracking import ENDED
 
 ICONS = {"succeeded": "[green]✓[/]", "continued": "[yellow]![/]", "failed": "[red]✗[/]",
          "skipped": "[dim]⊘[/]", "not_run": "[dim]·[/]", "running": "[cyan]…[/]", "waiting": "[yellow]⏸[/]"}
@@ -20,13 +27,6 @@ def status(run_id: str, fmt: str) -> None:
     paused (an approval gate is waiting), completed, failed, canceled. RUN_ID may be a unique
     prefix (at least 6 characters). Exits 0 when the run is found, 1 when it is not.
     """
-    from rich.markup import escape
-
-    from yaml2dag.runs.history.common import RunNotFoundError
-    from yaml2dag.runs.history.status import run_status
-    from yaml2dag.library.folder import Library
-    from yaml2dag.runs.runner import get_instance
-
     library = Library()
     try:
         info = run_status(get_instance(), run_id, library if library.folder.is_dir() else None)
@@ -37,7 +37,6 @@ def status(run_id: str, fmt: str) -> None:
         return
     out = console()
     # the step states are the JSON's (history.run_status): one source for both views
-    from yaml2dag.runs.tracking import ENDED
 
     steps = info["step_statuses"]
     done = sum(1 for s in steps.values() if s in ENDED)
@@ -66,8 +65,6 @@ def status(run_id: str, fmt: str) -> None:
     for handler in info["handlers"]:
         out.print(f"  ↩ {handler['kind']} {escape(str(handler['step']))}: {handler['status']}")
     if info["outputs"]:
-        import json
-
         out.print("[bold]Outputs[/]")
         for key, value in info["outputs"].items():
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

@@ -17,10 +17,13 @@ from pathlib import Path
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
+from rich.markup import escape
+from yaml2dag.cli.library.common import _commit, _library, _report_change, _show_yaml
+from yaml2dag.format.model import slugify
+from yaml2dag.library.folder import Library
+from yaml2dag.suggest import HistoryError, parse_now, suggest as run_suggest
 
 def _esc(text: object) -> str:
-    from rich.markup import escape
-
     return escape("" if text is None else str(text))
 
 
@@ -81,9 +84,6 @@ def _print_report(report, out) -> None:
 
 
 def _write(item, file_name: str | None, fmt: str) -> None:
-    from yaml2dag.format.model import slugify
-    from yaml2dag.cli.library.common import _commit, _library, _report_change, _show_yaml
-
     library = _library(fmt)
     out = console(stderr=fmt == "json")
     if item.covered_by:
@@ -133,10 +133,6 @@ def suggest(histories: tuple[str, ...], min_count: int, days: float, now_text: s
     history (at least --min-count times in the last --days days, within one session), and
     schedules for workflows you start by hand at about the same time each day. Each suggestion
     is a valid workflow; secrets in your history become secret parameters, never copied."""
-    from yaml2dag.library.folder import Library
-    from yaml2dag.suggest import HistoryError, parse_now
-    from yaml2dag.suggest import suggest as run_suggest
-
     try:
         now = parse_now(now_text)
     except ValueError:

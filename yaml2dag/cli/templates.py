@@ -13,11 +13,15 @@ from typing import Any
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, console, fail, print_json
+from rich.markup import escape
+from rich.table import Table
+from yaml2dag.cli.catalog import _parameter_json
+from yaml2dag.cli.planview import parameter_rows
+from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.library.workflow_templates import find_template, list_templates, template_text
 
 
 def _template_json(info: Any) -> dict[str, Any]:
-    from yaml2dag.cli.catalog import _parameter_json
-
     return {
         "name": info.name,
         "id": info.workflow.id if info.workflow is not None else None,
@@ -38,9 +42,6 @@ def templates(name: str | None, fmt: str) -> None:
     copy in the definitions folder with
     `yaml2dag create "My Backup" --from-template "Backup Files" source=/data target=/backups`.
     """
-    from yaml2dag.format.errors import WorkflowNotFoundError
-    from yaml2dag.library.workflow_templates import find_template, list_templates, template_text
-
     if name is not None:
         try:
             info = find_template(name)
@@ -57,10 +58,6 @@ def templates(name: str | None, fmt: str) -> None:
     if fmt == "json":
         print_json({"templates": [_template_json(info) for info in found]})
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from yaml2dag.cli.planview import parameter_rows
 
     out = console()
     if not found:

@@ -24,6 +24,10 @@ from typing import Any
 import click
 
 from yaml2dag.cli.output import FORMAT_OPTION, fail_as, print_json
+from yaml2dag.cli.run import _load_param_file
+from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
+from yaml2dag.format.parameters import coerce, parse_assignments, resolve
+from yaml2dag.library.folder import Library
 
 
 def _fail(fmt: str, message: str, code: int, problems: list | None = None) -> None:
@@ -40,9 +44,6 @@ def _user() -> str:
 
 def _local_report(name: str):
     """The workflow of the local definitions folder named ``name``, or None."""
-    from yaml2dag.format.errors import WorkflowNotFoundError
-    from yaml2dag.library.folder import Library
-
     try:
         return Library().find(name)
     except WorkflowNotFoundError:
@@ -69,9 +70,9 @@ def trigger(workflow: str, assignments: tuple[str, ...], url: str | None, locati
     page in the UI; does not wait for the run. Exits 0 when the run was submitted, 1 when the
     server refused it or cannot be reached, 2 for invalid parameters or usage.
     """
-    from yaml2dag.format.errors import ParameterError
-    from yaml2dag.format.parameters import coerce, parse_assignments, resolve
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.triggers.common import request_tags
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.triggers.remote import (DEFAULT_URL, URL_ENV, RemoteError, coerce_remote, config_types, find_job, launch,
                                    parse_url)
 
@@ -83,8 +84,6 @@ def trigger(workflow: str, assignments: tuple[str, ...], url: str | None, locati
         raw = parse_assignments(assignments)
         given_file: dict[str, Any] = {}
         if param_file:
-            from yaml2dag.cli.run import _load_param_file
-
             given_file = _load_param_file(param_file)
     except ParameterError as exc:
         _fail(fmt, str(exc), 2)

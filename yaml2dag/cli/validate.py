@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from yaml2dag.cli.output import console, print_json
+from yaml2dag.format.sarif import sarif_log
+from yaml2dag.format.validation import validate_paths
+from yaml2dag.library.folder import definitions_dir
 
 
 @click.command()
@@ -20,9 +23,6 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     is valid, 1 when any is invalid, 2 on usage errors. --format sarif prints a SARIF 2.1.0 log
     whose file URIs are relative to the current directory (run it from the repository root).
     """
-    from yaml2dag.library.folder import definitions_dir
-    from yaml2dag.format.validation import validate_paths
-
     if not paths:
         folder = definitions_dir()
         if not folder.is_dir():
@@ -33,8 +33,6 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
         print_json(report.to_json())
         raise SystemExit(0 if report.valid else 1)
     if fmt == "sarif":
-        from yaml2dag.format.sarif import sarif_log
-
         print_json(sarif_log(report.problems))
         raise SystemExit(0 if report.valid else 1)
     out = console()

@@ -21,6 +21,9 @@ from typing import Any
 from yaml2dag.format.secrets import mask
 # the engine-event metadata key of approval events; its value is ``waiting``, ``decision`` or ``resolved``
 from yaml2dag.format.tags import APPROVAL_MARKER as MARKER
+import dagster as dg
+from dagster import DagsterEventType
+from yaml2dag.dagster_internals import EngineEventData, EventLogCursor
 
 
 def _now() -> str:
@@ -40,8 +43,6 @@ def _meta_values(record: Any) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> Any:
-    import dagster as dg
-
     if isinstance(value, bool):
         return dg.MetadataValue.bool(value)
     if isinstance(value, int):
@@ -52,8 +53,6 @@ def _text(value: Any) -> Any:
 
 
 def _report(instance: Any, run: Any, message: str, step_key: str, values: dict[str, Any]) -> None:
-    from yaml2dag.dagster_internals import EngineEventData
-
     instance.report_engine_event(
         message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}), step_key=step_key,
     )
@@ -82,15 +81,11 @@ class InstanceApprovals:
 
     def announce(self, message: str, required: int, approvers: list[str], deadline: str | None) -> None:
         """Record that the gate waits (and move the read cursor past older events)."""
-        from dagster import DagsterEventType
-
         run = self.instance.get_run_by_id(self.run_id)
         latest = self.instance.get_records_for_run(self.run_id, of_type=DagsterEventType.ENGINE_EVENT,
                                                    limit=1, ascending=False)
         self._cursor = None
         if latest.records:
-            from yaml2dag.dagster_internals import EventLogCursor
-
             self._cursor = EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
         message = self._mask(message)
         _report(self.instance, run, f"approval gate `{self.step_key}` is waiting: {message}", self.step_key, {
@@ -100,8 +95,6 @@ class InstanceApprovals:
 
     def poll(self) -> list[dict]:
         """Decisions recorded for this gate since the last poll."""
-        from dagster import DagsterEventType
-
         out: list[dict] = []
         while True:
             conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,

@@ -64,6 +64,16 @@ from yaml2dag.compiler.celery_settings import (  # noqa: F401 - the settings are
     cancel_key, celery_settings, claim_key, make_app, parse_claim, passed_environment,
 )
 from yaml2dag.format.tags import TAG_MAX_ATTEMPTS
+from dagster import deserialize_value
+from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL as _DEFAULT
+from yaml2dag.compiler.failure import handle_stopped_run
+from yaml2dag.dagster_internals import (
+    ExecuteStepArgs,
+    KeyValueStoreTable,
+    StepFailureData,
+    StepRetryData,
+    pack_value,
+)
 
 #: Seconds a submitted step may wait for a worker before the run says so (it keeps waiting).
 NO_WORKER_WARNING_SECONDS = 60.0
@@ -75,8 +85,6 @@ def _forget_keys(instance: Any, run_id: str) -> None:
     """Drop a finished run's keys from the key-value store (best effort: Dagster's run storage
     has no public delete; the rows are small and harmless if they stay)."""
     try:
-        from yaml2dag.dagster_internals import KeyValueStoreTable
-
         storage = instance.run_storage
         with storage.connect() as conn:
             conn.execute(KeyValueStoreTable.delete().where(
@@ -242,8 +250,6 @@ class CeleryStepsExecutor(Executor):
             if timed_out is None:
                 raise
         if timed_out is not None:
-            from yaml2dag.compiler.failure import handle_stopped_run
-
             handle_stopped_run(plan_context, self.failure_cw, stopped_keys[0] if stopped_keys else None, timed_out)
             raise RunTimeoutError(timed_out)
         if stopping:
@@ -251,8 +257,6 @@ class CeleryStepsExecutor(Executor):
 
     def _submit(self, app: Any, settings: CelerySettings, plan_context: PlanOrchestrationContext, step: Any,
                 active: Any, job_origin: Any, executable: dict) -> _Task:
-        from yaml2dag.dagster_internals import ExecuteStepArgs, pack_value
-
         args = ExecuteStepArgs(
             job_origin=job_origin,
             run_id=plan_context.run_id,
@@ -270,8 +274,6 @@ class CeleryStepsExecutor(Executor):
 
     def _collect(self, plan_context: PlanOrchestrationContext, active: Any, task: _Task,
                  stopping: bool) -> Iterator[DagsterEvent]:
-        from dagster import deserialize_value
-
         key = task.step.key
         try:
             payload = task.result.get(timeout=30, propagate=True, disable_sync_subtasks=False)
@@ -346,8 +348,6 @@ class CeleryStepsExecutor(Executor):
         active.handle_event(event)
         yield event
         if event.is_step_failure:
-            from yaml2dag.compiler.failure import handle_stopped_run
-
             handle_stopped_run(plan_context, self.failure_cw, step.key, message)
 
     def failure_or_retry(self, step_context: Any, error: SerializableErrorInfo, known_state: Any) -> DagsterEvent:
@@ -357,8 +357,6 @@ class CeleryStepsExecutor(Executor):
         ``retry.max_attempts`` (op tag :data:`TAG_MAX_ATTEMPTS`, retried at once); none with
         retries disabled.
         """
-        from yaml2dag.dagster_internals import StepFailureData, StepRetryData
-
         done = known_state.get_retry_state().get_attempt_count(step_context.step.key) if known_state else 0
         retry, wait = retry_after_loss(step_context.op_retry_policy, step_context.step.tags, done,
                                        step_context.retry_mode.disabled)
@@ -413,8 +411,6 @@ def make_celery_executor(failure_cw: Any = None) -> dg.ExecutorDefinition:
     times out or a step is lost for good. Its config is that of the thread-pool executor
     (``max_parallel``, ``tag_concurrency_limits``, ``retries``); broker and queue are settings of
     the process (:func:`celery_settings`), never run config."""
-    from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL as _DEFAULT
-
     @dg.executor(
         name="yaml2dag_celery",
         config_schema={

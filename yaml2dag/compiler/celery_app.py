@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from yaml2dag.compiler.celery_settings import TASK_NAME, celery_settings, make_app
 from yaml2dag.compiler.celery_worker import execute_step_task
+from importlib.util import find_spec
 
 
 def _worker_app():
+    # lazy: celery is heavy and optional here; kept off light paths
     from celery.utils.collections import force_mapping
-    from importlib.util import find_spec
 
     app = make_app(celery_settings(), worker=True)
     # keep sys.stdout/sys.stderr on file descriptors 1 and 2 (Celery would put a logging proxy

@@ -20,6 +20,10 @@ from typing import Any
 from yaml2dag.format.definitions_folder import definitions_dir
 from yaml2dag.format.executors import ExecutorSettingError
 from yaml2dag.format.tags import CELERY_KEY_PREFIX
+from dagster_celery.config import DEFAULT_CONFIG
+from dagster_celery.executor import celery_executor
+import yaml
+from yaml2dag.dagster_internals import validate_config
 
 #: Name of the Celery task that executes one step (registered by :mod:`.celery_app`).
 TASK_NAME = "yaml2dag.execute_step"
@@ -74,6 +78,7 @@ class CelerySettings:
 
     def safe_broker(self) -> str:
         """The broker URL with its password masked (for messages)."""
+        # lazy: kombu is heavy and optional here; kept off light paths
         from kombu.utils.url import maybe_sanitize_url
 
         return maybe_sanitize_url(self.broker)
@@ -137,11 +142,6 @@ def celery_settings(environ: Mapping[str, str] | None = None) -> CelerySettings:
 def _read_settings_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The ``execution.config`` block of a settings file, checked against Dagster's Celery
     executor config, ``{env: VAR}`` values read from ``env``."""
-    import yaml
-    from dagster_celery.executor import celery_executor
-
-    from yaml2dag.dagster_internals import validate_config
-
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -202,8 +202,8 @@ def make_app(settings: CelerySettings, worker: bool = False) -> Any:
     Dagster's Celery defaults (``dagster_celery.config.DEFAULT_CONFIG``: prefetch of one task,
     fast-failing broker connections), then ``config_source``, then the queue.
     """
+    # lazy: celery is heavy and optional here; kept off light paths
     from celery import Celery
-    from dagster_celery.config import DEFAULT_CONFIG
 
     key = (settings.broker, settings.backend, settings.queue,
            json.dumps(dict(settings.config_source), sort_keys=True, default=str))

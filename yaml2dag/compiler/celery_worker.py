@@ -21,6 +21,14 @@ from yaml2dag.compiler.celery import CeleryStepsExecutor
 from yaml2dag.compiler.celery_settings import DEFAULT_HEARTBEAT, PASSED_VARIABLES, cancel_key, claim_key, parse_claim
 from yaml2dag.compiler.runtime import cancel_run, claim_failure_handling, forget_run
 from yaml2dag.dagster_internals import EngineEventData
+from dagster import DagsterInstance, DagsterRunStatus, serialize_value
+from yaml2dag.dagster_internals import (
+    ExecuteStepArgs,
+    ReconstructableJob,
+    create_execution_plan,
+    execute_plan_iterator,
+    unpack_value,
+)
 
 
 class _Heartbeat:
@@ -40,8 +48,6 @@ class _Heartbeat:
 
     def cancel_reason(self) -> str | None:
         """Why the step must not run (the run is stopping, or another task took it over), or None."""
-        from dagster import DagsterRunStatus
-
         values = self.instance.run_storage.get_cursor_values({self.key, cancel_key(self.run_id)})
         if values.get(cancel_key(self.run_id)):
             return values[cancel_key(self.run_id)]
@@ -116,16 +122,6 @@ def execute_step_task(request: Any, execute_step_args_packed: dict, executable_d
         ``{"events": [serialized DagsterEvent...], "worker", "host", "pid"}``; ``events`` is
         empty when the step was not run (``skipped`` says why: the run is stopping).
     """
-    from dagster import DagsterInstance, serialize_value
-
-    from yaml2dag.dagster_internals import (
-        ExecuteStepArgs,
-        ReconstructableJob,
-        create_execution_plan,
-        execute_plan_iterator,
-        unpack_value,
-    )
-
     options = dict(options or {})
     args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
     step_key = (args.step_keys_to_execute or [""])[0]

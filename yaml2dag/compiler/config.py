@@ -21,6 +21,12 @@ import dagster as dg
 from yaml2dag.format.errors import ParameterError
 from yaml2dag.format.model import MISSING, Parameter, Workflow
 from yaml2dag.format.parameters import check_value
+from yaml2dag.dagster_internals import (
+    DagsterEvaluationErrorReason,
+    EvaluationError,
+    EvaluationStackRoot,
+    SerializableErrorInfo,
+)
 
 RESOURCE_KEY = "yaml2dag"
 
@@ -98,13 +104,6 @@ def invalid_config_error(job_name: str, problems: list[ParameterError], values: 
         problems: one :class:`ParameterError` per rejected parameter.
         values: the run config as given.
     """
-    from yaml2dag.dagster_internals import (
-        DagsterEvaluationErrorReason,
-        EvaluationError,
-        EvaluationStackRoot,
-        SerializableErrorInfo,
-    )
-
     errors = []
     for problem in problems:
         message = f"parameter `{problem.name}` (path root:{problem.name}): {problem.detail}"

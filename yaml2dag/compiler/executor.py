@@ -57,6 +57,7 @@ from yaml2dag.dagster_internals import (
 )
 from yaml2dag.compiler.run_health import DeadRunWatch
 from yaml2dag.compiler.runtime import cancel_run
+from yaml2dag.compiler.failure import handle_stopped_run
 
 #: Default number of steps of one run that may execute at once.
 DEFAULT_MAX_PARALLEL = 8
@@ -244,8 +245,6 @@ class ThreadsExecutor(Executor):
         if worker_error is not None:
             raise worker_error
         if timed_out is not None:
-            from yaml2dag.compiler.failure import handle_stopped_run
-
             handle_stopped_run(job_context, self.failure_cw, stopped_keys[0] if stopped_keys else None, timed_out)
             raise RunTimeoutError(timed_out)
         if stopping:
@@ -397,8 +396,6 @@ class TimeLimitedExecutor(Executor):
             if fired["flagged"]:
                 pop_captured_interrupt()
         if fired["message"] is not None:
-            from yaml2dag.compiler.failure import handle_stopped_run
-
             stopped = fired["running"] or running
             handle_stopped_run(plan_context, self.failure_cw, stopped[-1] if stopped else None, fired["message"])
             raise RunTimeoutError(fired["message"])

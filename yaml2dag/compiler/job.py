@@ -36,6 +36,11 @@ from yaml2dag.format.tags import (
 )
 from yaml2dag.compiler.scope import CompiledWorkflow
 from yaml2dag.compiler.sinks import secret_guard_io_manager
+from yaml2dag.compiler.celery import make_celery_executor
+from yaml2dag.compiler.failure import failure_hook, needs_failure_handling
+from yaml2dag.format.executors import executor_type
+from yaml2dag.format.expressions import render_string
+from yaml2dag.format.parameters import resolve
 
 #: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
 MAX_CONCURRENCY_LIMIT = 20
@@ -66,8 +71,6 @@ def executor_for(workflow: Workflow, limits: list[dict], failure_cw: CompiledWor
     Raises:
         yaml2dag.format.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` has a wrong value.
     """
-    from yaml2dag.format.executors import executor_type
-
     kind = executor_type(workflow)
     if kind == "in_process":
         return _base_executor(kind, failure_cw)
@@ -101,8 +104,6 @@ def _base_executor(kind: str, failure_cw: CompiledWorkflow | None) -> dg.Executo
     elif kind == "multiprocess":
         made = time_limited(dg.multiprocess_executor, failure_cw)
     elif kind == "celery":
-        from yaml2dag.compiler.celery import make_celery_executor
-
         made = make_celery_executor(failure_cw)
     else:
         made = threads_executor if failure_cw is None else make_threads_executor(failure_cw)
@@ -135,8 +136,6 @@ def job_tags(workflow: Workflow) -> dict[str, str]:
 
 def resolve_defaults(workflow: Workflow) -> dict:
     """The non-secret parameter defaults of ``workflow`` (name -> value)."""
-    from yaml2dag.format.parameters import resolve
-
     secret = {p.name for p in workflow.parameters if p.is_secret}
     return {k: v for k, v in resolve(workflow, {}, allow_missing=True).items() if k not in secret}
 
@@ -178,7 +177,6 @@ def default_concurrency_key(workflow: Workflow) -> str | None:
     """The concurrency key rendered with the parameter defaults (runs launched from the UI)."""
     if workflow.concurrency is None or not workflow.concurrency.key:
         return None
-    from yaml2dag.format.parameters import resolve
 
     return render_concurrency_key(workflow, resolve(workflow, {}, allow_missing=True))
 
@@ -191,8 +189,6 @@ def render_concurrency_key(workflow: Workflow, params: dict) -> str | None:
 
 
 def _render_key(template: str, params: dict) -> str | None:
-    from yaml2dag.format.expressions import render_string
-
     scope = dict(params)
     scope["params"] = params
     try:
@@ -224,8 +220,6 @@ def compile_workflow(
         TypeError: ``validated`` is not a ``ValidatedWorkflow`` (a bare ``Workflow`` included).
         dagster.DagsterInvalidDefinitionError: Dagster rejected the graph (a bug: please report).
     """
-    from yaml2dag.compiler.failure import failure_hook, needs_failure_handling
-
     validated = require_validated(validated, "compile_workflow")
     workflow, plan = validated.workflow, validated.plan
     if workflow_dir is None:

@@ -47,6 +47,7 @@ from yaml2dag.format.tags import (  # noqa: F401 - TAG_CLI_* re-exported for the
     DEAD_MARKER, PROCESS_HOST, PROCESS_MARKER, PROCESS_PGID, PROCESS_PID, PROCESS_STARTED, TAG_CLI_HOST, TAG_CLI_PID,
     TAG_CLI_PID_NAMESPACE, TAG_CLI_STARTED,
 )
+from filelock import FileLock
 
 #: Seconds of tolerance when comparing a process's start time with the recorded one. psutil
 #: reads it from /proc in clock ticks (10 ms); a recycled pid belongs to a process started much
@@ -65,6 +66,7 @@ _local_lock = threading.Lock()
 def _create_time(pid: int) -> float | None:
     """The start time of live process ``pid`` (epoch seconds); None when there is none or it is a
     zombie. Raises ``PermissionError`` when it exists but cannot be inspected."""
+    # lazy: psutil is heavy and optional here; kept off light paths
     import psutil
 
     try:
@@ -165,6 +167,7 @@ class ProcessRecorder:
         the run's process dies).
         """
         try:
+            # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
             from yaml2dag.dagster_internals import EngineEventData
 
             started = _create_time(pid)
@@ -195,6 +198,7 @@ def step_processes(instance: Any, run_id: str) -> list[dict]:
         ``[{"pid", "pgid" (None for a step worker, which shares its parent's group), "started"
         (epoch seconds or None), "at" (when it was recorded), "step"}]``.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
     host = socket.gethostname()
@@ -222,6 +226,7 @@ def step_processes(instance: Any, run_id: str) -> list[dict]:
 
 
 def _group_members(pgid: int) -> list[Any]:
+    # lazy: psutil is heavy and optional here; kept off light paths
     import psutil
 
     members = []
@@ -252,6 +257,7 @@ def kill_step_processes(processes: list[dict], not_before: float | None = None) 
     Returns:
         The pids signalled.
     """
+    # lazy: psutil is heavy and optional here; kept off light paths
     import psutil
 
     killed = []
@@ -298,7 +304,6 @@ def _reap_lock(instance: Any) -> Iterator[None]:
         if not root or not Path(root).is_dir():
             yield
             return
-        from filelock import FileLock
 
         with FileLock(Path(root) / ".yaml2dag-reap.lock"):
             yield
@@ -325,8 +330,10 @@ def reap_run(instance: Any, run_id: str, *, by: str) -> dict | None:
         None when nothing was done, else ``{"run_id", "status" (FAILURE or CANCELED), "reason",
         "killed" (pids), "previous_status"}``.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterRunStatus
 
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.dagster_internals import EngineEventData, JobFailureData, RunFailureReason
 
     with _reap_lock(instance):
@@ -380,6 +387,7 @@ def reap_dead_runs(instance: Any, *, by: str, tags: dict[str, str] | None = None
     Returns:
         What :func:`reap_run` returned for each run it ended.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterRunStatus, RunsFilter
 
     wanted = {TAG_CLI_HOST: socket.gethostname(), **(tags or {})}

@@ -25,6 +25,8 @@ from yaml2dag.format.semantics import (  # noqa: F401 - step results, re-exporte
     FAILED, SKIPPED, SUCCEEDED, SkippedResult, result, skipped_result,
 )
 from yaml2dag.tools.base import Action, StepTimeoutError, ToolContext, ToolError, ToolResult
+import json
+from yaml2dag.tools.capture import masked_fds
 
 
 class EnvMapping(NameReader):
@@ -208,8 +210,6 @@ def run_action(action: Action, ctx: ToolContext, params: dict, timeout: float | 
 
 
 def _call(action: Action, ctx: ToolContext, params: dict) -> ToolResult:
-    from yaml2dag.tools.capture import masked_fds
-
     # what the action (or any process it starts) writes to file descriptors 1 and 2 is masked
     # before it reaches the compute log or the terminal; held as long as the action really runs
     with masked_fds(ctx.run_id, ctx.secrets):
@@ -246,8 +246,6 @@ def preview(value: Any, limit: int = 2000) -> str:
         except Exception:  # noqa: BLE001
             text = repr(value)
     else:
-        import json
-
         try:
             text = json.dumps(to_jsonable(value), ensure_ascii=False, default=str)
         except (TypeError, ValueError):

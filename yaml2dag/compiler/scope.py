@@ -24,6 +24,7 @@ from yaml2dag.compiler import runtime
 from yaml2dag.compiler.approval_gate import InstanceApprovals
 from yaml2dag.compiler.config import RESOURCE_KEY
 from yaml2dag.compiler.run_health import ProcessRecorder
+import dagster as dg
 
 #: Input through which the ops of a sub-workflow receive its parameter values.
 PARAMS_INPUT = "workflow_parameters"
@@ -174,8 +175,6 @@ class CompiledWorkflow:
         try:
             return unseal(value)
         except SecretNotSetError as exc:
-            import dagster as dg
-
             raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def run_info(self, context: Any) -> Mapping[str, Any]:

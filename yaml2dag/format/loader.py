@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from yaml2dag.format.errors import Problem
 from yaml2dag.format.limits import MAX_DEPTH, MAX_FILE_BYTES, RULE as LIMIT_RULE, float_problem, integer_problem, integer_text_problem
+from yaml2dag.format.component_files import is_component_declaration
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader when it is missing
     _Loader = yaml.CSafeLoader
@@ -527,8 +528,6 @@ def iter_workflow_files(folder: str | Path) -> Iterator[Path]:
     Dagster component declarations (a ``defs.yaml`` with a top-level ``type:``, issue 14:
     :func:`yaml2dag.format.component_files.is_component_declaration`).
     """
-    from yaml2dag.format.component_files import is_component_declaration
-
     root = Path(folder)
     if root.is_file():
         yield root

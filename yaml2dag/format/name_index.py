@@ -41,6 +41,10 @@ from yaml2dag.format.errors import WorkflowNotFoundError
 from yaml2dag.format.model import IDENTIFIER, SubWorkflow, iter_entries, slugify
 from yaml2dag.format.naming import INVALID_NODE, op_name
 from yaml2dag.format.validation import FileReport, definition_name_problems, folder_problems, validate_file
+from yaml2dag.format.definitions_folder import DEFINITIONS_ENV, definitions_dir
+from yaml2dag.format.errors import WorkflowInvalidError
+from yaml2dag.format.loader import iter_workflow_files, load_file
+from yaml2dag.format.schema import did_you_mean
 
 #: Environment variable naming a file to which every validation and compilation of a workflow in
 #: this process appends one line (``validate FILE`` / ``compile JOB``); for tests and profiling.
@@ -193,8 +197,6 @@ def read_entry(path: Path) -> IndexEntry:
         mapping, name, data_id, has_triggers = scanned
         return IndexEntry(path, file, mapping, name, _model_id(data_id, name), has_triggers)
     try:
-        from yaml2dag.format.loader import load_file
-
         data = load_file(path).data
     except Exception:  # noqa: BLE001 - the validator reports it; the index only needs names
         data = None
@@ -225,9 +227,6 @@ class NameIndex:
     """
 
     def __init__(self, folder: str | Path | None = None):
-        from yaml2dag.format.definitions_folder import definitions_dir
-        from yaml2dag.format.loader import iter_workflow_files
-
         self.folder = Path(folder) if folder is not None else definitions_dir()
         self.entries: list[IndexEntry] = [read_entry(p) for p in iter_workflow_files(self.folder)] \
             if self.folder.is_dir() else []
@@ -269,9 +268,6 @@ class NameIndex:
         Raises:
             WorkflowNotFoundError: nothing matches; the message suggests the closest name.
         """
-        from yaml2dag.format.definitions_folder import DEFINITIONS_ENV
-        from yaml2dag.format.schema import did_you_mean
-
         if not self.folder.is_dir():
             raise WorkflowNotFoundError(
                 f"no workflow {ref!r}: the definitions folder {self.folder} does not exist "
@@ -511,8 +507,6 @@ class NameIndex:
         Raises (from the returned function):
             WorkflowInvalidError: no file has that name, or it does not validate.
         """
-        from yaml2dag.format.errors import WorkflowInvalidError
-
         def resolve(name: str):
             entry = self.lookup(name)
             if entry is None:

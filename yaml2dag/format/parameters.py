@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 from yaml2dag.format.errors import ParameterError
 from yaml2dag.format.limits import MAX_DEPTH, integer_problem, integer_text_problem
 from yaml2dag.format.model import MISSING, Parameter, Workflow
+from yaml2dag.format.limits import float_problem, integer_problem, pattern_problem
+from yaml2dag.format.schema import did_you_mean
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -110,8 +112,6 @@ def check_value(param: Parameter, value: Any) -> Any:
             (:mod:`yaml2dag.format.limits`); a ``pattern`` that cannot be used safely
             (:func:`yaml2dag.format.limits.pattern_problem`).
     """
-    from yaml2dag.format.limits import float_problem, integer_problem, pattern_problem
-
     check_size(param.name, value)
     if param.type == "integer" and isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -232,8 +232,6 @@ def resolve(
     known = {p.name: p for p in workflow.parameters}
     for name in given:
         if name not in known:
-            from yaml2dag.format.schema import did_you_mean
-
             names = ", ".join(sorted(known)) or "none"
             raise ParameterError(name, f"not a parameter of {workflow.name!r} (parameters: {names})"
                                  + did_you_mean(name, known))

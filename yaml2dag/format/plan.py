@@ -36,6 +36,8 @@ from yaml2dag.format.model import Branch, DocPath, Entry, ParallelGroup, Step, S
 from yaml2dag.format.expressions import Reference, analyze, is_template, iter_strings
 from yaml2dag.format.toolspecs import get_tool
 from yaml2dag.format.reachability import Reachability
+from yaml2dag.format.loader import format_path
+from yaml2dag.format.schema import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -252,8 +254,6 @@ class _Builder:
         if self.doc is not None:
             self.plan.problems.append(self.doc.problem(path, message, rule))
         else:
-            from yaml2dag.format.loader import format_path
-
             self.plan.problems.append(Problem(self.workflow.source.file, 0, 0, format_path(path), message, rule))
 
     # -- laying out entries
@@ -323,8 +323,6 @@ class _Builder:
                     if target not in node.after:
                         node.after.append(target)
                 else:
-                    from yaml2dag.format.schema import did_you_mean
-
                     known = list(self.plan.nodes) + list(self._raw_groups)
                     self.problem(path, f"`{target}` is not a step or group of this workflow"
                                  + did_you_mean(target, known), "dependency")

@@ -24,6 +24,8 @@ from yaml2dag.format.errors import Yaml2DagError
 from yaml2dag.format.masking import MASK, MIN_MASKED_LENGTH, masker_of
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.expressions import analyze, is_template, iter_strings
+from yaml2dag.format.model import iter_entries
+from yaml2dag.format.plan import template_fields
 
 __all__ = ["MASK", "MIN_MASKED_LENGTH", "SECRETS", "SecretNotSetError", "SecretStore", "mask", "seal", "unseal"]
 
@@ -139,9 +141,6 @@ class SecretsMapping(Mapping):
 
 def referenced_secret_names(workflow: Workflow) -> set[str]:
     """Names used as ``secrets.NAME`` anywhere in the workflow's templates."""
-    from yaml2dag.format.model import iter_entries
-    from yaml2dag.format.plan import template_fields
-
     names: set[str] = set()
     texts: list[tuple[str, bool]] = []
     for entries in (workflow.steps, workflow.on_failure):

@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Callable, Sequence
 
 from yaml2dag.format.model import Trigger, Workflow, slugify
+from yaml2dag.format.cron import CronError, normalize
 
 #: Name suffix of unnamed triggers, by type.
 SUFFIX = {"schedule": "schedule", "file": "file_sensor"}
@@ -45,8 +46,6 @@ def slug(text: str) -> str:
 
 
 def _cron_slug(trigger: Trigger) -> str:
-    from yaml2dag.format.cron import CronError, normalize
-
     expression = str(trigger.options.get("cron") or "")
     try:
         expression = normalize(expression)

@@ -11,6 +11,7 @@ from yaml2dag.format.naming import DefinitionName, definition_names
 from yaml2dag.format.validation_lookup import _resolver
 from yaml2dag.format.validation_report import FileReport
 from yaml2dag.format.validation_triggers import trigger_name_clashes
+from yaml2dag.format.trigger_names import trigger_names
 
 
 def _name_problems(reports: list[FileReport]) -> None:
@@ -102,8 +103,6 @@ def trigger_name_problems(reports: list[FileReport]) -> None:
     and sensor name of a code location is unique). A name that an earlier valid file of the
     folder already uses, explicit ``name:`` or generated, is an error on the later file's
     trigger; generated names of ``workflow`` triggers use the upstream's job id."""
-    from yaml2dag.format.trigger_names import trigger_names
-
     resolve = _resolver(reports)
     owners: dict[str, FileReport] = {}
     for report in reports:

@@ -18,6 +18,9 @@ from yaml2dag.format.model import Step, Workflow, iter_entries
 from yaml2dag.format.schema import did_you_mean, errors_to_problems, fast_valid, validator_for
 from yaml2dag.format.shell_context_kinds import MAX_ANALYSED
 from yaml2dag.format.toolspecs import PLANNED_TOOLS, ToolRegistrationError, get_tool, literal_credentials, tool_names
+from jinja2 import nodes
+from yaml2dag.format.expressions import parse_template, shell_analysis
+from yaml2dag.format.shell_contexts import ARITH, BOOLEAN, INTEGER, NUMBER, TEXT, UNKNOWN, expression_type
 
 #: Format features this release does not run yet: key → message. The model and schema carry
 #: them; the validator reports them until the feature lands.
@@ -129,11 +132,6 @@ class ToolChecks:
         ``[[ {{ n }} -gt 5 ]]``, an array index...; :mod:`.shell_contexts`) must be an integer;
         report those whose source is text (a string parameter, ``env``, ``secrets``, a step's
         output...) or a boolean. Values whose type shows only at run time are checked then."""
-        from jinja2 import nodes
-
-        from yaml2dag.format.shell_contexts import ARITH, BOOLEAN, TEXT, expression_type
-        from yaml2dag.format.expressions import parse_template, shell_analysis
-
         if not may_evaluate_arithmetic(command):
             return  # no place bash evaluates arithmetic: nothing to report, and no bash parse to pay
         contexts, arith_names = shell_analysis(command)
@@ -179,8 +177,6 @@ class ToolChecks:
 
     def _value_type(self, chain: tuple[str, ...]) -> tuple[str, str]:
         """``(type, source)`` of a template name for :func:`~yaml2dag.format.shell_contexts.expression_type`."""
-        from yaml2dag.format.shell_contexts import BOOLEAN, INTEGER, NUMBER, TEXT, UNKNOWN
-
         wf = self.workflow
         params = {p.name: p for p in wf.parameters} if wf is not None else {}
         name, rest = chain[0], chain[1:]

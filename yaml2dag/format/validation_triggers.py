@@ -16,6 +16,8 @@ from yaml2dag.format.model import Step, SubWorkflow, Workflow, iter_entries
 from yaml2dag.format.parameters import check_value
 from yaml2dag.format.schema import did_you_mean
 from yaml2dag.format.validation_tools import UNSUPPORTED
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from yaml2dag.format.trigger_names import duplicate_names, trigger_names
 
 #: Highest ``concurrency.limit`` the shipped dagster.yaml has a run-queue rule for.
 MAX_CONCURRENCY_LIMIT = 20
@@ -105,8 +107,6 @@ _ZONES: frozenset | None = None
 
 def timezone_problem(name: str) -> str | None:
     """None when ``name`` is an IANA time zone, else a message with a "did you mean"."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(name)
         return None
@@ -114,8 +114,6 @@ def timezone_problem(name: str) -> str | None:
         pass
     global _ZONES
     if _ZONES is None:
-        from zoneinfo import available_timezones
-
         _ZONES = frozenset(available_timezones())
     return f"unknown time zone `{name}`" + did_you_mean(name, _ZONES) + " (use an IANA name such as Europe/Berlin)"
 
@@ -131,8 +129,6 @@ def trigger_name_clashes(wf: Workflow, upstream_job=None) -> list[tuple[DocPath,
         upstream_job: ``ref`` → upstream job id for ``workflow`` triggers (default: the
             reference in snake_case).
     """
-    from yaml2dag.format.trigger_names import duplicate_names, trigger_names
-
     out = []
     for trig, name, earlier in duplicate_names(wf, trigger_names(wf, upstream_job)):
         if trig.name and earlier.name:

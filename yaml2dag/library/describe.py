@@ -23,6 +23,10 @@ import re
 from typing import Any, Callable
 
 from yaml2dag.library.drafting import DescribeError, Draft, draft, parse_schedule
+from yaml2dag.format.loader import load_text
+from yaml2dag.format.schema import schema_text
+from yaml2dag.format.validation import validate_text
+from yaml2dag.library.roundtrip import RoundTripDocument
 
 #: How many times a model draft that does not validate is sent back with the errors.
 LLM_RETRIES = 3
@@ -94,11 +98,8 @@ def draft_with_llm(name: str, description: str, *, url: str | None = None, model
     Raises:
         DescribeError: the service failed, or no valid draft after ``retries`` corrections.
     """
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
-
-    from yaml2dag.library.roundtrip import RoundTripDocument
-    from yaml2dag.format.schema import schema_text
-    from yaml2dag.format.validation import validate_text
 
     url = url or os.environ.get("YAML2DAG_LLM_URL")
     if not url:
@@ -135,8 +136,6 @@ def draft_with_llm(name: str, description: str, *, url: str | None = None, model
         else:
             report = validate_text(text, "draft.yaml")
             if report.valid:
-                from yaml2dag.format.loader import load_text
-
                 draft = Draft(name, load_text(text).data, source="llm", text=text)
                 draft.notes.append(f"drafted by the model {model} at {url}"
                                    + (f" after {attempt} correction(s)" if attempt else ""))

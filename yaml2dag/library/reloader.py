@@ -93,7 +93,9 @@ class DefinitionsReloader:
 
     def start(self) -> "DefinitionsReloader":
         """Start the observer and the reload thread; returns self."""
+        # lazy: watchdog is heavy and optional here; kept off light paths
         from watchdog.events import FileSystemEventHandler
+        # lazy: watchdog is heavy and optional here; kept off light paths
         from watchdog.observers import Observer
 
         reloader = self

@@ -17,6 +17,9 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
 #: (mapping, sequence, offset) indentation styles tried, most common first. (2, 4, 2) is
 #: ``key:\n  - item`` with nested keys at 4, the style of the shipped examples.
@@ -31,8 +34,6 @@ DEFAULT_STYLE = (2, 4, 2)
 
 
 def _yaml(style: tuple[int, int, int] = DEFAULT_STYLE):
-    from ruamel.yaml import YAML
-
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap long lines (commands, templates)
@@ -193,8 +194,6 @@ class RoundTripDocument:
         if timezone is not None:
             new["timezone"] = timezone
         if not self.json_format:
-            from ruamel.yaml.comments import CommentedMap
-
             mapping = CommentedMap()
             mapping["type"] = "schedule"
             mapping["cron"] = _quoted(cron)
@@ -235,7 +234,6 @@ class RoundTripDocument:
             self.data.clear()
             self.data.update(items)
             return
-        from ruamel.yaml.comments import CommentedSeq
 
         self.data.insert(position, key, CommentedSeq(value))
         self._new_sections.append(key)
@@ -262,16 +260,12 @@ def _space_section(text: str, key: str) -> str:
 
 
 def _quoted(value: str):
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
     return DoubleQuotedScalarString(value)
 
 
 def _like(old: Any, value: Any) -> Any:
     """``value`` with the quoting style of ``old`` (a ruamel scalar string type)."""
     if isinstance(value, str):
-        from ruamel.yaml.scalarstring import ScalarString
-
         if isinstance(old, ScalarString):
             return type(old)(value)
         if old is None or not isinstance(old, str):
@@ -286,8 +280,6 @@ def to_yaml(data: Any, header: str | None = None) -> str:
         data: the workflow mapping; key order is kept.
         header: comment lines put at the top (without ``#``), or None.
     """
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
     def convert(value: Any) -> Any:
         if isinstance(value, dict):
             out = CommentedMap()

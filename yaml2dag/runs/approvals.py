@@ -24,6 +24,7 @@ from typing import Any
 
 from yaml2dag.compiler.approval_gate import MARKER, InstanceApprovals, _meta_values, _now, _report, _text  # noqa: F401 - MARKER, InstanceApprovals, _text re-exported
 from yaml2dag.format.errors import Yaml2DagError
+from dagster import DagsterEventType
 
 class ApprovalError(Yaml2DagError):
     """A decision that cannot be recorded: unknown run, no gate waiting, not an approver..."""
@@ -80,8 +81,6 @@ class Gate:
 
 def gates(instance: Any, run_id: str) -> list[Gate]:
     """Every approval gate of a run, from its event log, in the order they started waiting."""
-    from dagster import DagsterEventType
-
     found: dict[str, Gate] = {}
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
         values = _meta_values(record)

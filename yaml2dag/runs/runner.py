@@ -30,6 +30,11 @@ from yaml2dag.format.secrets import SecretStore, mask
 from yaml2dag.format.tags import TAG_USER
 from yaml2dag.runs.tracking import StepTracker, step_catalog
 from yaml2dag.format.validated import ValidatedWorkflow, require_validated
+from yaml2dag.compiler import reconstructable_job, runtime as _runtime
+from yaml2dag.compiler.run_health import DeadRunWatch, cli_tags, reap_dead_runs
+from yaml2dag.format.executors import executor_type
+from yaml2dag.runs import storage
+from yaml2dag.runs.storage import is_storage_exception
 
 DEFAULT_HOME = "dagster_home"
 
@@ -113,8 +118,6 @@ def instance_home() -> Path:
 def _open_storage(home: Path, keep: bool) -> Any:
     """Open the instance of ``home``, creating its storage first when needed (see
     :func:`prepare_storage`); returns it when ``keep``, else disposes of it and returns None."""
-    from yaml2dag.runs import storage
-
     if storage.is_ready(home):
         storage.check_files(home)
         return _instance_of(home) if keep else None
@@ -137,9 +140,8 @@ def _open_storage(home: Path, keep: bool) -> Any:
 def _instance_of(home: Path) -> Any:
     """``DagsterInstance.from_config(home)``; a storage that cannot be opened raises
     :class:`~yaml2dag.runs.storage.StorageError` (one line naming the damaged file)."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterInstance
-
-    from yaml2dag.runs import storage
 
     try:
         return DagsterInstance.from_config(str(home))
@@ -194,9 +196,6 @@ def get_instance(*, reap: bool = True):
     os.environ["DAGSTER_HOME"] = str(home)
     instance = _open_storage(home, keep=True)
     if reap:
-        from yaml2dag.compiler.run_health import reap_dead_runs
-        from yaml2dag.runs.storage import is_storage_exception
-
         try:
             reap_dead_runs(instance, by=f"{_command_name()} (pid {os.getpid()})")
         except Exception as exc:  # noqa: BLE001 - a failed look never stops the command...
@@ -258,6 +257,7 @@ def _pid_alive(pid: int) -> bool:
 def _holders(instance: Any, tag: tuple[str, str], own_run_id: str) -> list[str]:
     """Runs ahead of ours in the concurrency bucket: started ones, and not-yet-started ones of
     live ``yaml2dag run`` processes created before ours."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterRunStatus, RunsFilter
 
     started = instance.get_runs(RunsFilter(tags={tag[0]: tag[1]},
@@ -284,8 +284,6 @@ def wait_for_slot(instance: Any, workflow: Workflow, tag: tuple[str, str], run_i
     Raises:
         ConcurrencyLimitError: the limit is reached and ``wait`` is False.
     """
-    from yaml2dag.compiler.run_health import DeadRunWatch
-
     limit = workflow.concurrency.limit if workflow.concurrency else 0
     announced = False
     # a run of the bucket whose process died would hold its place for good: end such runs first
@@ -324,10 +322,9 @@ def _executor_settings(workflow: Workflow) -> str:
         yaml2dag.format.executors.ExecutorSettingError: ``$YAML2DAG_EXECUTOR`` or a Celery setting
             (:func:`yaml2dag.compiler.celery.celery_settings`) has a wrong value.
     """
-    from yaml2dag.format.executors import executor_type
-
     kind = executor_type(workflow)
     if kind == "celery":
+        # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
         from yaml2dag.compiler.celery import celery_settings
 
         celery_settings()
@@ -378,10 +375,11 @@ def run_workflow(
     check_secrets(workflow)
     kind = _executor_settings(workflow)
 
-    from yaml2dag.compiler import reconstructable_job
-    from yaml2dag.compiler import runtime as _runtime
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.compiler.job import concurrency_tag, folder_resolver, render_concurrency_key
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.compiler.scope import TAG_TRIGGER
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.dagster_internals import execute_run_iterator
 
     instance = instance or get_instance()
@@ -389,9 +387,8 @@ def run_workflow(
     job_def = recon.get_definition()
     catalog = step_catalog(workflow, folder_resolver(root or str(Path(file).resolve().parent)))
     total = len(catalog)
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import default_user
-
-    from yaml2dag.compiler.run_health import cli_tags
 
     # the process that executes the run (pid, host, start time): a run whose process is gone is
     # found and ended by the next yaml2dag command or the daemon (yaml2dag.compiler.run_health)
@@ -463,6 +460,7 @@ def run_workflow(
 
 def _timeout_error(instance: Any, run_id: str) -> str | None:
     """The message of the run's failure when its workflow ``timeout`` stopped it, else None."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1,

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from yaml2dag.format.errors import Yaml2DagError
+from filelock import FileLock
+import yaml
 
 #: Written into the home once its storage exists (content: the fingerprint of its dagster.yaml).
 READY_MARKER = ".yaml2dag-storage-ready"
@@ -65,8 +67,6 @@ _parsed: dict[tuple[str, int, int], Any] = {}
 def _config(home: Path) -> Any:
     """The home's parsed ``dagster.yaml`` ({} when there is none, None when it cannot be read),
     parsed once per version of the file."""
-    import yaml
-
     path = home / "dagster.yaml"
     try:
         stat = path.stat()
@@ -163,8 +163,6 @@ def creation_lock(home: str | Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<home>/.yaml2dag-init.lock`` (``filelock``: an ``flock``
     where the file system has one; blocks while another process holds it; released when the
     block ends or the process dies)."""
-    from filelock import FileLock
-
     with FileLock(Path(home) / LOCK_FILE):
         yield
 

@@ -33,6 +33,10 @@ from yaml2dag.suggest.coverage import covered_by, workflow_operations
 from yaml2dag.suggest.histories import SourceReport, default_sources, read_history
 from yaml2dag.suggest.report import Suggestion, SuggestionReport, iso, rank
 from yaml2dag.suggest.sequences import in_window, mine, occurrence_units, sessions
+from yaml2dag.runs.history.fast_path import has_run_storage
+from yaml2dag.suggest.generalize import generalize
+from yaml2dag.suggest.mapping import label
+from yaml2dag.suggest.schedules import schedule_suggestions
 
 DEFAULT_MIN_COUNT = 3
 DEFAULT_DAYS = 7
@@ -57,8 +61,6 @@ def parse_now(text: str | None) -> _dt.datetime:
 
 
 def _labels(commands: list) -> list[str]:
-    from yaml2dag.suggest.mapping import label
-
     out: list[str] = []
     for gen in commands:
         if gen.command.kind == "work" and label(gen) not in out:
@@ -158,7 +160,6 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
     library_ops, taken = _library_index(library)
     suggestions: list[Suggestion] = []
     dropped = 0
-    from yaml2dag.suggest.generalize import generalize
 
     patterns = mine(found, min_count)
 
@@ -198,12 +199,8 @@ def suggest(histories: Sequence[str | Path] | None = None, *, min_count: int = D
         suggestions.append(item)
     sources = [r.to_json() for r in reports]
     if runs is None:
-        from yaml2dag.runs.history.fast_path import has_run_storage
-
         runs = instance is not None or has_run_storage()
     if runs:
-        from yaml2dag.suggest.schedules import schedule_suggestions
-
         scheduled, source = schedule_suggestions(start=start, end=end, min_count=min_count, library=library,
                                                  instance=instance, tz=tz)
         suggestions += scheduled

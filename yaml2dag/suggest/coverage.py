@@ -23,6 +23,7 @@ import re
 from typing import Any, Iterable
 
 from yaml2dag.suggest.commands import INTERPRETERS, read_line
+from yaml2dag.tools.registry import get_tool
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
@@ -70,8 +71,6 @@ def step_operations(step: Any) -> list[tuple[str, str]]:
         return []
     action = getattr(step, "action", None)
     if action is None:
-        from yaml2dag.tools.registry import get_tool
-
         found = get_tool(tool)
         action = found.actions[0].name if found is not None and found.actions else ""
     return [(tool, action)]

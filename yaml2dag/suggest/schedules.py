@@ -33,6 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from yaml2dag.suggest.report import Suggestion, iso
+from zoneinfo import ZoneInfo
+from ruamel.yaml.comments import CommentedMap
+from yaml2dag.format import cron
+from yaml2dag.format.model import MISSING
+from yaml2dag.format.validation import validate_text
+from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
+from yaml2dag.runs.history.audit import SECRET_NAME
+from yaml2dag.runs.history.status import trigger_of
+from yaml2dag.runs.runner import get_instance
 
 #: How far (minutes) from the middle of a cluster a start time may be: "about the same time".
 TOLERANCE_MIN = 30
@@ -43,8 +52,6 @@ BY_HAND = ("cli", "ui")
 def local_timezone() -> str:
     """The IANA name of this machine's time zone: ``$TZ``, else ``/etc/localtime``'s target,
     else ``UTC``."""
-    from zoneinfo import ZoneInfo
-
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         target = os.path.realpath("/etc/localtime")
@@ -89,8 +96,6 @@ def _cron_for(cluster: list[tuple[_dt.date, int, Any]]) -> tuple[str, int]:
 
 
 def _fires_near(workflow: Any, minute: int) -> bool:
-    from yaml2dag.format import cron
-
     for trigger in workflow.schedules:
         try:
             parsed = cron.parse(str(trigger.options.get("cron") or ""))
@@ -105,8 +110,6 @@ def _fires_near(workflow: Any, minute: int) -> bool:
 
 def _with_schedule(text: str, path: str, cron_expression: str, timezone: str, overrides: dict) -> str:
     """The workflow text with a schedule trigger added (comments and key order kept)."""
-    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
-
     doc = RoundTripDocument(text, is_json_path(path))
     existing = doc.schedules()
     if not existing:
@@ -115,8 +118,6 @@ def _with_schedule(text: str, path: str, cron_expression: str, timezone: str, ov
     else:
         trigger = {"type": "schedule", "cron": cron_expression, "timezone": timezone}
         if not doc.json_format:
-            from ruamel.yaml.comments import CommentedMap
-
             trigger = CommentedMap(trigger)
         doc.data["triggers"].append(trigger)
     if overrides:
@@ -142,16 +143,8 @@ def schedule_suggestions(*, start: float, end: float, min_count: int, library: A
     # Dagster is imported here, not at module level: it keeps Dagster out of the shell-history path.
     from dagster import RunsFilter
 
-    from yaml2dag.runs.history.audit import SECRET_NAME
-    from yaml2dag.runs.history.status import trigger_of
-    from yaml2dag.format.model import MISSING
-    from yaml2dag.format.validation import validate_text
-
     if instance is None:
-        from yaml2dag.runs.runner import get_instance
-
         instance = get_instance()
-    from zoneinfo import ZoneInfo
 
     tz = tz or local_timezone()
     zone = ZoneInfo(tz)

@@ -20,6 +20,10 @@ from typing import Any, Callable, Mapping, Sequence
 # the specification side of a tool (names, actions, parameter schemas) is the format layer's;
 # re-exported so tool code keeps importing it from here
 from yaml2dag.format.toolspecs import COMMON_RESULT_FIELDS, CREDENTIAL_KEYWORD, Action, Tool, literal_credentials  # noqa: F401
+import json
+from yaml2dag.format.masking import register
+from yaml2dag.format.schema import fast_valid, validator_for
+from yaml2dag.format.secrets import MIN_MASKED_LENGTH, mask
 
 _JSON_TYPES = (dict, list, str, int, float, bool, type(None))
 
@@ -44,10 +48,6 @@ def check_parameters(schema: Mapping[str, Any], params: Mapping[str, Any], what:
         ToolError: (not retryable) naming the first wrong parameter and what was expected, e.g.
             ``notify.log: parameters.message rendered to null (from the template "{{ x }}")...``.
     """
-    import json
-
-    from yaml2dag.format.schema import fast_valid, validator_for
-
     schema_json = json.dumps(schema, sort_keys=True)
     if fast_valid(schema_json, dict(params)):
         return
@@ -187,12 +187,8 @@ class ToolContext:
         """Mask each of ``values`` from now on too (credentials the tool found itself: passwords,
         tokens, API keys). None, empty values and values shorter than
         :data:`yaml2dag.format.secrets.MIN_MASKED_LENGTH` (3) characters are ignored."""
-        from yaml2dag.format.secrets import MIN_MASKED_LENGTH
-
         new = {v for v in values if v and len(v) >= MIN_MASKED_LENGTH and v not in self.secrets}
         if new:
-            from yaml2dag.format.masking import register
-
             self.secrets = tuple(sorted(set(self.secrets) | new, key=len, reverse=True))
             register(self.run_id, new)  # the run's other sinks (event log, descriptors) mask them too
 
@@ -200,8 +196,6 @@ class ToolContext:
     def mask(self, value: Any) -> Any:
         """``value`` with every secret replaced by ``***`` (every form of it, in strings, bytes,
         containers and pandas/numpy data: :func:`yaml2dag.format.secrets.mask`)."""
-        from yaml2dag.format.secrets import mask
-
         return mask(value, self.secrets)
 
     # -- time and cancellation

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 from typing import Any, Callable, Iterable, Iterator
+from yaml2dag.format.masking import masker_of, register, registered, registry_version
 
 _sinks: dict[int, Callable[[str], None]] = {}
 _lock = threading.Lock()
@@ -98,7 +99,6 @@ class _BinaryRouter(io.RawIOBase):
         data = bytes(data)
         if threading.get_ident() not in _sinks:
             return self.router.original.buffer.write(data)
-        from yaml2dag.format.masking import masker_of, registered
 
         self.router.write(masker_of(registered()).data(data).decode("utf-8", errors="backslashreplace"))
         return len(data)
@@ -161,8 +161,6 @@ class _Secrets:
         self.masker: Any = None
 
     def current(self) -> Any:
-        from yaml2dag.format.masking import masker_of, registered, registry_version
-
         version = registry_version()
         if version != self.version or self.masker is None:
             self.known |= set(registered())
@@ -282,8 +280,6 @@ def masked_fds(run_id: str | None, secrets: Iterable[str]) -> Iterator[None]:
         run_id: the run the secrets belong to.
         secrets: the secret values the step knows.
     """
-    from yaml2dag.format.masking import register, registered
-
     register(run_id, secrets)
     if not registered():
         yield

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 from yaml2dag.tools import mail
 from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
+from urllib.parse import urlsplit
 
 #: Characters of a webhook's answer kept in the receipt and shown in errors.
 MAX_RESPONSE_CHARS = 2000
@@ -170,8 +171,6 @@ _CREDENTIAL_WORDS = ("token", "secret", "password", "auth", "session")
 
 def _protect_credentials(ctx: ToolContext, url: str, headers: Mapping[str, str]) -> None:
     """Mask credential-like header values and a password in the URL from here on."""
-    from urllib.parse import urlsplit
-
     values = []
     for name, value in headers.items():
         lowered = name.lower()
@@ -210,6 +209,7 @@ def webhook(ctx: ToolContext, params: dict) -> ToolResult:
             is kept as a field), connection failures and timeouts (retryable), a bad URL or
             parameter (not retryable). Messages name the URL.
     """
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
 
     url = str(params.get("url") or "").strip()

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.capture import capture_output
 
 _import_lock = threading.Lock()
 
@@ -92,7 +93,6 @@ def call(ctx: ToolContext, params: dict) -> ToolResult:
         raise ToolError(f"cannot call {params['callable']}: {exc}", retryable=False) from None
     except ValueError:
         pass  # builtins without a signature
-    from yaml2dag.tools.capture import capture_output
 
     try:
         with capture_output(ctx.log.info):

@@ -21,6 +21,7 @@ from typing import Any
 
 from yaml2dag.format.durations import parse_duration
 from yaml2dag.tools.base import Action, StepTimeoutError, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.format.shell_contexts import analyze_command, is_integer
 
 #: Seconds between SIGTERM and SIGKILL when a command is stopped.
 KILL_GRACE_SECONDS = 3.0
@@ -178,8 +179,6 @@ def _check_arithmetic_env(params: dict) -> None:
     Raises:
         ToolError: (not retryable) naming the variable.
     """
-    from yaml2dag.format.shell_contexts import analyze_command, is_integer
-
     if not params.get("env") or not isinstance(params.get("command"), str):
         return
     names = analyze_command([str(params["command"])]).arith_names

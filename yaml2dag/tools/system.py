@@ -58,6 +58,7 @@ CHECK_PARAMETERS = {
 
 def _psutil() -> Any:
     try:
+        # optional: may be missing
         import psutil
     except ImportError:  # pragma: no cover - a declared dependency
         raise ToolError("the system tool needs psutil: pip install psutil", retryable=False) from None

@@ -25,6 +25,11 @@ from yaml2dag.compiler.job import concurrency_tag, render_concurrency_key
 from yaml2dag.compiler.scope import TAG_TRIGGER, TAG_TRIGGER_INFO
 from yaml2dag.format.errors import ParameterError, TemplateError, Yaml2DagError
 from yaml2dag.format.model import Trigger, Workflow
+import dagster as dg
+from yaml2dag.compiler.runtime import EnvMapping
+from yaml2dag.format.expressions import render_value
+from yaml2dag.format.parameters import resolve
+from yaml2dag.format.trigger_names import trigger_names
 
 #: Largest ``yaml2dag/trigger_info`` tag value (characters). Bigger upstream ``outputs`` are
 #: left out of the tag (they were still in scope for the trigger's ``parameters``).
@@ -80,16 +85,12 @@ class NameRegistry:
 def own_names(workflow: Workflow, kind: str) -> list[tuple[Trigger, str]]:
     """``(trigger, Dagster name)`` of each ``kind`` trigger (``schedule`` or ``file``) of
     ``workflow``, in file order (:func:`yaml2dag.format.trigger_names.trigger_names`)."""
-    from yaml2dag.format.trigger_names import trigger_names
-
     return [(trig, names[0]) for trig, names in zip(workflow.triggers, trigger_names(workflow))
             if trig.type == kind]
 
 
 def parameter_defaults(workflow: Workflow) -> dict[str, Any]:
     """The workflow's non-secret parameter defaults (required ones without a default are absent)."""
-    from yaml2dag.format.parameters import resolve
-
     return resolve(workflow, {}, allow_missing=True)
 
 
@@ -110,10 +111,6 @@ def render_parameters(workflow: Workflow, trigger: Trigger, info: Mapping[str, A
         TriggerParameterError: a template failed, or a value is invalid / a required value is
             missing (the message says which parameter and why).
     """
-    from yaml2dag.compiler.runtime import EnvMapping
-    from yaml2dag.format.parameters import resolve
-    from yaml2dag.format.expressions import render_value
-
     defaults = parameter_defaults(workflow)
     scope: dict[str, Any] = dict(defaults)
     scope["params"] = defaults
@@ -173,7 +170,5 @@ def run_request(workflow: Workflow, trigger: Trigger, info: Mapping[str, Any], *
     Raises:
         TriggerParameterError: see :func:`render_parameters`.
     """
-    import dagster as dg
-
     values = render_parameters(workflow, trigger, info)
     return dg.RunRequest(run_key=run_key, run_config=values, tags=request_tags(workflow, info, values))

@@ -17,6 +17,10 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from yaml2dag.format.errors import Yaml2DagError
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
+from yaml2dag.format.model import Parameter
+from yaml2dag.format.parameters import coerce
+from yaml2dag.format.schema import did_you_mean
 
 #: Where ``yaml2dag trigger`` and ``yaml2dag dev``'s reloader look for the webserver.
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -78,8 +82,6 @@ def parse_url(url: str) -> Endpoint:
 
 def client(endpoint: Endpoint, timeout: int = 60):
     """A :class:`dagster_graphql.DagsterGraphQLClient` for ``endpoint``."""
-    from dagster_graphql import DagsterGraphQLClient
-
     return DagsterGraphQLClient(endpoint.host, port_number=endpoint.port, use_https=endpoint.https,
                                 timeout=timeout, path_prefix=endpoint.path_prefix)
 
@@ -91,6 +93,7 @@ def graphql(endpoint: Endpoint, query: str, variables: Mapping[str, Any] | None 
     Raises:
         RemoteError: connection refused or timed out, an HTTP error, or GraphQL ``errors``.
     """
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
 
     try:
@@ -163,8 +166,6 @@ def reload_location(endpoint: Endpoint, name: str) -> None:
     Raises:
         RemoteError: unreachable, unknown location, or the reloaded code failed to load.
     """
-    from dagster_graphql import DagsterGraphQLClientError, ReloadRepositoryLocationStatus
-
     try:
         with _quiet_gql():
             info = client(endpoint).reload_repository_location(name)
@@ -205,8 +206,6 @@ def find_job(endpoint: Endpoint, ref: str, location: str | None = None) -> Remot
     Raises:
         RemoteError: no such job, or several (name the code location with ``location``).
     """
-    from yaml2dag.format.schema import did_you_mean
-
     jobs = [j for j in remote_jobs(endpoint) if location is None or j.location == location]
     matches = [j for j in jobs if j.name == ref] or [j for j in jobs if j.title.casefold() == ref.casefold()]
     if not matches:
@@ -241,9 +240,6 @@ def coerce_remote(name: str, raw: str, type_key: str | None) -> Any:
     Raises:
         yaml2dag.format.errors.ParameterError: the text is not of that type.
     """
-    from yaml2dag.format.model import Parameter
-    from yaml2dag.format.parameters import coerce
-
     key = type_key or "String"
     if key == "Int":
         ptype = "integer"
@@ -266,8 +262,6 @@ def launch(endpoint: Endpoint, job: RemoteJob, run_config: Mapping[str, Any], ta
     Raises:
         RemoteError: unreachable, invalid run config (the server's messages), or refused.
     """
-    from dagster_graphql import DagsterGraphQLClientError
-
     try:
         with _quiet_gql():
             return client(endpoint).submit_job_execution(job.name, repository_location_name=job.location,

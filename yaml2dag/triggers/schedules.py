@@ -23,6 +23,7 @@ import dagster as dg
 from yaml2dag.format.model import Trigger, Workflow
 from yaml2dag.format.tags import META_CRON, META_WORKFLOW
 from yaml2dag.triggers.common import NameRegistry, own_names, run_request
+from yaml2dag.format.cron import normalize
 
 KIND = "schedule"
 DEFAULT_TIMEZONE = "UTC"
@@ -58,8 +59,6 @@ def schedule_definition(workflow: Workflow, trigger: Trigger, job: dg.JobDefinit
     Raises:
         yaml2dag.format.cron.CronError: the cron expression is invalid (validation reports it first).
     """
-    from yaml2dag.format.cron import normalize
-
     expression = trigger.options["cron"]
 
     def execution_fn(context: dg.ScheduleEvaluationContext):

@@ -46,6 +46,13 @@ from yaml2dag.format.errors import Yaml2DagError
 from yaml2dag.format.model import Trigger, Workflow
 from yaml2dag.format.tags import META_STATUS, META_UPSTREAM, META_UPSTREAM_JOB, META_WORKFLOW
 from yaml2dag.triggers.common import NameRegistry, run_request
+from dagster import RunStatusChangeRecordsFilter
+from yaml2dag.compiler.scope import TAG_WORKFLOW
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.parameters import resolve
+from yaml2dag.format.trigger_names import trigger_names
+from yaml2dag.runs.tracking import StepTracker
+from yaml2dag.triggers.common import TriggerParameterError
 
 KIND = "workflow"
 #: Seconds between checks of a workflow trigger's sensor (Dagster's default is 30).
@@ -102,8 +109,6 @@ def upstream_result(instance: Any, run_id: str) -> tuple[dict[str, Any], tuple[s
     output (as :class:`yaml2dag.runs.tracking.StepTracker` reads them); ``{}`` when that step did
     not run.
     """
-    from yaml2dag.runs.tracking import StepTracker
-
     tracker = StepTracker()
     records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_OUTPUT, dg.DagsterEventType.STEP_FAILURE})
     for record in records:
@@ -115,8 +120,6 @@ def upstream_result(instance: Any, run_id: str) -> tuple[dict[str, Any], tuple[s
 def workflow_info(sensor: str, upstream: Workflow | None, run: Any, status: str,
                   outputs: Mapping[str, Any], failure: tuple[str, str] | None) -> dict[str, Any]:
     """``trigger.*`` of a run started because ``run`` ended with ``status``."""
-    from yaml2dag.compiler.scope import TAG_WORKFLOW
-
     info: dict[str, Any] = {
         "type": KIND,
         "sensor": sensor,
@@ -136,8 +139,6 @@ def _parameters_of(upstream: Workflow | None, run_config: Mapping[str, Any]) -> 
     """The upstream run's parameter values: its run config with the defaults filled in."""
     if upstream is None:
         return dict(run_config)
-    from yaml2dag.format.errors import ParameterError
-    from yaml2dag.format.parameters import resolve
 
     try:
         return resolve(upstream, dict(run_config), allow_missing=True)
@@ -185,10 +186,6 @@ def evaluate_upstream_runs(workflow: Workflow, trigger: Trigger, name: str, upst
         ``<run id>:<word>``), or a skip reason. On the first check (no cursor) nothing runs: the
         cursor is set to the latest such event.
     """
-    from dagster import RunStatusChangeRecordsFilter
-
-    from yaml2dag.triggers.common import TriggerParameterError
-
     event_type = EVENTS[word]
     after = load_cursor(cursor)
     if after is None:
@@ -285,8 +282,6 @@ def workflow_sensors_for(workflow: Workflow, job: dg.JobDefinition,
     Raises:
         UnknownUpstreamError: a trigger names no workflow of the folder.
     """
-    from yaml2dag.format.trigger_names import trigger_names
-
     names = names if names is not None else NameRegistry()
 
     def upstream_job(ref: str) -> str | None:

@@ -12,6 +12,13 @@ from typing import Any
 import click
 
 from yaml2dag.cli.output import console, fail_as, print_json
+from rich.markup import escape
+from rich.syntax import Syntax
+from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.format.model import slugify
+from yaml2dag.library.folder import Library
+from yaml2dag.library.versions.changes import commit_change
+from yaml2dag.library.versions.writes import LibraryWriteError, inside
 
 
 YES_OPTION = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
@@ -27,8 +34,6 @@ def _fail(fmt: str, message: str, code: int = 1, problems: list | None = None) -
 
 
 def _library(fmt: str):
-    from yaml2dag.library.folder import Library
-
     library = Library()
     if not library.folder.is_dir():
         _fail(fmt, f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS "
@@ -38,9 +43,6 @@ def _library(fmt: str):
 
 def _find(library, name: str, fmt: str):
     """The library workflow ``name`` (must be a file inside the folder)."""
-    from yaml2dag.format.errors import WorkflowNotFoundError
-    from yaml2dag.library.versions.writes import LibraryWriteError, inside
-
     try:
         report = library.find(name)
     except WorkflowNotFoundError as exc:
@@ -54,8 +56,6 @@ def _find(library, name: str, fmt: str):
 
 
 def _job_of_report(report) -> str:
-    from yaml2dag.format.model import slugify
-
     wf = report.workflow
     if wf is not None and wf.id:
         return wf.id
@@ -68,8 +68,6 @@ def _out(fmt: str):
 
 
 def _esc(text: Any) -> str:
-    from rich.markup import escape
-
     return escape("" if text is None else str(text))
 
 
@@ -105,8 +103,6 @@ def _confirm(out, question: str, default: bool) -> bool:
 
 
 def _show_yaml(out, text: str) -> None:
-    from rich.syntax import Syntax
-
     if out.is_terminal and not os.environ.get("NO_COLOR"):
         out.print(Syntax(text, "yaml", background_color="default"))
     else:
@@ -137,9 +133,6 @@ def _report_change(fmt: str, change, out=None, message: str | None = None) -> No
 
 
 def _commit(fmt: str, library, path, text: str, action: str, *, create: bool = False, bump: bool = True):
-    from yaml2dag.library.versions.changes import commit_change
-    from yaml2dag.library.versions.writes import LibraryWriteError
-
     try:
         return commit_change(library.folder, path, text, action=action, create=create, bump=bump)
     except LibraryWriteError as exc:

@@ -21,11 +21,19 @@ from yaml2dag.cli.library.common import (
 )
 from yaml2dag.cli.library.prompts import _Prompter, _ask_rephrasing, _interactive
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, print_json
+from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
+from yaml2dag.format.loader import load_text
+from yaml2dag.format.model import slugify
+from yaml2dag.format.parameters import parse_assignments
+from yaml2dag.library.describe import DescribeError, draft_from_description, draft_with_llm
+from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_yaml
+from yaml2dag.library.versions.changes import commit_change
+from yaml2dag.library.versions.checks import check_text
+from yaml2dag.library.versions.writes import LibraryWriteError
+from yaml2dag.library.workflow_templates import instantiate
 
 
 def _template_values(assignments: tuple[str, ...]) -> dict[str, str]:
-    from yaml2dag.format.parameters import parse_assignments
-
     return parse_assignments(assignments)
 
 
@@ -49,10 +57,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     """Create workflow NAME in the definitions folder: interactively, from a template, from a
     file or from a description. The result is validated (with the folder: its name and job id
     must be new) before it is saved; an existing file is never overwritten."""
-    from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
-    from yaml2dag.format.model import slugify
-    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_yaml
-
     # with --describe, --interactive (or a terminal) means: ask about the phrases not understood
     ask_rephrasing = description is not None and (interactive or sys.stdin.isatty()) and not yes
     modes = [m for m, on in (("interactive", interactive and description is None), ("template", template),
@@ -93,8 +97,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
 
             text = _interactive(name, _Prompter(out), check_name)
         elif mode == "template":
-            from yaml2dag.library.workflow_templates import instantiate
-
             text = instantiate(template, name, _template_values(assignments))
         elif mode == "file":
             doc = RoundTripDocument.from_file(from_file)
@@ -102,8 +104,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
             doc.remove_top("id")
             text = to_yaml(doc.data) if is_json_path(from_file) else doc.dump()
         else:
-            from yaml2dag.library.describe import DescribeError, draft_from_description, draft_with_llm
-
             try:
                 if os.environ.get("YAML2DAG_LLM_URL") and not no_llm:
                     out.print(f"asking the model at {os.environ['YAML2DAG_LLM_URL']}…", style="dim", markup=False)
@@ -132,7 +132,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
         _fail(fmt, "the input ended before the questions did; nothing was saved", 1)
     except (WorkflowNotFoundError, ParameterError, ValueError) as exc:
         _fail(fmt, str(exc), 2)
-    from yaml2dag.format.loader import load_text
 
     def refuse(message: str, code: int = 1, problems: list | None = None) -> None:
         """Fail; the JSON error of a description also says what was understood and what was not."""
@@ -149,7 +148,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
     target = library.folder / (file_name or f"{job}.yaml")
     if target.exists():
         refuse(f"{target} already exists; refusing to overwrite it (use `yaml2dag edit` or `import --force`)")
-    from yaml2dag.library.versions.checks import check_text
 
     report = check_text(library.folder, text, target)
     if review or not report.valid:
@@ -180,8 +178,6 @@ def create(name: str, assignments: tuple[str, ...], interactive: bool, template:
             question = f"{len(draft.unknown)} phrase(s) were left out. Save the rest to {target}?"
         if not _confirm(out, question, default):
             refuse("not saved")
-    from yaml2dag.library.versions.changes import commit_change
-    from yaml2dag.library.versions.writes import LibraryWriteError
 
     try:
         change = commit_change(library.folder, target, text, action="create", create=True, bump=False)

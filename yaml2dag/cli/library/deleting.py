@@ -16,6 +16,8 @@ from yaml2dag.cli.library.common import (
     _report_change,
 )
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand
+from yaml2dag.library.versions.changes import delete_workflow
+from yaml2dag.library.versions.writes import LibraryWriteError
 
 
 @click.command(cls=JsonErrorsCommand)
@@ -25,9 +27,6 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand
 def delete(name: str, yes: bool, fmt: str) -> None:
     """Delete workflow NAME from the definitions folder (asks first; --yes for scripts). The
     file is kept under .versions/<job>/ so `yaml2dag import` can bring it back."""
-    from yaml2dag.library.versions.changes import delete_workflow
-    from yaml2dag.library.versions.writes import LibraryWriteError
-
     library = _library(fmt)
     report = _find(library, name, fmt)
     out = _out(fmt)

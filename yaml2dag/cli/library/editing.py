@@ -13,6 +13,9 @@ import click
 
 from yaml2dag.cli.library.common import _confirm, _esc, _fail, _find, _library, _out, _report_change
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, print_json
+from yaml2dag.library.versions.changes import commit_change
+from yaml2dag.library.versions.checks import check_text
+from yaml2dag.library.versions.writes import LibraryWriteError
 
 
 _EDIT_MARK = "#! yaml2dag edit: "
@@ -38,10 +41,6 @@ def edit(name: str, editor: str | None, fmt: str) -> None:
     """Edit workflow NAME in your editor. On save the file is validated; on errors the editor
     opens again with the errors listed at the top; an invalid file is never saved. Saving
     bumps the version (unless you set a new one) and keeps the previous file."""
-    from yaml2dag.library.versions.changes import commit_change
-    from yaml2dag.library.versions.checks import check_text
-    from yaml2dag.library.versions.writes import LibraryWriteError
-
     library = _library(fmt)
     report = _find(library, name, fmt)
     path = Path(report.file)

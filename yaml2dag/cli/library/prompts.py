@@ -9,6 +9,17 @@ from typing import Any, Callable
 import click
 
 from yaml2dag.cli.library.common import _Ended, _read_line
+import re
+import yaml
+from yaml2dag.format import cron
+from yaml2dag.format.errors import ParameterError
+from yaml2dag.format.model import PARAMETER_TYPES, build_parameter
+from yaml2dag.format.parameters import check_value, coerce
+from yaml2dag.format.schema import did_you_mean
+from yaml2dag.format.validation import timezone_problem
+from yaml2dag.library.describe import DescribeError, draft_from_description, parse_schedule
+from yaml2dag.library.roundtrip import to_yaml
+from yaml2dag.tools.registry import get_tool, tool_names
 
 
 class _Prompter:
@@ -41,13 +52,6 @@ class _Prompter:
 
 def _parameter_line(line: str) -> tuple[str, dict]:
     """``name[:type][=default]`` → (name, declaration). Raises ValueError."""
-    import re
-
-    import yaml
-
-    from yaml2dag.format.model import PARAMETER_TYPES, build_parameter
-    from yaml2dag.format.parameters import check_value, coerce
-
     match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([a-z]+))?\s*(?:=(.*))?", line)
     if not match:
         raise ValueError("write it as name[:type][=default], e.g. branch:string=main or retries=3")
@@ -72,7 +76,6 @@ def _parameter_line(line: str) -> tuple[str, dict]:
         decl["default"] = value
         return name, decl
     param = build_parameter(name, {"type": ptype}, ())
-    from yaml2dag.format.errors import ParameterError
 
     try:
         value = check_value(param, coerce(param, raw) if ptype != "string" else raw)
@@ -85,8 +88,6 @@ def _parameter_line(line: str) -> tuple[str, dict]:
 
 def _value(text: str) -> Any:
     """A parameter value typed at a prompt: YAML scalars and lists; templates stay strings."""
-    import yaml
-
     if text.startswith("{{") or not text:
         return text
     try:
@@ -105,13 +106,6 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
         check_name: checks the typed name (raises ValueError to ask again), e.g. that no
             workflow has it yet.
     """
-    import re
-
-    from yaml2dag.format import cron
-    from yaml2dag.library.roundtrip import to_yaml
-    from yaml2dag.tools.registry import get_tool, tool_names
-    from yaml2dag.format.validation import timezone_problem
-
     out = prompt.out
     data: dict[str, Any] = {}
     data["name"] = prompt.ask("Workflow name", name, check=check_name, required=True)
@@ -149,8 +143,6 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
 
     def check_tool(answer: str) -> str:
         if get_tool(answer) is None:
-            from yaml2dag.format.schema import did_you_mean
-
             raise ValueError(f"unknown tool {answer!r}{did_you_mean(answer, known_tools)} (tools: {', '.join(known_tools)})")
         return answer
 
@@ -237,8 +229,6 @@ def _interactive(name: str, prompt: _Prompter, check_name: Callable[[str], str] 
             cron.parse(answer)
             return answer, None
         except cron.CronError as exc:
-            from yaml2dag.library.describe import DescribeError, parse_schedule
-
             try:
                 return parse_schedule(answer)
             except DescribeError:
@@ -270,8 +260,6 @@ def _ask_rephrasing(name: str, description: str, draft, prompt: _Prompter):
     """Ask, phrase by phrase, how to say what the grammar did not understand (or refused);
     the answer replaces the phrase in the description, which is drafted again. An empty answer
     (or the end of input) leaves the phrase out. Returns the last draft."""
-    from yaml2dag.library.describe import DescribeError, draft_from_description
-
     description = " ".join(description.split())  # the phrases are quoted from it with single spaces
     left_out: set[str] = set()
     for _ in range(10):

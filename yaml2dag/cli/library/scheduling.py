@@ -8,6 +8,10 @@ import click
 
 from yaml2dag.cli.library.common import _commit, _fail, _find, _library, _report_change
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, print_json
+from yaml2dag.format import cron
+from yaml2dag.format.validation import timezone_problem, validate_file
+from yaml2dag.library.describe import DescribeError, parse_schedule
+from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
 
 
 @click.command(cls=JsonErrorsCommand)
@@ -23,10 +27,6 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
     """Add or replace the schedule trigger of workflow NAME. CRON is a 5-field cron expression,
     a shorthand (@daily) or a phrase such as "every weekday at 9am". The file keeps its
     comments and key order; the version is bumped and the previous file kept."""
-    from yaml2dag.format import cron
-    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
-    from yaml2dag.format.validation import timezone_problem
-
     if remove == bool(cron_expression):
         _fail(fmt, "give a CRON expression, or --remove", 2)
     library = _library(fmt)
@@ -36,8 +36,6 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
         try:
             cron.parse(cron_expression)
         except cron.CronError as exc:
-            from yaml2dag.library.describe import DescribeError, parse_schedule
-
             try:
                 cron_expression, phrase_tz = parse_schedule(cron_expression)
             except DescribeError:
@@ -69,7 +67,6 @@ def schedule(name: str, cron_expression: str | None, timezone: str | None, index
     if not cron_expression:
         out.print("  schedule removed", markup=False)
         return
-    from yaml2dag.format.validation import validate_file
 
     saved = validate_file(path).workflow
     for trigger in saved.schedules if saved is not None else ():

@@ -8,6 +8,14 @@ import click
 
 from yaml2dag.cli.library.common import _commit, _fail, _library, _out, _report_change
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand
+from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.format.validation import validate_text
+from yaml2dag.library.folder import Library
+from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_json, to_yaml
+from yaml2dag.library.versions.checks import version_of
+from yaml2dag.library.versions.numbering import is_newer, next_version
+from yaml2dag.library.versions.store import archived
+from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
 
 
 @click.command(cls=JsonErrorsCommand)
@@ -19,11 +27,6 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand
 def export(name: str, file: str | None, fmt: str, force: bool) -> None:
     """Write workflow NAME as YAML or JSON (to stdout, or --file). With --format json, errors
     are a JSON document too ({"error": ...})."""
-    from yaml2dag.format.errors import WorkflowNotFoundError
-    from yaml2dag.library.folder import Library
-    from yaml2dag.library.roundtrip import is_json_path, to_json, to_yaml
-    from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
-
     errors_as = "json" if fmt == "json" else "text"
     try:
         report = Library().find(name)
@@ -56,12 +59,6 @@ def import_(file: str, new_name: str | None, force: bool, fmt: str) -> None:
     """Add the workflow FILE (YAML or JSON; JSON is converted to YAML) to the definitions
     folder as <job id>.yaml. It is validated first, with the folder. An existing workflow of
     the same name or job id is only replaced with --force (its file is kept as a version)."""
-    from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path, to_yaml
-    from yaml2dag.format.validation import validate_text
-    from yaml2dag.library.versions.checks import version_of
-    from yaml2dag.library.versions.numbering import is_newer, next_version
-    from yaml2dag.library.versions.store import archived
-
     library = _library(fmt)
     out = _out(fmt)
     try:

@@ -9,6 +9,11 @@ import click
 
 from yaml2dag.cli.library.common import _esc, _fail, _find, _job_of_report, _library, _report_change
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, print_json
+from rich.table import Table
+from yaml2dag.library.versions.changes import rollback as do_rollback
+from yaml2dag.library.versions.checks import version_of
+from yaml2dag.library.versions.store import history, read_log, text_of
+from yaml2dag.library.versions.writes import LibraryWriteError
 
 
 @click.command(cls=JsonErrorsCommand)
@@ -17,8 +22,6 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, print
 def versions(name: str, fmt: str) -> None:
     """List the versions of workflow NAME: the saved ones (.versions/<job>/) and the current
     file, with the change log (who changed what, when)."""
-    from yaml2dag.library.versions.store import history, read_log
-
     library = _library(fmt)
     report = _find(library, name, fmt)
     job = _job_of_report(report)
@@ -33,7 +36,6 @@ def versions(name: str, fmt: str) -> None:
                                 "rollback": current.rollback} if current is not None else None,
                     "versions": [v.to_json() for v in items], "log": log})
         return
-    from rich.table import Table
 
     out = console()
     if current is not None:
@@ -79,9 +81,6 @@ def rollback(name: str, version: str, fmt: str) -> None:
     again). The rollback is a new revision in the change log; the file it replaces is kept as a
     version, so a rollback can itself be rolled back, and the next change bumps above every
     saved version."""
-    from yaml2dag.library.versions.changes import rollback as do_rollback
-    from yaml2dag.library.versions.writes import LibraryWriteError
-
     library = _library(fmt)
     report = _find(library, name, fmt)
     try:
@@ -101,10 +100,6 @@ def rollback(name: str, version: str, fmt: str) -> None:
 def diff(name: str, v1: str, v2: str, context: int, fmt: str) -> None:
     """Show a unified diff between versions V1 and V2 (default: the current file) of workflow
     NAME. `current` names the file in the definitions folder."""
-    from yaml2dag.library.versions.checks import version_of
-    from yaml2dag.library.versions.store import text_of
-    from yaml2dag.library.versions.writes import LibraryWriteError
-
     library = _library(fmt)
     report = _find(library, name, fmt)
     job = _job_of_report(report)

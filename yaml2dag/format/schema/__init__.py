@@ -23,6 +23,8 @@ from typing import Any, Iterable, Mapping
 from yaml2dag.format.errors import Problem
 from yaml2dag.format.loader import Document, DocPath
 from yaml2dag.format.model import entry_kind
+import hashlib
+import importlib
 
 SCHEMA_FILE = "workflow.schema.json"
 TRIGGER_TYPES = ("manual", "schedule", "file", "workflow")
@@ -51,6 +53,7 @@ def load_schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validators() -> dict[str, Any]:
+    # lazy: jsonschema is heavy and optional here; kept off light paths
     from jsonschema import Draft202012Validator
 
     schema = load_schema()
@@ -75,12 +78,14 @@ def _validators() -> dict[str, Any]:
 @lru_cache(maxsize=256)
 def validator_for(schema_json: str):
     """A cached jsonschema validator for a schema given as canonical JSON text."""
+    # lazy: jsonschema is heavy and optional here; kept off light paths
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(json.loads(schema_json))
 
 
 def _compile_fast(schema: dict):
+    # lazy: fastjsonschema is heavy and optional here; kept off light paths
     import fastjsonschema
 
     return fastjsonschema.compile({k: v for k, v in schema.items() if k not in ("$id", "$schema")})
@@ -91,8 +96,6 @@ COMPILED_MODULE = "yaml2dag.format.schema._compiled"
 
 def schema_digest() -> str:
     """SHA-256 of the shipped schema text (ties the compiled validator to it)."""
-    import hashlib
-
     return hashlib.sha256(schema_text().encode()).hexdigest()
 
 
@@ -103,6 +106,7 @@ def compiled_validator_code() -> str:
 
         python -c "from yaml2dag.format.schema import write_compiled_validator; write_compiled_validator()"
     """
+    # lazy: fastjsonschema is heavy and optional here; kept off light paths
     import fastjsonschema
 
     schema = {k: v for k, v in copy.deepcopy(load_schema()).items() if k not in ("$id", "$schema")}
@@ -123,8 +127,6 @@ def write_compiled_validator() -> None:
 def _fast_workflow():
     """The compiled validator of the whole workflow schema: the shipped module when it matches
     the schema, else compiled now (about 0.1 s)."""
-    import importlib
-
     try:
         module = importlib.import_module(COMPILED_MODULE)
         if getattr(module, "SCHEMA_SHA256", None) == schema_digest():
@@ -140,6 +142,7 @@ def _fast_for(schema_json: str):
 
 
 def _fast_valid(check, value: Any) -> bool:
+    # lazy: fastjsonschema is heavy and optional here; kept off light paths
     import fastjsonschema
 
     try:
@@ -332,6 +335,7 @@ def _convert(doc: Document, base: DocPath, error: Any, rule: str) -> list[Proble
         expected = _expected(schema)
         if expected:
             return [problem(path, f"expected {expected}, got {_describe(instance)}", expected=expected)]
+        # lazy: jsonschema is heavy and optional here; kept off light paths
         from jsonschema.exceptions import best_match
 
         best = best_match(error.context) if error.context else None

@@ -39,6 +39,8 @@ from typing import Any
 
 from yaml2dag.library.drafting.builder import StepSpec
 from yaml2dag.library.drafting.verbs import Context, Intent
+from yaml2dag.library.drafting.text import Masked
+from yaml2dag.library.drafting.verbs import match
 
 _VERBS_EN = {"send", "notify", "alert", "tell", "message", "ping", "post", "email", "e-mail", "mail", "deliver", "report",
              "announce", "warn", "page", "inform", "forward", "share", "log", "print", "show", "output", "record"}
@@ -254,9 +256,6 @@ _SEND_ZH = r"(?:把|将)(?P<obj>.+?)(?P<rest>(?:发送|发到|发给|发|推送|
 
 def _object_intent(found: re.Match, masked: Any, language: str):
     """The lexicon entry (not a message) that the object of "send <object> to ..." is, or None."""
-    from yaml2dag.library.drafting.text import Masked
-    from yaml2dag.library.drafting.verbs import match
-
     obj = found["obj"]
     if language == "en" and not re.match(r"(?:generate|create|make|build|collect|produce|list|summari[sz]e)\b", obj):
         obj = "generate " + obj  # "send a report of git commits" = generate it, then send it

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yaml2dag.library.drafting.report import PhraseReport
+from yaml2dag.library.drafting.text import simplify
 
 
 class Refusal(Exception):
@@ -158,8 +159,6 @@ class Builder:
 
     def subject(self, text: str, *, failure: bool = False) -> str | None:
         """The id of the step a condition talks about ("tests", "the build", "it", "测试"), or None."""
-        from yaml2dag.library.drafting.text import simplify
-
         raw = re.sub(r"^(?:the|all|all\s+the|our|my|its)\s+", "", text.strip().lower()).strip()
         if raw in _PRONOUNS or raw == "":
             step = self.last(failure=failure)

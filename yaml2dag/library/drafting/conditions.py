@@ -33,6 +33,7 @@ import re
 from yaml2dag.library.drafting.builder import Builder, Refusal
 from yaml2dag.library.drafting.checks import METRICS, check_spec, metric_of, threshold_decl
 from yaml2dag.library.drafting.verbs import Condition, Context, Resolved
+from yaml2dag.library.drafting.clauses import starts_clause
 
 _PASS = (r"(?:pass|passes|passed|succeed|succeeds|succeeded|work|works|worked|(?:is|are|was|were)\s+(?:green|ok|okay|"
          r"successful|fine|up|healthy|approved|passing)|goes\s+well|go\s+well|went\s+well|gets?\s+approved|"
@@ -172,8 +173,6 @@ def split(text: str, language: str) -> tuple[str, Condition | None, str | None]:
 def _condition_then_action(text: str, start: int) -> tuple[str, Condition | None, str]:
     """After "if": the shortest words from ``start`` that are a condition and are followed by
     words that start a clause ("if it fails post a message" → "it fails", "post a message")."""
-    from yaml2dag.library.drafting.clauses import starts_clause
-
     rest = text[start:]
     for gap in re.finditer(r"\s+(?:then\s+)?", rest):
         cond, act = rest[:gap.start()], rest[gap.end():]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.library.roundtrip import to_yaml
 
 
 class DescribeError(Yaml2DagError):
@@ -96,7 +97,6 @@ class Draft:
         """The draft as YAML, with a header comment naming its source."""
         if self.text is not None:
             return self.text
-        from yaml2dag.library.roundtrip import to_yaml
 
         return to_yaml(self.data, header=f"Drafted by `yaml2dag create --describe` from:\n"
                                          f"  {self.data.get('description', '')}")

@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Callable
+from zoneinfo import available_timezones
 
 _DAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
 _DAY_RE = r"(?:sun|mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?)(?:day)?s?"
@@ -130,8 +131,6 @@ _MIDNIGHT = "no time given: at midnight (00:00), as cron's @daily; add a time su
 def iana_case(name: str) -> str:
     """``europe/berlin`` → ``Europe/Berlin`` (checked against the zone database when it can)."""
     try:
-        from zoneinfo import available_timezones
-
         for zone in available_timezones():
             if zone.lower() == name.lower():
                 return zone

@@ -42,6 +42,7 @@ def _score(phrase: str, candidate: str) -> float:
 
 def candidates(language: str, *, conditions: bool = False) -> list[str]:
     """The supported phrasings in ``language`` (``en``/``zh``): conditions only, or everything."""
+    # lazy: yaml2dag.library.drafting's __init__ imports this module, and is still running when it does
     from yaml2dag.library.drafting import INTENTS
 
     pool = list(CONDITION_EXAMPLES)

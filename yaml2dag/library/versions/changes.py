@@ -21,6 +21,7 @@ from yaml2dag.library.versions.store import (
     _user,
 )
 from yaml2dag.library.versions.writes import LibraryWriteError, _atomic_write, inside, locked
+import time
 
 
 @dataclass
@@ -129,8 +130,6 @@ def commit_change(root: str | Path, path: str | Path, new_text: str, *, action: 
 
 
 def _now() -> float:
-    import time
-
     return time.time()
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from yaml2dag.library.versions.numbering import DEFAULT_VERSION
+from yaml2dag.format.loader import iter_workflow_files, load_text
+from yaml2dag.format.model import slugify
+from yaml2dag.format.validation import folder_problems, validate_file, validate_text
 
 
 def check_text(root: str | Path, text: str, target: str | Path) -> Any:
@@ -19,9 +22,6 @@ def check_text(root: str | Path, text: str, target: str | Path) -> Any:
     Returns:
         The :class:`~yaml2dag.format.validation.FileReport` (check ``.valid``).
     """
-    from yaml2dag.format.loader import iter_workflow_files
-    from yaml2dag.format.validation import folder_problems, validate_file, validate_text
-
     target_resolved = Path(target).resolve()
     report = validate_text(text, str(target))
     if report.workflow is not None and Path(root).is_dir():
@@ -33,8 +33,6 @@ def check_text(root: str | Path, text: str, target: str | Path) -> Any:
 
 def version_of(text: str) -> str:
     """The ``version`` a workflow text declares (default ``1.0.0``)."""
-    from yaml2dag.format.loader import load_text
-
     doc = load_text(text)
     data = doc.data if isinstance(doc.data, dict) else {}
     value = data.get("version")
@@ -42,9 +40,6 @@ def version_of(text: str) -> str:
 
 
 def _job_of(text: str, fallback: str) -> str:
-    from yaml2dag.format.loader import load_text
-    from yaml2dag.format.model import slugify
-
     doc = load_text(text)
     data = doc.data if isinstance(doc.data, dict) else {}
     if isinstance(data.get("id"), str) and data["id"]:

@@ -160,6 +160,7 @@ def _log(root: str | Path, job_id: str, entry: dict) -> int:
 
 
 def _user() -> str:
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import default_user
 
     return default_user()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from yaml2dag.format.errors import Problem, Yaml2DagError
+from filelock import FileLock
 
 
 VERSIONS_DIR = ".versions"
@@ -51,8 +52,6 @@ def locked(root: str | Path) -> Iterator[None]:
     """Hold the library's write lock (``.versions/.lock``, with ``filelock``: an ``flock`` where
     the file system has one, else a lock file of its own) while inside; blocks while another
     process holds it."""
-    from filelock import FileLock
-
     folder = versions_root(root)
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(folder / ".lock"):

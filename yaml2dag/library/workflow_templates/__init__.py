@@ -16,6 +16,10 @@ from typing import Any, Mapping
 
 from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
 from yaml2dag.format.model import Parameter, Workflow, slugify
+from ruamel.yaml import YAML
+from yaml2dag.format.parameters import check_value, coerce
+from yaml2dag.format.schema import did_you_mean
+from yaml2dag.format.validation import validate_text
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,6 @@ def _files() -> list[Any]:
 
 def list_templates() -> list[TemplateInfo]:
     """Every built-in template, sorted by file name."""
-    from yaml2dag.format.validation import validate_text
-
     out = []
     for entry in _files():
         report = validate_text(entry.read_text(encoding="utf-8"), entry.name)
@@ -68,7 +70,6 @@ def find_template(name: str) -> TemplateInfo:
     for info in templates:
         if wanted in (info.name.casefold(), slugify(info.name), info.file.rsplit(".", 1)[0].casefold()):
             return info
-    from yaml2dag.format.schema import did_you_mean
 
     names = [t.name for t in templates]
     raise WorkflowNotFoundError(f"no template named {name!r}{did_you_mean(name, names)} "
@@ -98,10 +99,6 @@ def instantiate(name: str, new_name: str | None = None, values: Mapping[str, str
         WorkflowNotFoundError: unknown template.
         ParameterError: unknown parameter, a secret, or a value of the wrong type.
     """
-    from ruamel.yaml import YAML
-
-    from yaml2dag.format.parameters import check_value, coerce
-
     info = find_template(name)
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -116,8 +113,6 @@ def instantiate(name: str, new_name: str | None = None, values: Mapping[str, str
     for key, raw in (values or {}).items():
         param = declared.get(key)
         if param is None:
-            from yaml2dag.format.schema import did_you_mean
-
             raise ParameterError(key, f"not a parameter of the template {info.name!r}"
                                  + did_you_mean(key, declared) + f" (parameters: {', '.join(declared) or 'none'})")
         if param.is_secret:

@@ -22,10 +22,18 @@ from yaml2dag.runs.history.common import (
 )
 from yaml2dag.runs.history.status import run_status, _status_of
 from yaml2dag.runs.tracking import owner_of
+import hashlib
+import signal
+import socket
+from yaml2dag.compiler import reconstructable_job, runtime as _runtime
+from yaml2dag.compiler.run_health import cli_tags
+from yaml2dag.runs.runner import _quiet_stderr
 
 
 def _report_marker(instance: Any, run: Any, message: str, values: dict[str, Any]) -> None:
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.dagster_internals import EngineEventData
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import _text
 
     instance.report_engine_event(message, run, EngineEventData(metadata={k: _text(v) for k, v in values.items()}))
@@ -37,13 +45,12 @@ def _cli_process(run: Any, created: float | None = None) -> int | None:
     Checked with psutil: the process exists, was started before the run was created, and its
     command line mentions yaml2dag or Python (so a recycled pid is never signalled).
     """
-    import socket
-
     pid_text = run.tags.get(TAG_CLI_PID)
     if not pid_text or not str(pid_text).isdigit() or run.tags.get(TAG_CLI_HOST) != socket.gethostname():
         return None
     pid = int(pid_text)
     try:
+        # lazy: psutil is heavy and optional here; kept off light paths
         import psutil
 
         proc = psutil.Process(pid)
@@ -85,9 +92,7 @@ def cancel_run(instance: Any, run_id: str, *, reason: str | None = None, by: str
         RunNotFoundError: no such run.
         RunStateError: the run has already finished.
     """
-    import signal
-    import socket
-
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import default_user
 
     run = _get_run(instance, run_id)
@@ -179,8 +184,6 @@ def _workflow_file_for(run: Any, library: Any, use_current: bool) -> tuple[str, 
         RunStateError: the workflow is not in the library, or it changed and no archived
             version matches (unless ``use_current``).
     """
-    import hashlib
-
     name = run.tags.get(TAG_WORKFLOW) or run.job_name
     try:
         report = library.find(name)
@@ -232,12 +235,11 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
         RunStateError: the run is not finished, ``from_failure`` on a successful run, unknown
             ``from_step``, or the workflow file changed (see ``use_current``).
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import ReexecutionOptions, execute_job
 
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import default_user
-    from yaml2dag.compiler import reconstructable_job
-    from yaml2dag.compiler import runtime as _runtime
-    from yaml2dag.runs.runner import _quiet_stderr
 
     parent = _get_run(instance, run_id)
     run_id = parent.run_id
@@ -271,7 +273,6 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     skip = ("dagster/", CLI_TAG_PREFIX, TAG_TRIGGER, TAG_USER, TAG_RETRY_OF, TAG_RETRY_MODE,
             TAG_WORKFLOW, TAG_VERSION, TAG_HASH, ".dagster/")
     tags = {k: v for k, v in parent.tags.items() if not k.startswith(skip)}
-    from yaml2dag.compiler.run_health import cli_tags
 
     # this process executes the re-execution (pid, host, start time; see yaml2dag.compiler.run_health)
     tags.update({TAG_TRIGGER: "cli", **cli_tags(), TAG_USER: default_user(), TAG_RETRY_OF: run_id,
@@ -283,6 +284,7 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
             result = None
     new_id = result.run_id if result is not None else None
     if new_id is None:
+        # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
         from dagster import RunsFilter
 
         records = instance.get_run_records(RunsFilter(tags={TAG_RETRY_OF: run_id}), limit=1)
@@ -291,6 +293,7 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
         new_id = records[0].dagster_run.run_id
     _runtime.forget_run(new_id)
     info = run_status(instance, new_id, library)
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
     executed = [r.step_key for r in instance.all_logs(new_id, of_type=DagsterEventType.STEP_START)]

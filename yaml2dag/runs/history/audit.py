@@ -16,6 +16,9 @@ from yaml2dag.runs.history.common import (
 )
 from yaml2dag.runs.history.status import _catalog_for, _status_of, trigger_of
 from yaml2dag.runs.tracking import StepTracker, owner_of, retry_message
+import json as _json
+from yaml2dag.format.secrets import MASK, SecretStore, mask
+from yaml2dag.runs.tracking import failure_message
 
 
 #: Parameter names whose values are masked in audits (besides ``secret`` parameters).
@@ -26,8 +29,6 @@ def mask_parameters(values: Any, workflow: Any = None) -> tuple[Any, list[str]]:
     """Run config with secrets masked: ``secret`` parameters, names that look like secrets
     (:data:`SECRET_NAME`) and any current value of the workflow's secrets. Returns (masked
     copy, masked parameter paths)."""
-    from yaml2dag.format.secrets import MASK, SecretStore, mask
-
     declared = {p.name for p in workflow.parameters if p.is_secret} if workflow is not None else set()
     secret_values = SecretStore(workflow).values() if workflow is not None else ()
     masked: list[str] = []
@@ -101,8 +102,6 @@ def _attempts(records: list) -> dict[str, list[dict]]:
         if outcome == "retry":
             current["error"] = retry_message(event)
         elif outcome == "failed":
-            from yaml2dag.runs.tracking import failure_message
-
             current["error"] = failure_message(event)
     for attempts in out.values():
         for item in attempts:
@@ -158,6 +157,7 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
     Raises:
         RunNotFoundError: no such run.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import gates
 
     run = _get_run(instance, run_id)
@@ -260,8 +260,6 @@ def audit_csv(audit: dict) -> str:
     attempt), ``skip``, ``approval`` (one row per decision and per outcome), ``handler``,
     ``cancel``, ``output``.
     """
-    import json as _json
-
     buffer = _io.StringIO()
     writer = _csv.writer(buffer, lineterminator="\n")
     writer.writerow(AUDIT_CSV_COLUMNS)

@@ -8,11 +8,12 @@ from typing import Any
 from yaml2dag.format.tags import PREFIX as TAGS_PREFIX
 from yaml2dag.runs.history.common import _get_run, _meta_values, _step_matches
 from yaml2dag.runs.tracking import owner_of, retry_message
+import logging
+from yaml2dag.runs.tracking import failure_message
 
 
 def _event_row(index: int, rec: Any) -> dict:
     event = rec.dagster_event
-    import logging
 
     etype = event.event_type_value if event is not None else "LOG"
     if etype.startswith("PIPELINE_"):  # Dagster's legacy names of run events
@@ -29,8 +30,6 @@ def _event_row(index: int, rec: Any) -> dict:
     }
     if event is not None:
         if etype == "STEP_FAILURE":
-            from yaml2dag.runs.tracking import failure_message
-
             row["error"] = failure_message(event)
         elif etype == "STEP_UP_FOR_RETRY":
             row["error"] = retry_message(event)
@@ -48,6 +47,7 @@ def event_type_names() -> set[str]:
     """The event types ``events --type`` accepts, upper case: Dagster's ``DagsterEventType``
     names (``STEP_FAILURE``, ``RUN_START``...) and values (``PIPELINE_START``...), and ``LOG``
     (log messages, which have no Dagster event)."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
     return {e.name for e in DagsterEventType} | {str(e.value) for e in DagsterEventType} | {"LOG"}

@@ -18,6 +18,11 @@ from typing import Any
 from yaml2dag.format.tags import TAG_CLI_PID, TAG_VERSION, TAG_WORKFLOW
 from yaml2dag.runs.history.common import TAG_USER, _iso
 from yaml2dag.runs.history.status import STATUS_MAP, trigger_of
+import json as _json
+import sqlite3
+import yaml
+from yaml2dag.compiler.run_health import process_state
+from yaml2dag.runs.runner import instance_home
 
 #: The alembic revision of the SQLite run storage (``history/runs.db``) and per-run event logs
 #: (``history/runs/<run id>.db``) of Dagster 1.13 (head of ``dagster/_core/storage/alembic``,
@@ -29,8 +34,6 @@ SQLITE_SCHEMA_REVISION = "29b539ebc72a"
 def _schema_known(conn: Any) -> bool:
     """True when the open SQLite database is at :data:`SQLITE_SCHEMA_REVISION` (one row in its
     ``alembic_version`` table); False for another revision or no such table."""
-    import sqlite3
-
     try:
         rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
     except sqlite3.Error:
@@ -43,8 +46,6 @@ def has_run_storage(home: str | _Path | None = None) -> bool:
     ``dagster.yaml`` configures a storage (PostgreSQL, MySQL...), or the default SQLite run
     database ``history/runs.db`` exists. ``list`` uses this to stay fast on a fresh home."""
     if home is None:
-        from yaml2dag.runs.runner import instance_home
-
         home = instance_home()
     home = _Path(home)
     if not home.is_dir():
@@ -54,8 +55,6 @@ def has_run_storage(home: str | _Path | None = None) -> bool:
     config = home / "dagster.yaml"
     if config.is_file():
         try:
-            import yaml
-
             data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         except Exception:  # noqa: BLE001 - a broken dagster.yaml: let Dagster report it
             return True
@@ -69,8 +68,6 @@ def _configured_storage(home: _Path) -> bool:
     if not config.is_file():
         return False
     try:
-        import yaml
-
         data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     except Exception:  # noqa: BLE001
         return True
@@ -103,9 +100,7 @@ def _paused_sqlite(home: _Path, run_id: str) -> bool | None:
     :mod:`yaml2dag.runs.approvals` without a later ``resolved`` one for the same gate. False when
     that database is not there (another event storage): the run then shows as ``running``.
     None when its schema is not :data:`SQLITE_SCHEMA_REVISION` (ask Dagster instead)."""
-    import json as _json
-    import sqlite3
-
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import MARKER
 
     db = home / "history" / "runs" / f"{run_id}.db"
@@ -151,9 +146,6 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
     yaml2dag process is gone, which :func:`yaml2dag.runs.runner.get_instance` ends first): the
     caller then uses the Dagster API.
     """
-    import json as _json
-    import sqlite3
-
     home = _Path(home)
     db = home / "history" / "runs.db"
     if _configured_storage(home) or not db.is_file():
@@ -180,8 +172,6 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
             origin = parsed.get("remote_job_origin") or parsed.get("external_pipeline_origin")
             fake = type("Run", (), {"tags": tags, "remote_job_origin": origin})()
             if status in ("NOT_STARTED", "STARTING", "STARTED", "CANCELING") and tags.get(TAG_CLI_PID):
-                from yaml2dag.compiler.run_health import process_state
-
                 if process_state(tags)[0] == "dead":
                     return None  # its process is gone: the Dagster path ends the run first (run_health)
             created_iso = None

@@ -10,6 +10,7 @@ from typing import Any
 
 from yaml2dag.runs.history.common import _get_run, _step_matches
 from yaml2dag.runs.tracking import owner_of
+import logging
 
 
 #: Messages the framework writes in a step's log that are not the step's output.
@@ -18,8 +19,6 @@ _FRAMEWORK = _re.compile(r"^(Skipping step |step `[^`]+` (is skipped|runs for|fa
 
 
 def _stream_of(rec: Any) -> str:
-    import logging
-
     message = rec.user_message or ""
     if message.startswith("[stderr] "):
         return "stderr"
@@ -52,8 +51,6 @@ def run_logs(instance: Any, run_id: str, *, step: str | None = None, compute: bo
     Raises:
         RunNotFoundError: no such run.
     """
-    import logging
-
     run_id = _get_run(instance, run_id).run_id
     lines = []
     captures = []

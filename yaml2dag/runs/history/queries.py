@@ -9,6 +9,7 @@ import re as _re
 from typing import Any
 
 from yaml2dag.runs.history.status import run_summary
+from yaml2dag.format.durations import parse_duration
 
 
 #: yaml2dag run statuses → the Dagster statuses they cover (``--status`` filters).
@@ -30,7 +31,6 @@ def parse_since(text: str | None) -> float | None:
     """
     if text is None or not str(text).strip():
         return None
-    from yaml2dag.format.durations import parse_duration
 
     value = str(text).strip().lower()
     match = _re.fullmatch(r"(\d+(?:\.\d+)?)\s*w(?:eeks?)?", value)
@@ -58,6 +58,7 @@ def resolve_job(name: str, library: Any = None) -> tuple[str, str]:
 def _dagster_statuses(statuses: list[str] | None) -> list[Any] | None:
     if not statuses:
         return None
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterRunStatus
 
     out = []
@@ -86,6 +87,7 @@ def list_runs(instance: Any, job: str | None = None, *, limit: int | None = None
     Raises:
         ValueError: an unknown status.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import RunsFilter
 
     wanted = [s.strip().lower() for s in statuses or []]
@@ -110,6 +112,7 @@ def list_runs(instance: Any, job: str | None = None, *, limit: int | None = None
 def last_runs(instance: Any, jobs: list[str]) -> dict[str, dict]:
     """The newest run of each job: ``{job: run_summary}`` (jobs without runs are absent); a
     run waiting at an approval gate is ``paused``."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import RunsFilter
 
     out = {}

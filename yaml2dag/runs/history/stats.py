@@ -7,6 +7,7 @@ from typing import Any
 
 from yaml2dag.runs.history.queries import list_runs
 from yaml2dag.runs.tracking import StepTracker, owner_of
+import math
 
 
 def _p95(values: list[float]) -> float | None:
@@ -14,7 +15,6 @@ def _p95(values: list[float]) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    import math
 
     rank = max(1, math.ceil(0.95 * len(ordered)))
     return ordered[rank - 1]
@@ -22,6 +22,7 @@ def _p95(values: list[float]) -> float | None:
 
 def _step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
     """Per workflow step of one run: ``{ran, failed, retried, duration}``."""
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_OUTPUT,

@@ -8,6 +8,7 @@ from typing import Any
 
 from yaml2dag.runs.history.common import TAG_USER, TAG_VERSION, TAG_WORKFLOW, _get_run, _iso
 from yaml2dag.runs.tracking import StepTracker, step_catalog
+from yaml2dag.format.run_trigger import trigger_kind
 
 
 #: Dagster run status → yaml2dag run status (issue #6, ``status``). A CANCELING run is still
@@ -37,6 +38,7 @@ def _catalog_for(run: Any, library: Any) -> dict:
         return {}
     if report.workflow is None:
         return {}
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.compiler.job import folder_resolver
 
     return step_catalog(report.workflow, folder_resolver(None, library))
@@ -58,6 +60,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     Raises:
         RunNotFoundError: no such run.
     """
+    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.runs.approvals import gates
 
     run = _get_run(instance, run_id)
@@ -108,14 +111,13 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
 def trigger_of(run: Any) -> str:
     """What started a run: :func:`yaml2dag.format.run_trigger.trigger_kind` of its tags and origin
     (``cli``, ``schedule``, ``sensor``, ``backfill``, ``ui`` or ``manual``)."""
-    from yaml2dag.format.run_trigger import trigger_kind
-
     return trigger_kind(run.tags, getattr(run, "remote_job_origin", None) is not None)
 
 
 def _status_of(run: Any, instance: Any = None) -> str:
     status = STATUS_MAP.get(run.status.value, run.status.value.lower())
     if run.status.value == "STARTED" and instance is not None:
+        # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
         from yaml2dag.runs.approvals import gates
 
         if any(g.waiting for g in gates(instance, run.run_id)):

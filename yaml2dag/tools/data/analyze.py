@@ -148,6 +148,7 @@ def _rounded(value: Any) -> Any:
 
 def summary_markdown(summary: dict) -> str:
     """The summary as markdown: columns, statistics, value counts and correlations."""
+    # lazy: pandas is heavy and optional here; kept off light paths
     import pandas as pd
 
     parts = [f"**{summary['rows']:,} rows × {len(summary['columns'])} columns**"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import re
 from typing import Any
+from yaml2dag.format.schema import did_you_mean
 
 #: Functions callable by name: pandas' ``MATHOPS`` (``pandas.core.computation.ops``).
 MATH_FUNCTIONS = frozenset((
@@ -205,8 +206,6 @@ def evaluate(frame: Any, expr: Any) -> Any:
         columns = [str(c) for c in frame.columns]
         hint = ""
         if match:
-            from yaml2dag.format.schema import did_you_mean
-
             hint = did_you_mean(match.group(1), columns)
         quoting = ""
         if any(not c.isidentifier() for c in columns):

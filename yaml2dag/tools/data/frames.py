@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from yaml2dag.tools.base import Markdown, ToolError, ToolResult
 from yaml2dag.tools.data.expressions import column_list
+from yaml2dag.format.schema import did_you_mean
 
 #: Rows shown in the ``preview`` metadata.
 PREVIEW_ROWS = 10
@@ -40,6 +41,7 @@ def as_frame(value: Any, what: str = "input") -> Any:
         ToolError: (not retryable) anything else, e.g. a file path given where a frame is
             expected; the message says what to write instead.
     """
+    # lazy: pandas is heavy and optional here; kept off light paths
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
@@ -103,8 +105,6 @@ def require_columns(frame: Any, names: Iterable[Any], where: str, side: str = ""
         ToolError: (not retryable) a name is not a string or not a column; the message has the
             closest column and the list of columns.
     """
-    from yaml2dag.format.schema import did_you_mean
-
     out = []
     columns = column_names(frame)
     for name in names:
@@ -123,6 +123,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and math.isnan(value):
         return ""
     try:
+        # lazy: pandas is heavy and optional here; kept off light paths
         import pandas as pd
 
         if value is pd.NaT or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
@@ -152,6 +153,7 @@ def markdown_table(frame: Any, rows: int = PREVIEW_ROWS, *, note: bool = True) -
     body = [[_cell(v) for v in record] for record in head.itertuples(index=False, name=None)]
     table = None
     try:
+        # optional: may be missing
         import pandas as pd
         import tabulate  # noqa: F401 - to_markdown needs it
 
@@ -208,6 +210,7 @@ def plain(value: Any) -> Any:
     type_name = type(value).__module__
     if type_name.startswith("numpy"):
         if type(value).__name__ in ("datetime64", "timedelta64"):
+            # lazy: pandas is heavy and optional here; kept off light paths
             import pandas as pd
 
             return plain(pd.Timestamp(value) if type(value).__name__ == "datetime64" else pd.Timedelta(value))
@@ -216,6 +219,7 @@ def plain(value: Any) -> Any:
         except (AttributeError, ValueError):
             return str(value)
     try:
+        # lazy: pandas is heavy and optional here; kept off light paths
         import pandas as pd
 
         if value is pd.NaT or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):

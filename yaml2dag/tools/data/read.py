@@ -27,6 +27,7 @@ from yaml2dag.format.durations import parse_duration
 from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
 from yaml2dag.tools.data.formats import READ_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
 from yaml2dag.tools.data.frames import frame_result, text_columns
+from yaml2dag.format.schema import did_you_mean
 
 #: Seconds a URL download may stall before it fails (``timeout`` overrides it).
 DEFAULT_URL_TIMEOUT = 60.0
@@ -140,6 +141,7 @@ def fetch(ctx: ToolContext, url: str, headers: dict, timeout: float) -> tuple[by
             connection failure or a timeout (retryable), or a body over
             :data:`MAX_DOWNLOAD_BYTES` (not retryable).
     """
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
 
     display = display_url(ctx, url)
@@ -193,6 +195,7 @@ def _reader_error(display: str, fmt: str, exc: Exception) -> ToolError:
 
 def _read_file(fmt: Format, source: Any, display: str, options: dict, *, from_url: bool) -> Any:
     """CSV, JSON or Parquet from a path or a byte buffer."""
+    # lazy: pandas is heavy and optional here; kept off light paths
     import pandas as pd
 
     kwargs = {**fmt.defaults, **options}
@@ -233,6 +236,7 @@ def read_sqlite(db: Path, display: str, table: str | None, query: str | None,
         ToolError: (not retryable) not a database, unknown table (with "did you mean"), or the
             query's error (a write: "attempt to write a readonly database").
     """
+    # lazy: pandas is heavy and optional here; kept off light paths
     import pandas as pd
 
     options = dict(options)
@@ -247,8 +251,6 @@ def read_sqlite(db: Path, display: str, table: str | None, query: str | None,
             names = [row[0] for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
             if table not in names:
-                from yaml2dag.format.schema import did_you_mean
-
                 raise ToolError(f"table `{table}` not found in {display}{did_you_mean(table, names)} "
                                 f"(tables: {', '.join(names) or 'none'})", retryable=False)
             sql = 'SELECT * FROM "' + table.replace('"', '""') + '"'

@@ -26,6 +26,7 @@ from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
 from yaml2dag.tools.data.expressions import ExpressionError, evaluate
 from yaml2dag.tools.data.frames import as_frame, as_list, column_names, frame_result, require_columns
 from yaml2dag.tools.data.schemas import AGG_FUNCTIONS, JOIN_HOWS, OPERATIONS
+from yaml2dag.format.schema import did_you_mean
 
 
 class OperationError(Exception):
@@ -81,8 +82,6 @@ def _split(item: Any, i: int) -> tuple[str, Any]:
                         f"{{filter: \"precipitation > 0\"}}, got {got}", retryable=False)
     (name, arg), = item.items()
     if name not in HANDLERS:
-        from yaml2dag.format.schema import did_you_mean
-
         raise ToolError(f"operations[{i}]: unknown operation `{name}`{did_you_mean(str(name), OPERATIONS)} "
                         f"(operations: {', '.join(OPERATIONS)})", retryable=False)
     return str(name), arg
@@ -164,6 +163,7 @@ def op_group_by(frame: Any, spec: Any, where: str) -> Any:
     ``<column>_<function>``) or ``{column: c, func: f}`` (the key is the new column's name).
     Rows whose key is null form their own group (as SQL's GROUP BY does).
     """
+    # lazy: pandas is heavy and optional here; kept off light paths
     import pandas as pd
 
     spec = _mapping_arg(spec, "the argument")
@@ -191,8 +191,6 @@ def op_group_by(frame: Any, spec: Any, where: str) -> Any:
             pairs = [(key, key, value)]
         for out_name, column, func in pairs:
             if func not in AGG_FUNCTIONS:
-                from yaml2dag.format.schema import did_you_mean
-
                 raise OperationError(f"agg.{key}: unknown function {func!r}{did_you_mean(str(func), AGG_FUNCTIONS)} "
                                      f"(functions: {', '.join(AGG_FUNCTIONS)})")
             require_columns(frame, [column], f"{where}.agg.{key}")

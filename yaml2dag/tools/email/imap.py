@@ -17,6 +17,7 @@ from typing import Any
 
 from yaml2dag.tools import mail
 from yaml2dag.tools.base import ToolContext, ToolError
+import base64
 
 
 #: UIDs per FETCH command when reading message metadata.
@@ -46,8 +47,6 @@ def encode_folder(name: str) -> str:
 
     def flush() -> None:
         if pending:
-            import base64
-
             raw = "".join(pending).encode("utf-16-be")
             out.append("&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-")
             pending.clear()
@@ -65,8 +64,6 @@ def encode_folder(name: str) -> str:
 
 def decode_folder(name: str) -> str:
     """The readable form of a modified-UTF-7 mailbox name (``Entw&APw-rfe`` → ``Entwürfe``)."""
-    import base64
-
     def one(match: re.Match) -> str:
         body = match.group(1)
         if not body:

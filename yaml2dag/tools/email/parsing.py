@@ -13,6 +13,7 @@ from email import policy as _email_policy
 from typing import Any
 
 from yaml2dag.tools import mail
+import codecs
 
 
 _POLICY = _email_policy.default
@@ -65,8 +66,6 @@ def _part_text(part: Any) -> str:
 
 
 def _known_charset(name: str | None) -> bool:
-    import codecs
-
     if not name:
         return False
     try:

@@ -47,6 +47,7 @@ def _is_root(path: str) -> bool:
 def _homes() -> set[str]:
     found = {os.path.expanduser("~"), os.environ.get("HOME") or ""}
     try:
+        # optional: may be missing
         import pwd
 
         found.add(pwd.getpwuid(os.getuid()).pw_dir)

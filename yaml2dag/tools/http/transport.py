@@ -212,6 +212,7 @@ def send(
             connection (retryable unless the URL or TLS setup is at fault); a body over
             ``max_bytes`` (not retryable).
     """
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
 
     seconds, step_bound = effective_timeout(ctx, timeout, default_timeout)
@@ -327,6 +328,7 @@ def _short_reason(exc: BaseException) -> str:
 
 def _transport_error(what: str, url: str, exc: BaseException) -> ToolError:
     """A ToolError for a request that got no response (see :func:`send`)."""
+    # lazy: requests is heavy and optional here; kept off light paths
     import requests
 
     parts = urllib.parse.urlsplit(url)
