@@ -20,6 +20,7 @@ TRICKY = [
     "{{ a | default('x') }}", "{% if a %}{{ b }}{% endif %}", "{# c #}{{ a }}", "{{ a + 1 }}",
     "{{ a }} {{ b", "loud", "s1.succeeded", "s1.succeeded and x", "3", "not a", "a | not",
     "{{ loop.index }}", "{{ item.name }}", "{{ a.b }}{{ a.b }}", "{{ b }} {{ a }}",
+    "{{ x" + ".a" * 40 + " }}", "{{ x" + " | trim" * 40 + " }}", "{{ a.b.c.d.e.f.g | h }}",
 ]
 
 
@@ -56,9 +57,10 @@ def test_simple_analysis_equals_jinja(bare):
 
 
 @pytest.mark.parametrize("text", ["{{ env }}", "{{- a }}", "{{ a\n}}", "{% if a %}{{ b }}{% endif %}", "{{ a() }}",
-                                  "{{ true }}", "{{ a }} {{ b", "{{ a }}\r\n{{ b }}", "{{{ a }}}"])
+                                  "{{ true }}", "{{ a }} {{ b", "{{ a }}\r\n{{ b }}", "{{{ a }}}",
+                                  "x" + ".a" * 128])
 def test_anything_else_goes_to_jinja(text):
-    assert simple_analysis(text) is None
+    assert simple_analysis(text, bare=True) is None
 
 
 def _shell_strings() -> list[str]:

@@ -42,3 +42,33 @@ def test_compiler_and_runner_refuse_a_bare_workflow():
     with pytest.raises(TypeError, match="run_workflow takes a ValidatedWorkflow"):
         run_workflow(report)  # type: ignore[arg-type]
     assert compile_workflow(report.validated()).name == "good"
+
+
+def test_the_model_is_immutable_all_the_way_down():
+    import copy
+    import json
+    import pickle
+
+    text = ("name: Frozen\nlabels: {team: ops}\ndefaults: {timeout: 5m}\noutputs: {o: '{{ a.output }}'}\n"
+            "triggers:\n  - {type: schedule, cron: '0 * * * *'}\nsteps:\n"
+            "  - id: a\n    tool: shell\n    for_each: [1, [2, 3]]\n    parameters: {command: echo, env: {X: '1'}}\n")
+    wf = validate_text(text).validated().workflow
+    step = wf.steps[0]
+    for value, change in [
+        (step.parameters, lambda v: v.__setitem__("command", "rm")),
+        (step.parameters["env"], lambda v: v.update(Y="2")),
+        (step.for_each, lambda v: v.append(4)),
+        (step.for_each[1], lambda v: v.pop()),
+        (wf.labels, lambda v: v.clear()),
+        (wf.defaults, lambda v: v.setdefault("tool", "x")),
+        (wf.outputs, lambda v: v.pop("o")),
+        (wf.triggers[0].options, lambda v: v.__delitem__("cron")),
+    ]:
+        with pytest.raises(TypeError, match="read-only"):
+            change(value)
+    assert step.parameters == {"command": "echo", "env": {"X": "1"}} and step.for_each == [1, [2, 3]]
+    assert pickle.loads(pickle.dumps(wf)) == wf  # Dagster's run workers get the same, frozen model
+    assert json.loads(json.dumps(step.parameters)) == step.parameters
+    plain = copy.deepcopy(step.parameters)
+    plain["env"]["Y"] = "2"  # a deep copy is an ordinary, changeable value
+    assert "Y" not in step.parameters["env"]

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Union
 
+from yaml2dag.format.assets import AssetDecl, build_assets, build_deps
 from yaml2dag.format.durations import parse_duration
+from yaml2dag.format.frozen import FrozenDict, freeze
 from yaml2dag.format.semantics import retry_wait, retry_waits
 
 DocPath = tuple
@@ -143,7 +145,7 @@ class StepBody:
 
     tool: str
     action: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     name: str = ""
     description: str = ""
     timeout: float | None = None
@@ -157,7 +159,7 @@ class Step:
     id: str
     tool: str = ""
     action: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     name: str = ""
     description: str = ""
     depends_on: tuple[str, ...] | None = None
@@ -174,6 +176,9 @@ class Step:
     when_key: str = "when"
     depends_key: str = "depends_on"
     kind: str = "step"
+    #: data assets the step writes and asset keys it reads (:mod:`yaml2dag.format.assets`)
+    assets: tuple[AssetDecl, ...] = ()
+    deps: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -254,7 +259,7 @@ class SubWorkflow:
 
     id: str
     workflow: str
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     name: str = ""
     description: str = ""
     depends_on: tuple[str, ...] | None = None
@@ -279,9 +284,9 @@ class Trigger:
     type: str
     name: str | None = None
     description: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     enabled: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=FrozenDict)
     path: DocPath = ()
 
 
@@ -323,11 +328,11 @@ class Workflow:
     description: str = ""
     author: str = ""
     tags: tuple[str, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=FrozenDict)
     parameters: tuple[Parameter, ...] = ()
     triggers: tuple[Trigger, ...] = (Trigger("manual"),)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=FrozenDict)
+    outputs: Mapping[str, Any] = field(default_factory=FrozenDict)
     on_failure: tuple[Entry, ...] = ()
     timeout: float | None = None
     concurrency: Concurrency | None = None
@@ -430,7 +435,7 @@ def build_body(data: Any, path: DocPath) -> StepBody | None:
     return StepBody(
         tool=_str(data.get("tool")),
         action=data.get("action") if isinstance(data.get("action"), str) else None,
-        parameters=params if isinstance(params, dict) else {},
+        parameters=freeze(params) if isinstance(params, dict) else FrozenDict(),
         name=_str(data.get("name")),
         description=_str(data.get("description")),
         timeout=_duration(data.get("timeout")),
@@ -484,22 +489,24 @@ def _build_step(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Step:
         id=_str(data.get("id")),
         tool=_str(merged.get("tool")),
         action=merged.get("action") if isinstance(merged.get("action"), str) else None,
-        parameters=params if isinstance(params, dict) else {},
+        parameters=freeze(params) if isinstance(params, dict) else FrozenDict(),
         name=_str(data.get("name")),
         description=_str(data.get("description")),
         depends_on=_ids(data.get("depends_on", data.get("needs"))),
-        when=_condition(data),
+        when=freeze(_condition(data)),
         on_error=on_error,
         retry=retry,
         fallback=build_body(merged.get("fallback"), path + (("fallback",) if "fallback" in data else ())),
         timeout=_duration(merged.get("timeout")),
-        for_each=data.get("for_each"),
+        for_each=freeze(data.get("for_each")),
         max_parallel=_int(data.get("max_parallel")),
         pool=merged.get("pool") if isinstance(merged.get("pool"), str) else None,
         compensate=build_body(data.get("compensate"), path + ("compensate",)),
         path=path,
         when_key=_when_key(data),
         depends_key=_depends_key(data),
+        assets=build_assets(data.get("assets"), path),
+        deps=build_deps(data.get("deps")),
     )
 
 
@@ -534,7 +541,7 @@ def build_entry(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Entry
     if kind == "branch":
         return Branch(
             id=_str(data.get("id")),
-            condition=_condition(data),
+            condition=freeze(_condition(data)),
             then=build_entries(data.get("then"), path + ("then",), defaults),
             else_=build_entries(data.get("else"), path + ("else",), defaults),
             when_key=_when_key(data, "if"),
@@ -548,7 +555,7 @@ def build_entry(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Entry
         )
         return Switch(
             id=_str(data.get("id")),
-            expression=data.get("switch"),
+            expression=freeze(data.get("switch")),
             cases=cases,
             default=build_entries(data.get("default"), path + ("default",), defaults)
             if "default" in data else None,
@@ -559,8 +566,8 @@ def build_entry(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Entry
         return SubWorkflow(
             id=_str(data.get("id")),
             workflow=_str(data.get("workflow")),
-            parameters=params if isinstance(params, dict) else {},
-            when=_condition(data),
+            parameters=freeze(params) if isinstance(params, dict) else FrozenDict(),
+            when=freeze(_condition(data)),
             when_key=_when_key(data),
             **common,
         )
@@ -604,9 +611,9 @@ def build_trigger(data: Any, path: DocPath) -> Trigger | None:
         type=data["type"],
         name=data.get("name") if isinstance(data.get("name"), str) else None,
         description=_str(data.get("description")),
-        parameters=params if isinstance(params, dict) else {},
+        parameters=freeze(params) if isinstance(params, dict) else FrozenDict(),
         enabled=bool(data.get("enabled", True)),
-        options={k: v for k, v in data.items() if k not in _TRIGGER_COMMON},
+        options=freeze({k: v for k, v in data.items() if k not in _TRIGGER_COMMON}),
         path=path,
     )
 
@@ -660,11 +667,11 @@ def build_workflow(data: Any, file: str = "<string>", content_hash: str = "") ->
         description=_str(data.get("description")),
         author=_str(data.get("author")),
         tags=tuple(t for t in tags if isinstance(t, str)),
-        labels={str(k): v for k, v in labels.items() if isinstance(v, str)},
+        labels=FrozenDict({str(k): v for k, v in labels.items() if isinstance(v, str)}),
         parameters=parameters,
         triggers=triggers,
-        defaults=defaults,
-        outputs=outputs,
+        defaults=freeze(defaults),
+        outputs=freeze(outputs),
         on_failure=build_entries(data.get("on_failure"), ("on_failure",), defaults),
         timeout=_duration(data.get("timeout")),
         concurrency=concurrency,

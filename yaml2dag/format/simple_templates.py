@@ -8,7 +8,8 @@ name with optional argument-free filters, on one line, and gives exactly the
 :class:`~yaml2dag.format.expressions.Analysis` that :func:`~yaml2dag.format.expressions.analyze`
 gives (a unit test compares the two on every template of the shipped workflows and the test
 data); anything else (``{% %}``, ``{# #}``, calls, operators, literals, subscripts, keywords,
-whitespace control, ``env``, several lines inside ``{{ }}``) returns None and goes to Jinja.
+whitespace control, ``env``, several lines inside ``{{ }}``, more than :data:`_MOST_LINKS` names
+and filters) returns None and goes to Jinja.
 
 Such a template has no constant operation and no use of ``env``, so the static bounds
 (:func:`~yaml2dag.format.expressions.static_problems_of`) find nothing in it, and no call the
@@ -26,6 +27,10 @@ from yaml2dag.format.expressions import Analysis, Reference
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 #: One ``{{ ... }}``: a dotted name, then filters without arguments, spaces and tabs around.
 _EXPRESSION = re.compile(rf"[ \t]*(?P<chain>{_NAME}(?:\.{_NAME})*)(?P<filters>(?:[ \t]*\|[ \t]*{_NAME})*)[ \t]*")
+#: Most names and filters in one simple ``{{ ... }}``: each is one level of Jinja's tree, which
+#: :func:`~yaml2dag.format.expressions.parse_template` bounds (``MAX_EXPRESSION_DEPTH``, 32); real
+#: templates use four or five.
+_MOST_LINKS = 8
 _VARIABLE = re.compile(r"\{\{(.*?)\}\}", re.S)
 #: Names Jinja reads as constants, operators or keywords rather than as variables, and ``env``,
 #: whose uses the static bounds check.
@@ -63,6 +68,8 @@ def simple_analysis(value: str, bare: bool = False) -> Analysis | None:
         if parts[0] in _NOT_VARIABLES:
             return None
         filters = [f.strip() for f in found.group("filters").split("|")[1:]]
+        if len(parts) + len(filters) > _MOST_LINKS:  # deep trees are parse_template's to refuse
+            return None
         uses_raw = uses_raw or "raw" in filters
         lineno = source.count("\n", 0, match.start()) + 1
         refs.append(Reference(parts[0], parts[1] if len(parts) > 1 else None,
