@@ -32,6 +32,13 @@ from dagster._core.events import JobFailureData, RunFailureReason
 # whose worker died (Dagster builds them only inside its own executors).
 from dagster._core.execution.plan.objects import StepFailureData, StepRetryData
 
+# --- repositories -----------------------------------------------------------------------------
+# The data of a repository whose jobs are built lazily (callables, by name) AND which holds asset
+# definitions: ``@repository`` returning a dict takes only jobs, schedules and sensors
+# (``VALID_REPOSITORY_DATA_DICT_KEYS``), and ``Definitions`` takes no lazy jobs
+# (yaml2dag.compiler.assets.lazy_repository).
+from dagster._core.definitions.repository_definition.repository_data import CachingRepositoryData
+
 # --- errors -----------------------------------------------------------------------------------
 # A serialisable error (``EvaluationError.error_data``) and the function building one from
 # ``sys.exc_info()``; defined in ``dagster_shared.error``, not exported by ``dagster``.
@@ -140,6 +147,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CachingRepositoryData",
     "CheckRunHealthResult",
     "DagsterEvaluationErrorReason",
     "DynamicCollectDependencyDefinition",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from yaml2dag.compiler.assets import asset_specs
 from yaml2dag.compiler.job import compile_workflow, folder_resolver
 from yaml2dag.format.errors import Problem, WorkflowInvalidError
 from yaml2dag.library.folder import Library
@@ -174,7 +175,9 @@ def _build_definitions(path: str | Path | None, strict: bool | None) -> dg.Defin
     jobs = [slot[0] for slot in slots if slot is not None]
     entries = [slot[1] for slot in slots if slot is not None]
     schedules, sensors = _triggers(compiled, entries, jobs, strict)
-    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors)
+    # the data assets the steps declare (``assets``, ``deps``): asset specs, grouped by workflow
+    specs = asset_specs([(r.workflow, r.plan) for r in reports if r.valid and r.workflow is not None])
+    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors, assets=specs)
 
 
 def _triggers(compiled: list[tuple[Workflow, dg.JobDefinition]], entries: list[tuple[Workflow | None, str, str]],

@@ -75,6 +75,8 @@ _REF_NAMES = {
     "defaults": "defaults mapping",
     "entry": "entry (step, parallel, branch, switch or sub-workflow)",
     "trigger": "trigger",
+    "asset_key": "asset key `seg/seg`",
+    "asset": "asset mapping (`key`, `path` or `table`, ...)",
 }
 
 #: Patterns longer than this are not printed (they would fill the table); the schema has them.

@@ -35,6 +35,7 @@ from yaml2dag.format.tags import TAG_FOR_EACH, TAG_MAX_ATTEMPTS, TAG_PARALLEL_GR
 from yaml2dag.tools.base import Action, ToolError, ToolResult, check_parameters
 from yaml2dag.tools.registry import get_tool
 from yaml2dag.compiler import runtime
+from yaml2dag.compiler.assets import materializations
 from yaml2dag.compiler.config import RESOURCE_KEY
 from yaml2dag.compiler.op_io import op_failure, read_inputs, result_metadata, storable, tool_secrets
 from yaml2dag.compiler.scope import CompiledWorkflow
@@ -138,6 +139,9 @@ def step_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In], *, element:
             return
         finally:
             runtime.unregister_context(context.run_id, tctx)
+        # the data assets the step declares (``assets``), before its result
+        yield from materializations(context, cw.workflow, step, scope, res, tool_result.written,
+                                    lambda text: cw.mask(text, secrets))
         # failure handlers rebuild results from this metadata (``result``), in any process
         yield dg.Output(res, "result", metadata=result_metadata(res, SUCCEEDED, tool_result, secrets))
 

@@ -14,8 +14,9 @@ Checks, in the order a file goes through them:
 7. dependencies: unknown ``depends_on`` targets and cycles — :mod:`.plan`;
 8. triggers: cron expressions, IANA time zones, trigger parameters;
 9. across a folder: duplicate workflow names (case-insensitive) and job ids, unknown
-   sub-workflows and upstream workflows, and Dagster op/graph definition names two jobs would
-   share (:mod:`.naming`; Dagster refuses such a code location).
+   sub-workflows and upstream workflows, Dagster op/graph definition names two jobs would
+   share (:mod:`.naming`; Dagster refuses such a code location), and asset keys two steps
+   write (a warning, :mod:`.validation_assets`).
 
 The checks live in one module per concern (``validation_*``); this module validates files and
 folders and keeps every public name importable from ``yaml2dag.format.validation``.
@@ -31,6 +32,7 @@ from typing import Sequence
 
 from yaml2dag.format.errors import WARNING
 from yaml2dag.format.loader import internal_problem, iter_workflow_files
+from yaml2dag.format.validation_assets import asset_writer_problems
 from yaml2dag.format.validation_checker import DocumentChecker, _Checker, check_document, validate_file, validate_text  # noqa: F401 - re-exported
 from yaml2dag.format.validation_ids import DAGSTER_RESERVED, RESERVED_NAMES
 from yaml2dag.format.validation_lookup import _lookup, _resolver  # noqa: F401 - re-exported (name_index)
@@ -83,7 +85,7 @@ def folder_problems(reports: list[FileReport]) -> None:
     """Add cross-file problems (duplicate names and job ids, sub-workflows) to the reports,
     in place. Never raises: see :func:`_isolated`."""
     for check in (_name_problems, subworkflow_problems, workflow_trigger_problems, definition_name_problems,
-                  trigger_name_problems):
+                  trigger_name_problems, asset_writer_problems):
         _isolated(check, reports)
     for report in reports:
         report.problems[:] = _dedupe(report.problems)

@@ -94,11 +94,15 @@ class ToolResult:
         fields: tool-specific result fields (``exit_code``, ``status_code``, ``rows``, ...).
         metadata: extra Dagster output metadata for the UI (str, int, float, bool, list or
             dict values; a value wrapped in :class:`Markdown` shows as markdown).
+        written: what the action wrote: file paths, and SQLite tables as
+            ``sqlite:///FILE#TABLE``; a step that declares one asset without ``path`` or
+            ``table`` reports it at the one written path (:mod:`yaml2dag.compiler.assets`).
     """
 
     output: Any = None
     fields: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    written: tuple[str, ...] = ()
 
 
 class Markdown(str):

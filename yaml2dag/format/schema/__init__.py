@@ -331,6 +331,9 @@ def _convert(doc: Document, base: DocPath, error: Any, rule: str) -> list[Proble
                         expected=f"at most {error.validator_value}")]
     if validator in ("minItems", "minLength", "minProperties"):
         return [problem(path, "must not be empty", expected="not empty")]
+    if validator == "not" and _expected(schema):
+        expected = _expected(schema)
+        return [problem(path, f"expected {expected}, got {_describe(instance)}", expected=expected)]
     if validator in ("anyOf", "oneOf"):
         expected = _expected(schema)
         if expected:

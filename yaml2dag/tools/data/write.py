@@ -68,8 +68,10 @@ def write(ctx: ToolContext, params: dict) -> ToolResult:
     size = target.stat().st_size
     where = f"{target} (table `{extra['table']}`)" if extra else str(target)
     ctx.log.info(f"wrote {len(frame):,} rows × {len(frame.columns)} columns to {where}, {size:,} bytes")
-    return frame_result(frame, output=str(target), fields={"bytes": size},
-                        metadata={"path": str(target), "bytes": size, "format": fmt.name, **extra})
+    result = frame_result(frame, output=str(target), fields={"bytes": size},
+                          metadata={"path": str(target), "bytes": size, "format": fmt.name, **extra})
+    result.written = (f"sqlite:///{target}#{extra['table']}",) if extra else (str(target),)
+    return result
 
 
 def write_file(frame: Any, target: Path, fmt: Format, overwrite: bool, index: bool, options: dict) -> None:

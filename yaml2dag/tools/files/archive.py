@@ -303,4 +303,4 @@ def backup(ctx: ToolContext, params: dict) -> ToolResult:
                 "count": files}
     if removed:
         metadata["removed"] = removed
-    return ToolResult(output=archive, fields=fields, metadata=metadata)
+    return ToolResult(output=archive, fields=fields, metadata=metadata, written=(archive,))

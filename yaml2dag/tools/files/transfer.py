@@ -164,7 +164,7 @@ def _transfer_result(verb: str, pairs: list[tuple[str, str]], stats: dict) -> To
     rows = ((s, t) for s, t in pairs)
     metadata = {f"{verb}": _table(("source", "destination"), rows, len(pairs)),
                 "files": stats["files"], "bytes": stats["bytes"]}
-    return ToolResult(output=targets, fields=fields, metadata=metadata)
+    return ToolResult(output=targets, fields=fields, metadata=metadata, written=tuple(targets))
 
 
 def copy(ctx: ToolContext, params: dict) -> ToolResult:
