@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from yaml2dag.format.loader import load_file, load_text
-from yaml2dag.format.model import Source, build_workflow
+from yaml2dag.format.model import Source
+from yaml2dag.format.model_builder import build_workflow
 from yaml2dag.format.validation import validate_file
 
 from conftest import make_dagster_home, run_cli, run_cli_counting_dagster, write

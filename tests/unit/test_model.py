@@ -12,11 +12,10 @@ from yaml2dag.format.model import (
     ParallelGroup,
     RetryConfig,
     Switch,
-    build_workflow,
-    entry_kind,
     infer_type,
     slugify,
 )
+from yaml2dag.format.model_builder import build_workflow, entry_kind
 
 
 @pytest.mark.parametrize("name, slug", [

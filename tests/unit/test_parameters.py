@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from yaml2dag.format.errors import ParameterError
-from yaml2dag.format.model import Parameter, build_workflow
+from yaml2dag.format.model import Parameter
+from yaml2dag.format.model_builder import build_workflow
 from yaml2dag.format.parameters import check_value, coerce, parse_assignments, resolve
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from yaml2dag.format.loader import load_text
-from yaml2dag.format.model import build_workflow
+from yaml2dag.format.model_builder import build_workflow
 from yaml2dag.format.plan import Plan, build_plan, step_references, template_fields
 
 

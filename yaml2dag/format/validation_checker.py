@@ -18,7 +18,8 @@ from yaml2dag.format.errors import ERROR, WARNING, Problem, TemplateError
 from yaml2dag.format.expressions import analyze
 from yaml2dag.format.limits import RULE as LIMIT_RULE
 from yaml2dag.format.loader import Document, DocPath, format_path, internal_problem, load_file, load_text
-from yaml2dag.format.model import Workflow, build_workflow, iter_entries
+from yaml2dag.format.model import Workflow, iter_entries
+from yaml2dag.format.model_builder import build_workflow
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.schema import structural_problems
 from yaml2dag.format.simple_templates import simple_analysis

@@ -13,7 +13,8 @@ import re
 import yaml
 from yaml2dag.format import cron
 from yaml2dag.format.errors import ParameterError
-from yaml2dag.format.model import PARAMETER_TYPES, build_parameter
+from yaml2dag.format.model import PARAMETER_TYPES
+from yaml2dag.format.model_builder import build_parameter
 from yaml2dag.format.parameters import check_value, coerce
 from yaml2dag.format.schema import did_you_mean
 from yaml2dag.format.validation import timezone_problem

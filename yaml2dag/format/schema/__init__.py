@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from yaml2dag.format.errors import Problem
 from yaml2dag.format.loader import Document, DocPath
-from yaml2dag.format.model import entry_kind
+from yaml2dag.format.model_builder import entry_kind
 import hashlib
 import importlib
 
