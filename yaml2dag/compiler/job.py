@@ -26,7 +26,7 @@ from yaml2dag.format.definitions_folder import library_root
 from yaml2dag.format.errors import WorkflowInvalidError
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.validated import ValidatedWorkflow, require_validated
-from yaml2dag.format.workflow_folder import WorkflowFolder
+from yaml2dag.format.name_index import NameIndex
 from yaml2dag.compiler.config import RESOURCE_KEY, config_mapping, parameters_resource
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, make_threads_executor, threads_executor, time_limited
 from yaml2dag.compiler.graph import GraphBuilder, workflow_dir_of
@@ -246,14 +246,16 @@ def compile_workflow(
 
 def folder_resolver(folder: str | None, library=None) -> Callable[[str], tuple[Workflow, str | None]]:
     """A resolver that finds sub-workflows among the workflow files of the definitions folder
-    that contains ``folder`` (or of ``library``, a :class:`~yaml2dag.format.workflow_folder.WorkflowFolder`)."""
+    that contains ``folder`` (or of ``library``: anything with ``find(name) -> FileReport``, such as
+    :class:`~yaml2dag.format.name_index.NameIndex` or :class:`~yaml2dag.format.workflow_folder.WorkflowFolder`)."""
     state: dict = {"library": library}
 
     def resolve_name(name: str) -> tuple[Workflow, str | None]:
         if state["library"] is None:
             if folder is None:
                 raise WorkflowInvalidError(name, [])
-            state["library"] = WorkflowFolder(library_root(folder))
+            # the name index: only the named workflow (and those it names) is validated
+            state["library"] = NameIndex(library_root(folder))
         report = state["library"].find(name)
         if not report.valid or report.workflow is None:
             raise WorkflowInvalidError(report.file, report.errors)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from yaml2dag.format.errors import WorkflowNotFoundError
+from yaml2dag.format.errors import WorkflowNotFoundError, sort_problems
 from yaml2dag.format.model import IDENTIFIER, SubWorkflow, iter_entries, slugify
 from yaml2dag.format.naming import INVALID_NODE, op_name
 from yaml2dag.format.validation import FileReport, definition_name_problems, folder_problems, validate_file
@@ -237,6 +237,7 @@ class NameIndex:
         self._keys: dict[str, str] | None = None
         self._by_key: dict[str, IndexEntry] = {}
         self._forced: dict[str, list] = {}
+        self._related_ids: set[str] | None = None
         # the validator's lookup (yaml2dag.format.validation._lookup): one table, first file wins
         self._lookup: dict[str, IndexEntry] = {}
         for e in self.entries:
@@ -360,16 +361,40 @@ class NameIndex:
         cached = self._reports.get(entry.file)
         if cached is not None:
             return cached
+        if entry.has_triggers:
+            self._trigger_reports()
+            return self._reports[entry.file]
         members = self.closure(entry)
         reports = [self._validated(e) for e in members]
         folder_problems(reports)
         report = next(r for r, e in zip(reports, members) if e.file == entry.file)
-        self._add_duplicates(entry, report, {e.file for e in members})
+        self._finish(entry, report, {e.file for e in members})
+        return report
+
+    def _finish(self, entry: IndexEntry, report: FileReport, checked: set[str]) -> None:
+        """Add the problems found against files outside ``checked`` and cache the report."""
+        self._add_duplicates(entry, report, checked)
         if self._keys is not None or self._needs_group(entry):
             self.keys()
             report.problems += [p for p in self._forced.get(entry.file, []) if p not in report.problems]
+        report.problems[:] = sort_problems(report.problems)
         self._reports[entry.file] = report
-        return report
+
+    def _trigger_reports(self) -> None:
+        """The reports of every file with ``triggers``, checked together (trigger names are
+        unique across the folder) with the workflows they name, once."""
+        with_triggers = [e for e in self.entries if e.has_triggers]
+        files: dict[str, IndexEntry] = {}
+        for e in with_triggers:
+            for member in self.closure(e):
+                files[member.file] = member
+        members = sorted(files.values(), key=lambda e: self._order.get(e.file, -1))
+        reports = [self._validated(e) for e in members]
+        folder_problems(reports)
+        checked = set(files)
+        for e, report in zip(members, reports):
+            if e.has_triggers:
+                self._finish(e, report, checked)
 
     def _duplicate_names(self) -> dict[str, list[tuple[str, IndexEntry]]]:
         """``file -> [(kind, earlier entry)]``: the validator's duplicate name and job id rule
@@ -412,7 +437,9 @@ class NameIndex:
     # ------------------------------------------------------------------ job names
 
     def _needs_group(self, entry: IndexEntry) -> bool:
-        return bool(entry.id) and entry.id in _related(e.id for e in self.entries if IDENTIFIER.match(e.id or ""))
+        if self._related_ids is None:
+            self._related_ids = _related(e.id for e in self.entries if e.mapping and e.id and IDENTIFIER.match(e.id))
+        return bool(entry.id) and entry.id in self._related_ids
 
     def keys(self) -> dict[str, str]:
         """``file -> job name`` for every file of the index, in folder order (see the module
