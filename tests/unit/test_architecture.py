@@ -146,3 +146,35 @@ def test_no_import_cycle_between_modules_or_packages_function_level_imports_incl
                 packages.setdefault(_package(module), set()).add(_package(target))
     assert "yaml2dag.format" in packages.get("yaml2dag.compiler", set())
     assert cycles(packages) == [], "top-level packages importing each other"
+
+
+def _function_imports_without_a_reason() -> list[str]:
+    """Imports inside functions with no comment on their line, nor above the run of imports they
+    belong to (``# lazy: keeps Dagster out of ...``)."""
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "_compiled.py":  # generated
+            continue
+        text = path.read_text()
+        lines = text.splitlines()
+        for function in ast.walk(ast.parse(text, str(path))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                if "#" in lines[node.lineno - 1]:
+                    continue
+                above = node.lineno - 2
+                while above >= 0 and lines[above].strip().startswith(("import ", "from ", ")")) \
+                        or above >= 0 and lines[above].rstrip().endswith(","):
+                    above -= 1
+                if above < 0 or not lines[above].strip().startswith("#"):
+                    missing.append(f"{path.relative_to(REPO)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return sorted(set(missing))
+
+
+def test_every_import_inside_a_function_says_why():
+    """An import stays inside a function only to keep Dagster out of validate/list/show/schema or
+    a heavy optional dependency off a light path, and says so in a comment (docs/architecture.md)."""
+    assert _function_imports_without_a_reason() == []
