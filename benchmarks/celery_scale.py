@@ -206,6 +206,7 @@ def queue_part(work: Path, runs: int, storage_name: str, storage: str) -> None:
     os.environ.update(env)
     os.environ.pop("YAML2DAG_EXECUTOR", None)
     _submit(project, home, runs)
+    import dagster as dg
     from dagster import DagsterInstance, DagsterRunStatus
 
     with DagsterInstance.from_config(str(home)) as instance:
@@ -229,6 +230,14 @@ def queue_part(work: Path, runs: int, storage_name: str, storage: str) -> None:
     finally:
         _kill(daemon)
     ok = sum(1 for r in records if r.dagster_run.status == DagsterRunStatus.SUCCESS)
+    with DagsterInstance.from_config(str(home)) as instance:
+        for r in records:
+            if r.dagster_run.status != DagsterRunStatus.SUCCESS:  # say why, so a failure is never just a count
+                reasons = [e.message for e in instance.all_logs(r.dagster_run.run_id)
+                           if e.is_dagster_event and e.dagster_event_type in (dg.DagsterEventType.RUN_FAILURE,
+                                                                            dg.DagsterEventType.STEP_FAILURE,
+                                                                            dg.DagsterEventType.ENGINE_EVENT)]
+                print(f"run {r.dagster_run.run_id} ended {r.dagster_run.status.value}: {reasons[-3:]}", file=sys.stderr)
     first = min(r.start_time for r in records if r.start_time)
     last = max(r.end_time for r in records if r.end_time)
     minutes = (last - first) / 60
