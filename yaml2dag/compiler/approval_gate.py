@@ -9,8 +9,9 @@ Event metadata key :data:`MARKER` (``yaml2dag/approval``) marks the three kinds 
 the gates of a run are :mod:`yaml2dag.runs.approvals`, above the compiler, which reads and writes
 the same events through the helpers here.
 
-Dagster is imported inside the functions: :mod:`yaml2dag.library.versions` asks
-:mod:`yaml2dag.runs.approvals` for the default user on light paths.
+Importing this module imports Dagster; the light paths that reach it (the library asking
+:mod:`yaml2dag.runs.approvals` for the default user, ``list`` and ``yaml2dag status`` listing gates)
+import :mod:`yaml2dag.runs.approvals` inside their functions.
 """
 
 from __future__ import annotations
