@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 
 from conftest import REPO, make_dagster_home, run_cli, write
-from local_servers import start_dev
+from local_servers import LocalHTTPServer, QuietHandler, serving, start_dev
 
 pytestmark = pytest.mark.slow
 
@@ -162,6 +162,36 @@ def test_the_seattle_weather_example_materializes_its_report_and_per_year_table(
         assert Path(report["path"]) == Path(outputs["report"]).resolve()
         assert report["size (bytes)"] == Path(outputs["report"]).stat().st_size
         assert report["preview"].startswith("# Seattle weather report")
+
+
+class _CSVHandler(QuietHandler):
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self._send(200, "station,rain_mm\nnorth,1.5\nsouth,0.25\n", "text/csv")
+
+
+def test_an_http_download_without_a_path_gets_the_files_metadata(tmp_path, monkeypatch):
+    home = make_dagster_home(tmp_path / "home")
+    folder = tmp_path / "definitions"
+    with serving(LocalHTTPServer(_CSVHandler)) as server:
+        write(folder, "download.yaml", f"""
+            name: Download Stations
+            steps:
+              - id: fetch
+                tool: http
+                parameters: {{url: "{server.url}/stations.csv", save_to: "downloads/stations.csv"}}
+                assets:
+                  - key: demo/stations
+        """)
+        done = run_cli("run", "Download Stations", "--format", "json", cwd=tmp_path,
+                       env={"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": str(folder)})
+    assert done.code == 0, done.stdout + done.stderr
+    saved = tmp_path / "downloads" / "stations.csv"
+    assert json.loads(done.stdout)["status"] == "SUCCESS" and saved.read_text().startswith("station,rain_mm")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        meta = _latest(instance, "demo/stations")
+    assert meta["path"] == str(saved) and meta["size (bytes)"] == saved.stat().st_size
+    assert meta["rows"] == 2 and meta["column names"] == "station, rain_mm" and "south" in meta["preview"]
 
 
 # --------------------------------------------------------------------------- browser

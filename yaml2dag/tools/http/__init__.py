@@ -80,7 +80,7 @@ TOOL = Tool(
             description="Send `method` to `url` and check the status against `expect_status`.",
             parameters=PARAMETERS,
             run=request,
-            result_fields=("status_code", "headers", "url", "elapsed"),
+            result_fields=("status_code", "headers", "url", "elapsed", "bytes"),
             output="the parsed JSON when the response says JSON, else the body text",
             handles_timeout=True,
         ),

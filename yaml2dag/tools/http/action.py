@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from pathlib import Path
 from typing import Any, Mapping
 
 from yaml2dag.tools.base import Markdown, ToolContext, ToolError, ToolResult
@@ -91,6 +92,9 @@ PARAMETERS = {
         "verify": {"type": ["boolean", "string"],
                    "description": "Check the server's TLS certificate (default true), or a CA bundle path."},
         "follow_redirects": {"type": "boolean", "description": "Follow 3xx redirects (default true)."},
+        "save_to": {"type": "string", "minLength": 1,
+                    "description": "Download: write the response body to this file (folders created, an existing "
+                                   "file replaced); the output is then the file's absolute path."},
     },
     # "not both json and body", written as anyOf so the validator shows `x-expected`
     "anyOf": [{"not": {"required": ["json"]}}, {"not": {"required": ["body"]}}],
@@ -150,9 +154,10 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
     """Send the request described by ``params`` (see :data:`PARAMETERS` and the module docstring).
 
     Returns:
-        ``output``: parsed JSON or text (None for an empty JSON body or a HEAD request); fields
-        ``status_code`` (int), ``headers`` (dict, lower-case names), ``url`` (str), ``elapsed``
-        (seconds).
+        ``output``: parsed JSON or text (None for an empty JSON body or a HEAD request), or with
+        ``save_to`` the absolute path of the file the body was written to (also in
+        :attr:`ToolResult.written`, field ``bytes``); fields ``status_code`` (int), ``headers``
+        (dict, lower-case names), ``url`` (str), ``elapsed`` (seconds).
 
     Raises:
         ToolError: the request failed or answered an unexpected status (the message names the
@@ -221,6 +226,8 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
         message += f": {body}" if body else " with an empty body"
         raise ToolError(ctx.mask(message), fields, retryable=is_retryable_status(resp.status_code))
     ctx.log.info(summary)
+    if params.get("save_to"):
+        return _save(ctx, params["save_to"], resp, fields)
     output: Any
     if method == "HEAD":
         output = None
@@ -257,3 +264,18 @@ def _preview(output: Any, is_json: bool) -> str:
         text = text[:PREVIEW_CHARS] + "\n…"
     text = text.replace("```", "ˋˋˋ")
     return f"```{lang}\n{text}\n```"
+
+
+def _save(ctx: ToolContext, save_to: Any, resp: Any, fields: dict) -> ToolResult:
+    """Write the response body to ``save_to`` (a download); the result's output is its path."""
+    target = Path(to_text(save_to)).expanduser().absolute()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(resp.body)
+    except OSError as exc:
+        raise ToolError(f"could not write the response to {target}: {exc.strerror or exc}", fields) from None
+    ctx.log.info(f"saved {len(resp.body):,} bytes to {target}")
+    fields = {**fields, "bytes": len(resp.body)}
+    metadata = {"status_code": resp.status_code, "url": fields["url"], "path": str(target),
+                "bytes": len(resp.body)}
+    return ToolResult(output=str(target), fields=fields, metadata=metadata, written=(str(target),))
