@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 DocPath = tuple
 
 #: An asset key as yaml2dag writes it: ``/``-separated segments of ``[A-Za-z0-9_]`` (Dagster's
-#: rule for asset key segments, ``dagster._core.definitions.asset_key.is_valid_asset_key_segment``,
+#: rule for asset key segments, ``is_valid_asset_key_segment`` of Dagster's asset key module,
 #: with ``/`` as Dagster's own string separator, ``AssetKey.from_user_string``).
 ASSET_KEY = re.compile(r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$")
 #: ``sqlite:///FILE#TABLE``: an SQLAlchemy SQLite URL (three slashes, then the file path) and the
