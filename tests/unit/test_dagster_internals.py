@@ -32,6 +32,15 @@ def test_the_module_imports_no_yaml2dag_module_and_only_names_it_declares():
         assert getattr(di, name) is not None, name
 
 
+def test_no_other_module_of_yaml2dag_names_a_private_dagster_module():
+    root = Path(di.__file__).parent
+    found = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
+             for path in sorted(root.rglob("*.py")) if path != Path(di.__file__)
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if any(word in line for word in ("dagster._", "dagster_shared", "dagster_celery._", "dagster_postgres._"))]
+    assert not found, "take private Dagster names from yaml2dag/dagster_internals.py:\n" + "\n".join(found)
+
+
 def test_slow_modules_are_imported_on_first_use_only():
     import subprocess
 
