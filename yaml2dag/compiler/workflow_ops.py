@@ -22,6 +22,7 @@ from yaml2dag.format.model import Workflow
 from yaml2dag.format.naming import PARAMETERS_SUFFIX
 from yaml2dag.format.parameters import resolve
 from yaml2dag.format.plan import Node
+from yaml2dag.format.semantics import result
 from yaml2dag.format.tags import TAG_STEP_KIND
 from yaml2dag.tools.base import ToolError
 from yaml2dag.compiler import runtime
@@ -89,7 +90,7 @@ def outputs_op(cw: CompiledWorkflow, name: str, reads: list[str], ins: dict[str,
             meta[f"outputs.{key}"] = dg.MetadataValue.text(value) if isinstance(value, str) else metadata_value(value)
         value: Any = rendered
         if as_step:
-            value = runtime.result(rendered)
+            value = result(rendered)
             # the sub-workflow step's result, for failure handlers of the including workflow
             meta["result"] = dg.MetadataValue.json(runtime.to_jsonable(value))
         yield dg.Output(value, out_name, metadata=meta)
