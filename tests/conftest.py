@@ -286,12 +286,11 @@ def run_process(argv: list[str], *, env: dict | None = None, cwd: Path | str | N
                 input: str | None = None, timeout: float = CLI_TIMEOUT, drop: tuple[str, ...] = ()) -> Completed:
     """Run a command, killing its whole process group if it outlives ``timeout`` (seconds).
 
-    Its environment is this process's ``os.environ`` updated with ``env``, less the variables
-    named in ``drop`` (so a test never edits ``os.environ`` to hide one from a child)."""
-    full_env = dict(os.environ)
+    Its environment is this process's ``os.environ`` less the variables named in ``drop`` (so a
+    test never edits ``os.environ`` to hide one from a child), updated with ``env`` (which may set
+    a dropped variable again, to its own value)."""
+    full_env = {name: value for name, value in os.environ.items() if name not in drop}
     full_env.update(env or {})
-    for name in drop:
-        full_env.pop(name, None)
     full_env.setdefault("NO_COLOR", "1")
     proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
