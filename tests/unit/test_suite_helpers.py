@@ -91,3 +91,16 @@ def test_the_environment_guard_fails_a_test_that_leaks_a_variable(pytester):
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*test_leaks left os.environ changed: YAML2DAG_LEAKED_BY_TEST*"])
     assert "YAML2DAG_LEAKED_BY_TEST" not in os.environ
+
+
+def test_run_process_drops_variables_of_this_process_but_env_may_set_them_again(monkeypatch):
+    from conftest import run_process
+
+    monkeypatch.setenv("YAML2DAG_TEST_DROPPED", "a")
+    monkeypatch.setenv("YAML2DAG_TEST_RESET", "b")
+    done = run_process(["env"], env={"YAML2DAG_TEST_RESET": "c"}, drop=("YAML2DAG_TEST_DROPPED", "YAML2DAG_TEST_RESET"),
+                       timeout=60)
+    lines = done.stdout.splitlines()
+    assert done.code == 0 and "YAML2DAG_TEST_RESET=c" in lines
+    assert not any(line.startswith("YAML2DAG_TEST_DROPPED=") for line in lines)
+    assert os.environ["YAML2DAG_TEST_DROPPED"] == "a"  # this process keeps it
