@@ -43,7 +43,10 @@ rm -f .coverage .coverage.*
 "$PYTHON" -m coverage run --rcfile="$rc" -m pytest -q -p no:cacheprovider "$@"
 status=$?
 "$PYTHON" -m coverage combine --rcfile="$rc" -q
-"$PYTHON" -m coverage report --rcfile="$rc" | tee coverage-report.txt | tail -n 1 > coverage-total.txt
+"$PYTHON" -m coverage report --rcfile="$rc" > coverage-report.txt
+grep '^TOTAL' coverage-report.txt > coverage-total.txt
 "$PYTHON" -m coverage html --rcfile="$rc" -q -d htmlcov
-echo "yaml2dag/ line+branch coverage: $(awk '{print $NF}' coverage-total.txt) (report: coverage-report.txt, htmlcov/index.html)"
+echo "yaml2dag/ line+branch coverage: $(awk '{print $NF}' coverage-total.txt)" \
+     "(statements, missed, branches, partial: $(awk '{print $2, $3, $4, $5}' coverage-total.txt);" \
+     "per file: coverage-report.txt, htmlcov/index.html)"
 exit $status
