@@ -385,3 +385,46 @@ def test_validate_never_imports_dagster(tmp_path):
     done = run_process([sys.executable, "-c", code])
     assert done.code == 0, done
     assert done.stdout.strip() == "0"
+
+
+def test_large_file_of_too_many_steps_refused_before_parsing(monkeypatch):
+    # a file over PRESCAN_BYTES has its entries counted from the YAML events, stopping at MAX_STEPS + 1
+    monkeypatch.setattr(limits, "PRESCAN_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_STEPS", 50)
+    text = "name: S\nsteps:\n" + "".join(f"  - {{id: s{i}, tool: shell, parameters: {{command: x}}}}\n" for i in range(51))
+    report = validate_text(text)
+    assert report.document.data is None  # never built
+    assert [(p.rule, p.line, p.column, p.path) for p in report.errors] == [("limit", 2, 1, "steps")]
+    assert "more than 50 steps" in report.errors[0].message
+    assert validate_text(text.replace("  - {id: s50, tool: shell, parameters: {command: x}}\n", "")).valid
+
+
+def test_step_prescan_counts_like_the_validator():
+    # nested lists (parallel, then/else, cases, default) and on_failure count, as in step_count_problem
+    from pathlib import Path
+
+    from yaml2dag.format.validation_limits import LimitChecks
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "definitions").glob("*.yaml")) + sorted((root / "yaml2dag/library/workflow_templates").rglob("*.yaml"))
+    checked = 0
+    for file in files:
+        text = file.read_text()
+        report = validate_text(text)
+        if report.document.data is None:
+            continue
+        counted = []
+        fake = type("Fake", (LimitChecks,), {})()
+        fake.doc = type("D", (), {"problem": lambda self, *a, **k: counted.append(a)})()
+        limits_most = limits.MAX_STEPS
+        try:
+            limits.MAX_STEPS = 0
+            fake.step_count_problem(report.document.data)
+        finally:
+            limits.MAX_STEPS = limits_most
+        total = int(counted[0][1].split(" steps;")[0].split()[-1].replace(",", "")) if counted else 0
+        if total:
+            assert limits.too_many_steps(text, total - 1) is not None, file
+            assert limits.too_many_steps(text, total) is None, file
+            checked += 1
+    assert checked >= 10

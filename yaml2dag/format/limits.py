@@ -223,3 +223,85 @@ def pattern_problem(pattern: str) -> tuple[str, str] | None:
         return RULE, ("the pattern repeats a part that itself repeats (such as `(a+)+`), which can take "
                       "exponential time to match; rewrite it without the nested repetition")
     return None
+
+
+# --------------------------------------------------------------------------- step count, before parsing
+
+#: Files larger than this (bytes) have their steps counted from the YAML event stream before they
+#: are parsed into values: a file just under :data:`MAX_FILE_BYTES` made of tiny steps took 31 s of
+#: CPU and 1.9 GB to parse in full before the step count refused it; the count stops at
+#: ``MAX_STEPS + 1`` entries, in about a second and 50 MB. Smaller files are parsed at once (the
+#: count would only add to their time).
+PRESCAN_BYTES = 1_048_576
+
+#: Keys of an entry whose value is a list of entries, and the one whose value maps case names to such lists.
+_ENTRY_LISTS = ("parallel", "then", "else", "default")
+
+
+def too_many_steps(text: str, most: int | None = None) -> tuple[int, int] | None:
+    """``(line, column)`` of the top-level ``steps`` (or ``on_failure``) key when the entries of
+    ``text`` (counted as :func:`yaml2dag.format.validation_limits.LimitChecks.step_count_problem`
+    does: steps, groups, branches, switches, their nested lists, ``on_failure`` included) are more
+    than ``most`` (default :data:`MAX_STEPS`), else None.
+
+    Reads libyaml's event stream (no values are built) and stops at entry ``most + 1``. Aliases
+    count nothing here, so the count is a lower bound and the refusal sound; a syntax error ends
+    the count (the parser then reports it).
+    """
+    import yaml
+
+    most = MAX_STEPS if most is None else most
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # frames: [kind ("map"/"seq"), role, expect_key, key, key_mark, child_is_key]
+    stack: list[list] = []
+    count = 0
+    where: tuple[int, int] | None = None
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                parent = stack[-1] if stack else None
+                role, is_key, mark = "other", False, None
+                if parent is not None and parent[0] == "map":
+                    is_key = parent[2]
+                    if not is_key:
+                        key = parent[3]
+                        if parent[1] == "top" and key in ("steps", "on_failure"):
+                            role, mark = ("list" if isinstance(event, yaml.SequenceStartEvent) else "other"), parent[4]
+                        elif parent[1] == "entry" and key in _ENTRY_LISTS and isinstance(event, yaml.SequenceStartEvent):
+                            role = "list"
+                        elif parent[1] == "entry" and key == "cases" and isinstance(event, yaml.MappingStartEvent):
+                            role = "cases"
+                        elif parent[1] == "cases" and isinstance(event, yaml.SequenceStartEvent):
+                            role = "list"
+                elif parent is not None and parent[1] == "list" and isinstance(event, yaml.MappingStartEvent):
+                    role = "entry"
+                    count += 1
+                    if count > most:
+                        return where
+                elif parent is None and isinstance(event, yaml.MappingStartEvent):
+                    role = "top"
+                if role == "list" and mark is not None:
+                    where = mark
+                kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
+                stack.append([kind, role, True, None, None, is_key])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frame = stack.pop()
+                if stack and stack[-1][0] == "map":
+                    parent = stack[-1]
+                    if frame[5]:  # a mapping or list used as a key: its value comes next
+                        parent[2], parent[3] = False, None
+                    else:
+                        parent[2] = True
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) and stack and stack[-1][0] == "map":
+                parent = stack[-1]
+                if parent[2]:
+                    parent[2] = False
+                    parent[3] = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    parent[4] = (event.start_mark.line + 1, event.start_mark.column + 1)
+                else:
+                    parent[2] = True
+            elif isinstance(event, yaml.DocumentEndEvent):
+                break  # one document: the loader refuses a second one
+    except yaml.YAMLError:
+        return None
+    return None

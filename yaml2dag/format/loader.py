@@ -21,6 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from yaml2dag.format.errors import Problem
+from yaml2dag.format import limits
 from yaml2dag.format.limits import MAX_DEPTH, MAX_FILE_BYTES, RULE as LIMIT_RULE, float_problem, integer_problem, integer_text_problem
 from yaml2dag.format.component_files import is_component_declaration
 
@@ -378,6 +379,14 @@ def load_text(text: str, file: str = "<string>") -> Document:
         doc.problems.append(_too_big(file, len(encoded)))
         doc.text = ""
         return doc
+    if len(encoded) > limits.PRESCAN_BYTES:  # a large file of too many steps is refused before it is parsed
+        where = limits.too_many_steps(text)
+        if where is not None:
+            doc.problems.append(Problem(file, where[0], where[1], "steps", f"the workflow has more than "
+                                        f"{limits.MAX_STEPS:,} steps; a workflow has at most {limits.MAX_STEPS:,} "
+                                        "(split it into sub-workflows)", LIMIT_RULE,
+                                        end_column=doc.end_column(*where)))
+            return doc
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
