@@ -55,7 +55,7 @@ def _prepared_home() -> Path:
         from yaml2dag.runs.runner import prepare_storage
 
         root = Path(tempfile.mkdtemp(prefix="yaml2dag-test-home-"))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        atexit.register(shutil.rmtree, root, ignore_errors=True)  # and pytest_unconfigure: xdist workers may skip atexit
         home = root / "dagster_home"
         home.mkdir()
         (home / "dagster.yaml").write_text(TEST_DAGSTER_YAML)
@@ -63,6 +63,12 @@ def _prepared_home() -> Path:
         assert (home / "history" / "runs.db").is_file(), f"no storage was created in {home}"
         _PREPARED = home
     return _PREPARED
+
+
+def pytest_unconfigure(config):
+    """Remove this process's prepared home (see :func:`_prepared_home`)."""
+    if _PREPARED is not None:
+        shutil.rmtree(_PREPARED.parent, ignore_errors=True)
 
 
 def make_dagster_home(path: Path, *, storage: bool = True) -> Path:
