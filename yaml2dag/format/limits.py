@@ -9,7 +9,7 @@ Each number is far above what a real workflow needs: the largest shipped workflo
 10 steps, nests 9 levels deep and has no template nested more than 5 levels.
 
 The user guide lists the limits with their reasons (docs/manual/workflow_guide_en.md, "Limits").
-Nothing here imports Dagster or Jinja.
+Nothing here imports Dagster or Jinja (PyYAML's event parser counts steps before parsing).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import math
 import re
 import warnings
 from functools import lru_cache
+
+import yaml
 
 #: Largest workflow file, in bytes (16 MiB). Checked on the file's size before it is read or
 #: parsed: loading and checking cost grows with the size, and a 48 MB file of 738,000 steps
@@ -248,8 +250,6 @@ def too_many_steps(text: str, most: int | None = None) -> tuple[int, int] | None
     count nothing here, so the count is a lower bound and the refusal sound; a syntax error ends
     the count (the parser then reports it).
     """
-    import yaml
-
     most = MAX_STEPS if most is None else most
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # frames: [kind ("map"/"seq"), role, expect_key, key, key_mark, child_is_key]
