@@ -202,3 +202,20 @@ def test_table_metadata_of_a_sqlite_table(tmp_path):
         compiler_assets.table_metadata(f"{db}#daily")
     with pytest.raises(FileNotFoundError):
         compiler_assets.table_metadata(f"sqlite:///{tmp_path}/missing.sqlite#daily")
+
+
+def test_tools_that_write_data_report_the_paths_they_wrote(tmp_path):
+    from yaml2dag.tools.base import ToolContext
+    from yaml2dag.tools.data.write import write as data_write
+    from yaml2dag.tools.files.archive import backup
+    from yaml2dag.tools.files.transfer import copy
+
+    frame = pd.DataFrame({"a": [1, 2]})
+    csv = tmp_path / "out" / "a.csv"
+    assert data_write(ToolContext("w"), {"input": frame, "path": str(csv)}).written == (str(csv),)
+    db = tmp_path / "out" / "a.sqlite"
+    assert data_write(ToolContext("w"), {"input": frame, "path": str(db), "table": "t"}).written == (f"sqlite:///{db}#t",)
+    copied = copy(ToolContext("c"), {"source": str(csv), "destination": str(tmp_path / "copy.csv")})
+    assert copied.written == (str(tmp_path / "copy.csv"),) and (tmp_path / "copy.csv").is_file()
+    archived = backup(ToolContext("b"), {"source": str(tmp_path / "out"), "target": str(tmp_path / "backups")})
+    assert archived.written == (archived.output,) and archived.output.startswith(str(tmp_path / "backups"))
