@@ -25,7 +25,7 @@ from yaml2dag.library.folder import Library
 from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
 from yaml2dag.runs.history.actions import cancel_run, retry_run
 from yaml2dag.runs.history.audit import audit_csv, run_audit
-from yaml2dag.runs.history.common import RunNotFoundError, RunStateError
+from yaml2dag.runs.history.common import RunNotFoundError, RunStateError, shown_status
 from yaml2dag.runs.history.events import run_events
 from yaml2dag.runs.history.logs import run_logs
 from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
@@ -117,7 +117,7 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
     table = []
     for row in rows:
         run_id = (row["run_id"] if full else row["run_id"][:8]) + (" ↻" if row["parent_run_id"] else "")
-        status = row["status"] + (" (canceling)" if row.get("canceling") else "")
+        status = shown_status(row["status"], row.get("rollback"), row.get("canceling"))
         table.append([run_id, (status, STATUS_STYLE.get(row["status"])), row["trigger"], row["version"] or "-",
                       _when(row["started_at"] or row["created_at"])[:16], _took(row["duration_s"])])
     headers = ["Run", "Status", "Trigger", "Version", "Started (UTC)", "Duration"]
@@ -248,7 +248,8 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
     out = console()
     by = record["started_by"]
     who = ", ".join(f"{k} {v}" for k, v in by.items() if v not in (None, "") and k != "trigger_info")
-    out.print(f"[bold]{_esc(record['workflow'])}[/] run {record['run_id']}: {_status(record['status'])} "
+    rollback = f" ({_esc(record['rollback'])})" if record.get("rollback") else ""
+    out.print(f"[bold]{_esc(record['workflow'])}[/] run {record['run_id']}: {_status(record['status'])}{rollback} "
               f"(version {_esc(record['version'])}, {_took(record['duration_s'])})")
     out.print(f"started by: {_esc(who)}", markup=True)
     if record["parameters"]:

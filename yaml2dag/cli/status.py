@@ -8,7 +8,7 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_
 import json
 from rich.markup import escape
 from yaml2dag.library.folder import Library
-from yaml2dag.runs.history.common import RunNotFoundError
+from yaml2dag.runs.history.common import RunNotFoundError, shown_status
 from yaml2dag.runs.history.status import run_status
 from yaml2dag.runs.runner import get_instance
 from yaml2dag.runs.tracking import ENDED
@@ -45,8 +45,8 @@ def status(run_id: str, fmt: str) -> None:
         when = f" (started {info['started_at']}, took {info['duration_s']:.1f}s)"
     elif info["started_at"]:
         when = f" since {info['started_at']}"
-    shown_status = info["status"] + (" (canceling)" if info.get("canceling") else "")
-    out.print(f"[bold]{escape(info['workflow'])}[/] run {info['run_id']}: [bold]{shown_status}[/]{when}")
+    shown = shown_status(info["status"], info.get("rollback"), info.get("canceling"))
+    out.print(f"[bold]{escape(info['workflow'])}[/] run {info['run_id']}: [bold]{shown}[/]{when}")
     if steps:
         width = 30
         filled = int(width * done / len(steps)) if steps else 0

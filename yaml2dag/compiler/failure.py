@@ -45,6 +45,7 @@ from yaml2dag.format.naming import FAILURE_HOOK_SUFFIX, step_of_node
 from yaml2dag.format.parameters import resolve
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.secrets import mask
+from yaml2dag.format.tags import ROLLBACK_FAILED, ROLLED_BACK, TAG_ROLLBACK
 from yaml2dag.format.expressions import render_value
 from yaml2dag.format.semantics import (
     CONTINUE, FAILED, RETRY, RUN_FALLBACK, SKIPPED, SUCCEEDED, Gate, after_failure, decide, holds, result,
@@ -208,15 +209,22 @@ def handle_failure(context: Any, cw: CompiledWorkflow, *, failed_key: str | None
         inside = tuple(parts[:len(path)]) == path and len(parts) > len(path)
         return {"failed_step": ".".join(parts[len(path):]) if inside else failed_step, "error": error}
 
+    rollback: list[bool] = []
     for item, owner, step in reversed(compensations):
         scope = owner.scope(context, state.params(item.path), {**state.results(item.path), item.step_id: item.result},
                             extra_for(item.path))
-        _run_handler(context, owner, "compensate", item.step_id, step.compensate, scope, secrets, item.key,
-                     label=".".join(item.path + (item.step_id,)))
+        res = _run_handler(context, owner, "compensate", item.step_id, step.compensate, scope, secrets, item.key,
+                           label=".".join(item.path + (item.step_id,)))
+        rollback.append(res.get("status") == SUCCEEDED)
     for path, level in levels:
         _run_on_failure(context, level, state.params(path), state.results(path), extra_for(path), secrets,
                         prefix="".join(p + "." for p in path))
-    report(context, "failure handling finished", {MARKER: "finished", "failed_step": failed_step})
+    outcome = (ROLLED_BACK if all(rollback) else ROLLBACK_FAILED) if rollback else None
+    report(context, "failure handling finished" + (f": {outcome}" if outcome else ""),
+           {MARKER: "finished", "failed_step": failed_step, "rollback": outcome or ""})
+    if outcome:
+        # a run tag (public DagsterInstance API): the UI's run list shows it and filters by it
+        context.instance.add_run_tags(run_id, {TAG_ROLLBACK: outcome})
 
 
 def params_from_run_config(workflow: Workflow, run_config: Any) -> dict:

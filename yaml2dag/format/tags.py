@@ -48,6 +48,13 @@ CONCURRENCY_TAG_PREFIX = "yaml2dag/concurrency_"
 #: Job tag: the ``concurrency.key`` template and the parameter defaults (JSON), read by the run
 #: coordinator to render the key from a run's own run config.
 TAG_CONCURRENCY_KEY = "yaml2dag/concurrency_key"
+#: Run tag: the outcome of the run's rollback, set when its failure handling finishes and at
+#: least one ``compensate`` ran: :data:`ROLLED_BACK` (every compensation succeeded) or
+#: :data:`ROLLBACK_FAILED`. A run tag so the Dagster UI's run list shows and filters it.
+TAG_ROLLBACK = "yaml2dag/rollback"
+#: Values of :data:`TAG_ROLLBACK` (issue 15, point 1).
+ROLLED_BACK = "rolled back"
+ROLLBACK_FAILED = "rollback failed"
 #: Job tag of the stand-in job of a workflow file that does not validate.
 TAG_INVALID = "yaml2dag/invalid"
 #: Job tag (stand-in job) and job metadata: the workflow file.

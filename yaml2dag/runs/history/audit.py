@@ -12,7 +12,7 @@ from typing import Any
 
 from yaml2dag.runs.history.common import (
     CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_OF, TAG_TRIGGER_INFO, TAG_USER, TAG_VERSION, TAG_WORKFLOW,
-    _get_run, _iso, _meta_values,
+    _get_run, _iso, _meta_values, rollback_of, shown_status,
 )
 from yaml2dag.runs.history.status import _catalog_for, _status_of, trigger_of
 from yaml2dag.runs.tracking import StepTracker, owner_of, retry_message
@@ -142,7 +142,8 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
 
     Returns:
         A JSON-compatible dict: ``run_id``, ``workflow``, ``job``, ``version``,
-        ``workflow_hash``, ``status``, ``dagster_status``, ``started_by`` (``trigger``,
+        ``workflow_hash``, ``status``, ``rollback`` (``"rolled back"``, ``"rollback failed"``
+        or None: :func:`~yaml2dag.runs.history.status.run_status`), ``dagster_status``, ``started_by`` (``trigger``,
         ``user``, ``host``, ``pid``, ``schedule``, ``sensor``, ``parent_run_id``,
         ``root_run_id``, ``retry_of``), ``tags``, ``parameters`` (run config, secrets masked
         as ``***``), ``masked_parameters``, ``created_at``/``started_at``/``ended_at``,
@@ -217,6 +218,7 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
         "version": tags.get(TAG_VERSION),
         "workflow_hash": tags.get(TAG_HASH),
         "status": _status_of(run, instance),
+        "rollback": rollback_of(tags),
         "dagster_status": run.status.value,
         "started_by": {
             "trigger": trigger_of(run),
@@ -272,7 +274,8 @@ def audit_csv(audit: dict) -> str:
         writer.writerow([rid, section, step or "", attempt if attempt != "" else "", time or "", outcome or "",
                          "" if duration is None else duration, detail])
 
-    row("run", "", "", audit["started_at"] or audit["created_at"], audit["status"], audit["duration_s"],
+    row("run", "", "", audit["started_at"] or audit["created_at"], shown_status(audit["status"], audit.get("rollback")),
+        audit["duration_s"],
         f"workflow={audit['workflow']} job={audit['job']} version={audit['version']} hash={audit['workflow_hash']}")
     for key, value in audit["started_by"].items():
         if value not in (None, ""):

@@ -10,7 +10,8 @@ from typing import Any
 
 from yaml2dag.format.errors import Yaml2DagError
 from yaml2dag.format.tags import (  # noqa: F401 - read by the history modules
-    CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_MODE, TAG_RETRY_OF, TAG_TRIGGER_INFO, TAG_USER,
+    CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_MODE, TAG_RETRY_OF, TAG_ROLLBACK, TAG_TRIGGER_INFO,
+    TAG_USER,
     TAG_VERSION, TAG_WORKFLOW,
 )
 from yaml2dag.runs.tracking import owner_of
@@ -18,6 +19,21 @@ from yaml2dag.runs.tracking import owner_of
 
 class RunNotFoundError(Yaml2DagError):
     """No run with that id in the instance."""
+
+
+def rollback_of(tags: Any) -> str | None:
+    """The outcome of a run's rollback from its run tags: ``"rolled back"`` (every ``compensate``
+    succeeded), ``"rollback failed"``, or None when no compensation ran (tag
+    :data:`~yaml2dag.format.tags.TAG_ROLLBACK`, set by :func:`yaml2dag.compiler.failure.handle_failure`)."""
+    return (tags or {}).get(TAG_ROLLBACK) or None
+
+
+def shown_status(status: str, rollback: str | None, canceling: bool = False) -> str:
+    """A run's status as the text views show it: ``failed (rolled back)``,
+    ``failed (rollback failed)``, ``running (canceling)`` or the status alone."""
+    if rollback:
+        return f"{status} ({rollback})"
+    return status + (" (canceling)" if canceling else "")
 
 
 def _iso(stamp: float | None) -> str | None:

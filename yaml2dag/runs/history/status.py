@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yaml2dag.runs.history.common import TAG_USER, TAG_VERSION, TAG_WORKFLOW, _get_run, _iso
+from yaml2dag.runs.history.common import TAG_USER, TAG_VERSION, TAG_WORKFLOW, _get_run, _iso, rollback_of
 from yaml2dag.runs.tracking import StepTracker, step_catalog
 from yaml2dag.format.run_trigger import trigger_kind
 
@@ -55,7 +55,9 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
     ``running`` or ``waiting`` — at its approval gate —, see
     :meth:`~yaml2dag.runs.tracking.StepTracker.step_statuses`), ``outputs``,
     ``error_message``, ``failed_step``, ``waiting`` (approval gates waiting for a decision),
-    ``handlers`` (compensations and on_failure steps that ran).
+    ``handlers`` (compensations and on_failure steps that ran), ``rollback`` (``"rolled back"``
+    when every ``compensate`` succeeded, ``"rollback failed"``, None when none ran: the run tag
+    :data:`~yaml2dag.format.tags.TAG_ROLLBACK`).
 
     Raises:
         RunNotFoundError: no such run.
@@ -105,6 +107,7 @@ def run_status(instance: Any, run_id: str, library: Any = None) -> dict:
         "failed_step": failed_step,
         "waiting": waiting,
         "handlers": tracker.handlers,
+        "rollback": rollback_of(run.tags),
     }
 
 
@@ -132,7 +135,8 @@ def run_summary(record: Any, instance: Any = None) -> dict:
     ``instance``), ``canceling`` (Dagster's CANCELING: ``running`` until it stops),
     ``dagster_status``, ``trigger``, ``version``, ``created_at``,
     ``started_at``, ``ended_at`` (ISO-8601 UTC), ``duration_s`` (None while running),
-    ``parent_run_id``, ``root_run_id``, ``user``.
+    ``parent_run_id``, ``root_run_id``, ``user``, ``rollback`` (``"rolled back"``,
+    ``"rollback failed"`` or None: see :func:`run_status`).
     """
     run = record.dagster_run
     start, end = record.start_time, record.end_time
@@ -153,4 +157,5 @@ def run_summary(record: Any, instance: Any = None) -> dict:
         "parent_run_id": run.parent_run_id,
         "root_run_id": run.root_run_id,
         "user": run.tags.get(TAG_USER),
+        "rollback": rollback_of(run.tags),
     }
