@@ -8,7 +8,7 @@ Each element is a trivial python call (``builtins:len`` of the element on the wo
 The workflow side runs from a working folder with a relative definitions folder
 (``YAML2DAG_DEFINITIONS=definitions``), as a user would.
 
-Usage: python benchmarks/fanout.py [--items 200] [--repeat 3] [--large 1000] [--large-repeat 1]
+Usage: python benchmarks/fanout.py [--items 200] [--repeat 3] [--max-parallel N] [--large 1000] [--large-repeat 1]
 Target (issue 13): ratio <= 1.15 at 200 elements; 1,000 elements with ``max_parallel: 8`` work.
 """
 
@@ -88,10 +88,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--large", type=int, default=1000, help="0 to skip the large fan-out")
     parser.add_argument("--large-repeat", type=int, default=1)
+    parser.add_argument("--max-parallel", type=int, default=None, help="`max_parallel` of the first row's step")
     args = parser.parse_args()
     print("| measurement | yaml2dag run | dagster job execute | ratio |")
     print("|---|---|---|---|")
-    rows = [(args.items, None, args.repeat)]
+    rows = [(args.items, args.max_parallel, args.repeat)]
     if args.large:
         rows.append((args.large, 8, args.large_repeat))
     for n, max_parallel, repeat in rows:

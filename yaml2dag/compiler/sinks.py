@@ -102,6 +102,36 @@ def guard_step(context: Any, secrets: tuple[str, ...]) -> None:
         log.addFilter(SecretLogFilter(context.run_id))
 
 
+class _PathNoteFilter(logging.Filter):
+    """Drops the "Writing file at" / "Loading file from" DEBUG lines of :class:`SecretGuardIOManager`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.DEBUG:
+            return True
+        text = record.getMessage()
+        return not (text.startswith(("Writing file at: ", "Loading file from: "))
+                    and text.endswith(" using SecretGuardIOManager..."))
+
+
+_PATH_NOTES = _PathNoteFilter()
+
+
+class _without_path_notes:
+    """While inside, the IO manager context's log manager (a :class:`logging.Logger`) drops the
+    manager's path notes; any other record passes."""
+
+    def __init__(self, context: Any):
+        self.log = getattr(context, "log", None)
+
+    def __enter__(self) -> None:
+        if isinstance(self.log, logging.Logger):
+            self.log.addFilter(_PATH_NOTES)
+
+    def __exit__(self, *exc: Any) -> None:
+        if isinstance(self.log, logging.Logger):
+            self.log.removeFilter(_PATH_NOTES)
+
+
 class SecretGuardIOManager(PickledObjectFilesystemIOManager):
     """Dagster's pickling filesystem IO manager (same files, same paths, same loading) that will
     not write a pickle holding a secret of the run.
@@ -109,6 +139,19 @@ class SecretGuardIOManager(PickledObjectFilesystemIOManager):
     Raises (from ``handle_output``):
         SecretInResultError: the pickled output holds a binary form of a registered secret.
     """
+
+    # Dagster's filesystem IO manager logs a DEBUG line per output written and per input loaded
+    # ("Writing file at: ...", "Loading file from: ..."); each is a record of its own in the event
+    # log (an SQLite transaction on the default instance), four per ``for_each`` element, while
+    # HANDLED_OUTPUT already carries the path as metadata and LOADED_INPUT names the output read
+    # (issue 13 §2, docs/benchmarks.md "Fan-out"). Those two lines of this manager are dropped.
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with _without_path_notes(context):
+            super().handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        with _without_path_notes(context):
+            return super().load_input(context)
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: Any) -> None:
         masker = masker_of(registered(context.run_id))
