@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from yaml2dag.format.plan import build_plan
 from yaml2dag.format.schema import schema_text
 from yaml2dag.format.trigger_names import trigger_names
 from yaml2dag.library.folder import Library
+from yaml2dag.library.workflow_templates import list_templates
 from yaml2dag.runs.history.fast_path import has_run_storage, last_runs_sqlite
 from yaml2dag.runs.history.queries import last_runs
 from yaml2dag.runs.runner import get_instance, instance_home
@@ -141,38 +143,69 @@ def _last_runs(rows: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def _matches(info: dict[str, Any], wanted_tags: set[str], search: str | None) -> bool:
+    """Whether a row passes ``--tags`` (all of them) and ``--search`` (a substring)."""
+    if wanted_tags and not wanted_tags <= {t.casefold() for t in info["tags"]}:
+        return False
+    if search:
+        hay = " ".join(str(info[k] or "") for k in ("name", "id", "description", "author", "file"))
+        hay += " " + " ".join(info["tags"])
+        if search.casefold() not in hay.casefold():
+            return False
+    return True
+
+
+def _template_rows(rows: list[dict[str, Any]], wanted_tags: set[str], search: str | None) -> list[dict[str, Any]]:
+    """The built-in templates as ``list`` rows (``"template": true``), those a library workflow
+    shadows (same name or job id: ``run NAME`` runs the library's) left out."""
+    names = {str(r["name"]).casefold() for r in rows if r["name"]} | {r["id"] for r in rows if r["id"]}
+    out = []
+    for info in list_templates():
+        wf = info.workflow
+        if wf is None or wf.name.casefold() in names or wf.id in names:
+            continue
+        report = SimpleNamespace(workflow=wf, file=info.file, valid=True, errors=())
+        row = {**_summary(report), "template": True, "next_run": None}
+        if _matches(row, wanted_tags, search):
+            out.append(row)
+    return out
+
+
 @click.command("list", cls=JsonErrorsCommand)
 @click.option("--tags", "tags", multiple=True, help="Only workflows with this tag (repeatable; comma lists allowed).")
 @click.option("--search", "search", default=None, help="Only workflows whose name, id, description or tags contain this text.")
 @click.option("--no-runs", is_flag=True, help="Do not read the last runs from the Dagster instance.")
+@click.option("--templates", "with_templates", is_flag=True,
+              help="Also list the built-in workflow templates (`yaml2dag run NAME` runs one when the "
+                   "library has no workflow of that name).")
 @FORMAT_OPTION
-def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) -> None:
-    """List the workflows of the definitions folder, with their last run and next scheduled run."""
+def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, with_templates: bool, fmt: str) -> None:
+    """List the workflows of the definitions folder, with their last run and next scheduled run.
+
+    With --templates, the built-in templates follow in a section of their own (JSON: rows with
+    "template": true; library rows have "template": false)."""
     library = Library()
-    if not library.folder.is_dir():
+    if not library.folder.is_dir() and not with_templates:
         fail_as(fmt, f"the definitions folder {library.folder} does not exist (set YAML2DAG_DEFINITIONS)", 2)
     wanted_tags = {t.strip().casefold() for item in tags for t in item.split(",") if t.strip()}
     rows = []
-    for report in library.reports():
+    for report in library.reports() if library.folder.is_dir() else []:
         info = _summary(report)
-        if wanted_tags and not wanted_tags <= {t.casefold() for t in info["tags"]}:
+        if not _matches(info, wanted_tags, search):
             continue
-        if search:
-            hay = " ".join(str(info[k] or "") for k in ("name", "id", "description", "author", "file"))
-            hay += " " + " ".join(info["tags"])
-            if search.casefold() not in hay.casefold():
-                continue
         upcoming = [s["next_run"] for s in info["schedules"] if s.get("next_run") and s.get("enabled", True)]
         info["next_run"] = min(upcoming, key=lambda t: _dt.datetime.fromisoformat(t)) if upcoming else None
+        info["template"] = False
         rows.append(info)
+    templates = _template_rows(rows, wanted_tags, search) if with_templates else []
     runs_error = None
     if no_runs:
-        for info in rows:
+        for info in rows + templates:
             info["last_run"] = None
     else:
-        runs_error = _last_runs(rows)
+        runs_error = _last_runs(rows + templates)
     if fmt == "json":
-        data: dict[str, Any] = {"definitions": str(library.folder), "workflows": rows}
+        data: dict[str, Any] = {"definitions": str(library.folder), "workflows": rows + templates}
         if runs_error:
             data["runs_error"] = runs_error
         print_json(data)
@@ -182,9 +215,19 @@ def list_(tags: tuple[str, ...], search: str | None, no_runs: bool, fmt: str) ->
         click.echo(f"warning: {runs_error}", err=True)
     if not rows:
         out.print("no workflows match" if (tags or search) else f"no workflows in {library.folder}", markup=False)
-        return
     now = _dt.datetime.now(_dt.timezone.utc)
-    show_runs = any(info["last_run"] for info in rows)
+    show_runs = any(info["last_run"] for info in rows + templates)
+    if rows:
+        _print_rows(out, rows, show_runs, now)
+    if templates:
+        out.print()
+        out.print(f"[bold]Built-in templates[/] [dim]({len(templates)}; `yaml2dag run NAME` runs one as it is, "
+                  "`yaml2dag templates NAME` shows it)[/]")
+        _print_rows(out, templates, show_runs, now)
+
+
+def _print_rows(out: Any, rows: list[dict[str, Any]], show_runs: bool, now: _dt.datetime) -> None:
+    """One table of ``list`` rows."""
     headers = ["Name", "Job", "Steps"] + ["Last run"] * show_runs + ["Tags", "Schedules", "Description"]
     styles = {"completed": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "paused": "magenta"}
     table = []

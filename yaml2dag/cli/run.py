@@ -20,6 +20,7 @@ from yaml2dag.format.name_index import NameIndex
 from yaml2dag.format.parameters import check_size, coerce, parse_assignments, resolve
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.secrets import SecretStore
+from yaml2dag.library.workflow_templates import template_report
 from yaml2dag.runs.runner import ConcurrencyLimitError, RunResult, run_workflow
 
 
@@ -86,17 +87,29 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         fmt: str) -> None:
     """Run WORKFLOW (a name, job id or file) with parameters given as key=value.
 
+    When no workflow of the definitions folder has that name, a built-in template of that name
+    runs as it is (see `yaml2dag templates`), and stderr says so.
+
     Values are converted to the declared types (retries=5, dry_run=true, arrays and mappings
     as JSON). The run is stored in the Dagster instance ($DAGSTER_HOME, else ./dagster_home),
     so it shows in the UI. Exits 0 on success, 1 when the run failed, 2 when nothing ran
     (invalid workflow or parameters).
     """
+    index = NameIndex()
     try:
         # the folder's name index finds the file; only it and the workflows it names are
         # validated (issue 13: a run's start does not grow with the folder)
-        report = NameIndex().find(workflow)
+        report = index.find(workflow)
     except WorkflowNotFoundError as exc:
-        _error(fmt, str(exc))
+        # no such workflow in the library: a built-in template of that name runs as it is
+        # (issue 15, "templates by name"); else the library's "not found" with its suggestions
+        try:
+            report = template_report(workflow)
+        except WorkflowNotFoundError:
+            _error(fmt, str(exc))
+        name = report.workflow.name if report.workflow is not None else workflow
+        click.echo(f"no workflow named {workflow!r} in {index.folder}; running the built-in template {name!r}",
+                   err=True)
     if not report.valid or report.workflow is None:
         _error(fmt, f"{report.file} is not a valid workflow", report.errors)
     wf = report.workflow

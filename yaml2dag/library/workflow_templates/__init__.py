@@ -10,6 +10,7 @@ round-trip).
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
@@ -19,7 +20,7 @@ from yaml2dag.format.model import Parameter, Workflow, slugify
 from ruamel.yaml import YAML
 from yaml2dag.format.parameters import check_value, coerce
 from yaml2dag.format.schema import did_you_mean
-from yaml2dag.format.validation import validate_text
+from yaml2dag.format.validation import validate_file, validate_text
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,25 @@ def template_text(name: str) -> str:
     """The YAML text of a template."""
     info = find_template(name)
     return resources.files(__package__).joinpath(info.file).read_text(encoding="utf-8")
+
+
+def template_report(name: str) -> Any:
+    """A template validated from its file in this package, ready to run as it is
+    (``yaml2dag run "Backup Files" ...`` when no workflow of the library has that name).
+
+    Args:
+        name: the template's name, job id or file stem (as :func:`find_template`).
+
+    Returns:
+        The :class:`~yaml2dag.format.validation_report.FileReport` whose ``file`` is the
+        template's absolute path (Dagster reconstructs the job from it in each step process).
+
+    Raises:
+        WorkflowNotFoundError: no template has that name; the message lists them.
+    """
+    info = find_template(name)
+    with resources.as_file(resources.files(__package__).joinpath(info.file)) as path:
+        return validate_file(Path(path).absolute())
 
 
 def instantiate(name: str, new_name: str | None = None, values: Mapping[str, str] | None = None) -> str:
