@@ -251,7 +251,7 @@ def test_history_json_shape_and_filters(world):
     assert [r["run_id"] for r in data["runs"]] == [world["second"], world["first"]]  # newest first
     row = data["runs"][1]
     assert set(row) == {"run_id", "workflow", "job", "status", "canceling", "dagster_status", "trigger", "version",
-                        "created_at", "started_at", "ended_at", "duration_s", "parent_run_id", "root_run_id", "user"}
+                        "created_at", "started_at", "ended_at", "duration_s", "parent_run_id", "root_run_id", "user", "rollback"}
     assert (row["status"], row["trigger"], row["version"], row["user"]) == ("completed", "cli", "3.0.0", "auditor")
     assert row["duration_s"] > 0 and row["started_at"] <= row["ended_at"]
     assert [r["run_id"] for r in cli_json(world, "history", "observed_flow", "--limit", "1")["runs"]] == [world["second"]]

@@ -16,7 +16,7 @@ from pathlib import Path as _Path
 from typing import Any
 
 from yaml2dag.format.tags import TAG_CLI_PID, TAG_VERSION, TAG_WORKFLOW
-from yaml2dag.runs.history.common import TAG_USER, _iso
+from yaml2dag.runs.history.common import TAG_USER, _iso, rollback_of
 from yaml2dag.runs.history.status import STATUS_MAP, trigger_of
 import json as _json
 import sqlite3
@@ -192,7 +192,7 @@ def last_runs_sqlite(home: str | _Path, jobs: list[str]) -> dict[str, dict] | No
                 "created_at": created_iso, "started_at": _iso(start), "ended_at": _iso(end),
                 "duration_s": round(end - start, 3) if start and end else None,
                 "parent_run_id": parsed.get("parent_run_id"), "root_run_id": parsed.get("root_run_id"),
-                "user": tags.get(TAG_USER),
+                "user": tags.get(TAG_USER), "rollback": rollback_of(tags),
             }
     except sqlite3.Error:
         return None
