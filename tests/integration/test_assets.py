@@ -11,7 +11,6 @@ server's process group is killed on teardown.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -20,11 +19,10 @@ import pytest
 from conftest import REPO, make_dagster_home, run_cli, write
 from local_servers import LocalHTTPServer, QuietHandler, serving, start_dev
 
+from browser import chromium
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 #: Bound (ms) for a page to show what the test looks for.
 PAGE_TIMEOUT_MS = 60_000
 
@@ -199,24 +197,8 @@ def test_an_http_download_without_a_path_gets_the_files_metadata(tmp_path, monke
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium through Playwright; skips (saying why) if it cannot start."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.skip(f"the playwright package is not installed: {exc}")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium)")
-    manager = sync_playwright().start()
-    try:
-        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-    except Exception as exc:  # noqa: BLE001 - any launch problem is a reason to skip, printed
-        manager.stop()
-        pytest.skip(f"Chromium at {CHROMIUM} could not start: {str(exc).splitlines()[0]}")
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        manager.stop()
+    """Headless Chromium for this module (:func:`browser.chromium`)."""
+    yield from chromium()
 
 
 def test_catalog_page_shows_the_metadata_and_lineage_the_upstream_edge(browser, tmp_path):

@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -28,11 +27,10 @@ import requests
 from conftest import REPO, run_cli, write
 from local_servers import Live, descendants, free_port, start_dev, stop_process_tree
 
+from browser import chromium
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 #: Bound for a reload to show a change.
 RELOAD_TIMEOUT = 90
 #: Bound for a launched run to finish.
@@ -103,24 +101,8 @@ def live(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium through Playwright; skips (saying why) if it cannot start."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.skip(f"the playwright package is not installed: {exc}")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install -y chromium)")
-    manager = sync_playwright().start()
-    try:
-        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-    except Exception as exc:  # noqa: BLE001 - any launch problem is a reason to skip, printed
-        manager.stop()
-        pytest.skip(f"Chromium at {CHROMIUM} could not start: {str(exc).splitlines()[0]}")
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        manager.stop()
+    """Headless Chromium for this module (:func:`browser.chromium`)."""
+    yield from chromium()
 
 
 @pytest.fixture
