@@ -212,6 +212,10 @@ class Worker:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
+        # SIGKILL is delivered asynchronously: on a loaded machine a pool process can still be
+        # alive for a moment after the main process was reaped
+        wait_until(lambda: not self.pids(), 30, 0.1, f"every process of worker {self.name} to be gone",
+                   details=lambda: f"alive: {sorted(self.pids())}")
         self._log_handle.close()
 
 

@@ -75,7 +75,10 @@ def test_git_sync_and_test_removes_its_temporary_clone_whether_the_run_passes_or
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {**env, "TMPDIR": str(temp)}
-    passing = json.dumps([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_durations.py"])
+    # the inner pytest runs serially (no xdist workers from the project's addopts) and keeps its
+    # own temporary files outside TMPDIR, which must end empty
+    passing = json.dumps([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                          "--basetemp", str(tmp_path / "inner-pytest"), "tests/unit/test_durations.py"])
     for test_command, status in ((passing, "SUCCESS"), ('["false"]', "FAILURE")):
         done = run_cli("run", "Git Sync and Test", f"repo={REPO}", f"test_command={test_command}", "--format", "json",
                        env=env, cwd=tmp_path, timeout=600)

@@ -17,13 +17,12 @@ the gates of a run and records decisions.
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from yaml2dag.compiler.approval_gate import MARKER, InstanceApprovals, _meta_values, _now, _report, _text  # noqa: F401 - MARKER, InstanceApprovals, _text re-exported
 from yaml2dag.format.errors import Yaml2DagError
+from yaml2dag.runs.users import default_user
 from dagster import DagsterEventType
 
 class ApprovalError(Yaml2DagError):
@@ -109,14 +108,6 @@ def gates(instance: Any, run_id: str) -> list[Gate]:
                 "comment": values.get("comment") or None,
             }
     return list(found.values())
-
-
-def default_user() -> str:
-    """Who is deciding, when ``--by`` is not given: ``$YAML2DAG_USER``, else the login name."""
-    try:
-        return os.environ.get("YAML2DAG_USER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - getuser fails without a passwd entry
-        return "unknown"
 
 
 def _names(step_key: str, step: str) -> bool:

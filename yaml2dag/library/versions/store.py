@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yaml2dag.runs.users import default_user
 from yaml2dag.library.versions.checks import version_of
 from yaml2dag.library.versions.numbering import version_key
 from yaml2dag.library.versions.writes import LibraryWriteError, _atomic_write, versions_root
@@ -160,9 +161,6 @@ def _log(root: str | Path, job_id: str, entry: dict) -> int:
 
 
 def _user() -> str:
-    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
-    from yaml2dag.runs.approvals import default_user
-
     return default_user()
 
 
