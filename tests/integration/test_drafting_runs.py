@@ -140,7 +140,7 @@ def test_deploy_if_tests_pass_runs_the_deploy_only_after_passing_tests(project, 
     upstream, work, clone = tmp_path / "upstream.git", tmp_path / "work", tmp_path / "clone"
     git("init", "--bare", "-q", str(upstream), cwd=tmp_path)
     git("clone", "-q", str(upstream), str(work), cwd=tmp_path)
-    (work / "test_app.py").write_text("def test_ok():\n    assert True\n")
+    (work / "test_app.py").write_text("def test_ok():\n    assert sum([1, 1]) == 2\n")
     git("add", ".", cwd=work)
     git("commit", "-qm", "passing", cwd=work)
     git("push", "-q", "origin", "HEAD", cwd=work)
