@@ -45,9 +45,12 @@ COMMANDS = {
     "stats": ("yaml2dag.cli.observe", "stats"),
     "retry": ("yaml2dag.cli.observe", "retry"),
     "cancel": ("yaml2dag.cli.observe", "cancel"),
+    "annotate": ("yaml2dag.cli.annotate", "annotate"),
+    "prune": ("yaml2dag.cli.prune", "prune"),
     "approve": ("yaml2dag.cli.approve", "approve"),
     "reject": ("yaml2dag.cli.approve", "reject"),
     "suggest": ("yaml2dag.cli.suggest", "suggest"),
+    "optimize": ("yaml2dag.cli.optimize", "optimize"),
 }
 
 HELP = {
@@ -72,13 +75,16 @@ HELP = {
     "history": "List the runs of a workflow (without NAME: of every workflow).",
     "events": "Show the event log of a run.",
     "logs": "Show the captured output of a run's steps.",
-    "audit": "Export a complete audit record of a run (JSON or CSV).",
+    "audit": "Export a complete audit record of a run (JSON, CSV or an HTML report).",
     "stats": "Success rates, durations and per-step failure and retry rates.",
     "retry": "Re-execute a run (from its failure or from a step).",
     "cancel": "Terminate a running or queued run.",
+    "annotate": "Add a note (who said what, when) to a run's event log.",
+    "prune": "Delete old finished runs (event logs, compute logs, outputs); export their audits first.",
     "approve": "Approve the approval gate a run is waiting at.",
     "reject": "Reject the approval gate a run is waiting at.",
     "suggest": "Suggest workflows from your shell history (and schedules from run history).",
+    "optimize": "Advice from a workflow's runs: retries, parallel steps, timeouts, unused steps.",
 }
 
 
