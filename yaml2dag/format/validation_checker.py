@@ -23,6 +23,7 @@ from yaml2dag.format.model_builder import build_workflow
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.schema import structural_problems
 from yaml2dag.format.simple_templates import simple_analysis
+from yaml2dag.format.validation_gates import GateChecks
 from yaml2dag.format.validation_ids import IdChecks
 from yaml2dag.format.validation_limits import LimitChecks
 from yaml2dag.format.validation_report import FileReport, dedupe as _dedupe
@@ -31,7 +32,7 @@ from yaml2dag.format.validation_tools import ToolChecks
 from yaml2dag.format.validation_triggers import TriggerChecks
 
 
-class DocumentChecker(LimitChecks, IdChecks, ToolChecks, TemplateChecks, TriggerChecks):
+class DocumentChecker(LimitChecks, IdChecks, ToolChecks, GateChecks, TemplateChecks, TriggerChecks):
     """The checks of one document; :meth:`run` gives its report. Each mixin adds one concern."""
 
     def __init__(self, doc: Document):
@@ -98,6 +99,7 @@ class DocumentChecker(LimitChecks, IdChecks, ToolChecks, TemplateChecks, Trigger
         self.check_parameters(wf)
         ids = self.check_ids(wf)
         self.check_steps(wf)
+        self.check_gate_reminders(wf)
         self.check_templates(wf, ids)
         plan = build_plan(wf, doc, analyses=self.analyses)
         self.problems += plan.problems

@@ -5,7 +5,8 @@ approve (the step succeeds), anyone rejects (the step fails, so ``on_error`` and
 ``on_failure`` apply), or ``timeout`` passes (``on_timeout``: ``approve``, ``reject`` or
 ``fail``). ``auto_approve_if`` (a condition, like ``when``: a bare expression such as
 ``environment != 'production'`` or a template, evaluated when the step runs) approves at once
-when true. Decisions come from
+when true. ``notify`` tells people the gate waits (and reminds them before ``timeout``) through
+the ``notify`` tool's channels (:mod:`yaml2dag.tools.gate_notifications`). Decisions come from
 ``yaml2dag approve RUN_ID`` / ``yaml2dag reject RUN_ID``, through the store in
 ``ctx.resources["approvals"]`` (Dagster's event log, see :mod:`yaml2dag.runs.approvals`).
 
@@ -21,6 +22,7 @@ import time
 from yaml2dag.format.durations import parse_duration
 from yaml2dag.format.expressions import truthy
 from yaml2dag.tools.base import Action, Tool, ToolContext, ToolError, ToolResult
+from yaml2dag.tools.gate_notifications import NOTIFY_SCHEMA, GateFacts, GateNotifier, channels_of
 
 #: Seconds between two looks at the event log while waiting.
 DEFAULT_POLL_SECONDS = 1.0
@@ -41,6 +43,7 @@ PARAMETERS = {
         "auto_approve_if": {"description": "A condition, like `when` (a bare expression or a template); "
                                            "when true the gate approves without waiting."},
         "poll_interval": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds between checks (default 1)."},
+        "notify": NOTIFY_SCHEMA,
     },
 }
 
@@ -78,6 +81,21 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
     ctx.log.info(f"waiting for approval: {message} ({required} approval(s) needed"
                  + (f" from {', '.join(approvers)}" if approvers else "")
                  + f"); decide with `yaml2dag approve {ctx.run_id}` or `yaml2dag reject {ctx.run_id}`")
+    step_left = ctx.time_left()
+    ends = [t for t in (deadline, None if step_left is None else time.monotonic() + step_left) if t is not None]
+    facts = GateFacts(ctx.run_id, ctx.workflow, getattr(store, "step_key", ctx.step_id), message, tuple(approvers),
+                      required, deadline_iso, on_timeout)
+    notifier = GateNotifier(ctx, channels_of(params.get("notify")), facts, min(ends) if ends else None)
+    notifier.waiting()
+    try:
+        return _wait(ctx, store, notifier, approvers, required, timeout, on_timeout, deadline, poll)
+    finally:
+        notifier.close()
+
+
+def _wait(ctx: ToolContext, store, notifier: GateNotifier, approvers: list[str], required: int,
+          timeout: float | None, on_timeout: str, deadline: float | None, poll: float) -> ToolResult:
+    """Poll for decisions until the gate is decided (see :func:`request`); sends the reminders due."""
     approved: list[str] = []
     comment: str | None = None
     while True:
@@ -101,6 +119,7 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
                 if len(approved) >= required:
                     store.resolve("approved", approved, comment)
                     return _result("approved", approved, comment)
+        notifier.remind_due(approved)
         now = time.monotonic()
         step_left = ctx.time_left()
         if step_left is not None and step_left <= 0:
@@ -121,8 +140,9 @@ def request(ctx: ToolContext, params: dict) -> ToolResult:
             raise ToolError(f"{waited} (on_timeout: fail)",
                             {"decision": "timed_out", "approved_by": approved, "comment": None}, retryable=False)
         wait = poll
-        if deadline is not None:
-            wait = min(wait, max(0.05, deadline - now))
+        for due in (deadline, notifier.next_reminder()):
+            if due is not None:
+                wait = min(wait, max(0.05, due - now))
         time.sleep(wait)
 
 

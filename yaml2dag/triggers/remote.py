@@ -22,10 +22,9 @@ from yaml2dag.format.model import Parameter
 from yaml2dag.format.parameters import coerce
 from yaml2dag.format.schema import did_you_mean
 
-#: Where ``yaml2dag trigger`` and ``yaml2dag dev``'s reloader look for the webserver.
-DEFAULT_URL = "http://127.0.0.1:3000"
-#: Environment variable that overrides :data:`DEFAULT_URL`.
-URL_ENV = "YAML2DAG_URL"
+# where ``yaml2dag trigger`` and ``yaml2dag dev``'s reloader look for the webserver (a setting of
+# the format layer: approval gates link to run pages with it too)
+from yaml2dag.format.webserver import DEFAULT_URL, URL_ENV  # noqa: F401 - re-exported for the CLI
 #: Name of the yaml2dag code location in the shipped workspace.yaml and in ``yaml2dag dev``.
 LOCATION_NAME = "yaml2dag"
 
