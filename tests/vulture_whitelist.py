@@ -18,6 +18,7 @@ load_workflow  # yaml2dag/api.py, re-exported by yaml2dag
 # --- click: commands registered with @group.command / add_command, and overridden methods
 approve  # yaml2dag/cli/approve.py
 reject  # yaml2dag/cli/approve.py
+annotate  # yaml2dag/cli/annotate.py
 list_  # yaml2dag/cli/catalog.py (`yaml2dag list`)
 show  # yaml2dag/cli/catalog.py
 dev  # yaml2dag/cli/dev.py

@@ -28,6 +28,7 @@ from yaml2dag.runs.history.audit import audit_csv, run_audit
 from yaml2dag.runs.history.common import RunNotFoundError, RunStateError, shown_status
 from yaml2dag.runs.history.events import run_events
 from yaml2dag.runs.history.logs import run_logs
+from yaml2dag.runs.history.moments import MomentError
 from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
 from yaml2dag.runs.history.stats import run_stats
 from yaml2dag.runs.runner import get_instance
@@ -142,12 +143,19 @@ def history(name: str | None, limit: int, statuses: tuple[str, ...], since: str 
 @click.option("--step", default=None, help="Only events of this step (its conditions and elements included).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many events first.")
+@click.option("--since", default=None, metavar="TIME",
+              help="Only events at or after TIME: an ISO time (UTC without an offset) or +DURATION after the run's start (+30s).")
+@click.option("--until", default=None, metavar="TIME", help="Only events at or before TIME (same forms as --since).")
 @FORMAT_OPTION
-def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | None, offset: int, fmt: str) -> None:
-    """Show the event log of RUN_ID (filtered by type and step, paged with --limit/--offset)."""
+def events(run_id: str, types: tuple[str, ...], step: str | None, limit: int | None, offset: int,
+           since: str | None, until: str | None, fmt: str) -> None:
+    """Show the event log of RUN_ID (filtered by type, step and time, paged with --limit/--offset)."""
     wanted = [t for item in types for t in item.split(",") if t.strip()]
     try:
-        data = run_events(_instance(), run_id, types=wanted, step=step, limit=limit, offset=offset)
+        data = run_events(_instance(), run_id, types=wanted, step=step, limit=limit, offset=offset,
+                          since=since, until=until)
+    except MomentError as exc:  # a bad --since/--until
+        fail_as(fmt, f"--{exc.option}: {exc}", 2)
     except ValueError as exc:  # an unknown --type
         fail_as(fmt, f"--type: {exc}", 2)
     except RunNotFoundError as exc:
@@ -268,6 +276,8 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
         out.print(f"↩ {handler['kind']} {_esc(handler['step'])}: {_esc(handler['status'])}")
     for cancel in record["cancellations"]:
         out.print(f"cancel requested by {_esc(cancel['by'])} at {_when(cancel['at'])}: {_esc(cancel['reason'] or '')}")
+    for note in record["annotations"]:
+        out.print(f"✎ {_when(note['at'])} {_esc(note['by'])}: {_esc(note['text'])}")
     if record["error_message"]:
         out.print(f"[red]error[/]: {_esc(record['error_message'])}")
     out.print("[dim]the complete record: --format json or --format csv[/]")

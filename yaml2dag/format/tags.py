@@ -98,6 +98,8 @@ FAILURE_MARKER = "yaml2dag/failure"
 APPROVAL_MARKER = "yaml2dag/approval"
 #: Engine event metadata key of a cancellation request.
 CANCEL_MARKER = "yaml2dag/cancel"
+#: Engine event metadata key of an annotation (``yaml2dag annotate``: who said what, when).
+ANNOTATION_MARKER = "yaml2dag/annotation"
 #: Engine event metadata key of a process group a step started, and its details.
 PROCESS_MARKER = "yaml2dag/step_process"
 PROCESS_PID = "yaml2dag/pid"

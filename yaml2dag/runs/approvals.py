@@ -80,8 +80,15 @@ class Gate:
 
 def gates(instance: Any, run_id: str) -> list[Gate]:
     """Every approval gate of a run, from its event log, in the order they started waiting."""
+    return gates_in(instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT))
+
+
+def gates_in(records: Any) -> list[Gate]:
+    """The approval gates an iterable of event log entries (or records) tells of, in the order
+    they started waiting: :func:`gates` of the whole log, or of a prefix of it to know the gates
+    at a past moment (``yaml2dag status --at``). Entries that are not approval events are ignored."""
     found: dict[str, Gate] = {}
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+    for record in records:
         values = _meta_values(record)
         if values is None:
             continue

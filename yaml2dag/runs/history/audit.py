@@ -14,6 +14,7 @@ from yaml2dag.runs.history.common import (
     CANCEL_MARKER, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_RETRY_OF, TAG_TRIGGER_INFO, TAG_USER, TAG_VERSION, TAG_WORKFLOW,
     _get_run, _iso, _meta_values, rollback_of, shown_status,
 )
+from yaml2dag.runs.history.annotations import annotations_in
 from yaml2dag.runs.history.status import _catalog_for, _status_of, trigger_of
 from yaml2dag.runs.tracking import StepTracker, owner_of, retry_message
 import json as _json
@@ -153,7 +154,7 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
         ``started_at``, ``ended_at``, ``duration_s``, ``result``, ``error``,
         ``skip_reason``), ``approvals`` (gates with every decision), ``failure_handlers``
         (compensations and on_failure steps), ``cancellations`` (reason, by, at),
-        ``outputs``, ``error_message``, ``failed_step``, ``event_count``, ``generated_at``.
+        ``annotations`` (text, by, at: ``yaml2dag annotate``), ``outputs``, ``error_message``, ``failed_step``, ``event_count``, ``generated_at``.
 
     Raises:
         RunNotFoundError: no such run.
@@ -243,6 +244,7 @@ def run_audit(instance: Any, run_id: str, library: Any = None) -> dict:
         "approvals": [g.to_json() for g in gates(instance, run_id)],
         "failure_handlers": tracker.handlers,
         "cancellations": cancellations,
+        "annotations": annotations_in(records),
         "outputs": tracker.outputs,
         "error_message": error,
         "failed_step": failed_step,
@@ -260,7 +262,7 @@ def audit_csv(audit: dict) -> str:
 
     Sections: ``run`` (one row), ``started_by``, ``parameter``, ``attempt`` (one row per step
     attempt), ``skip``, ``approval`` (one row per decision and per outcome), ``handler``,
-    ``cancel``, ``output``.
+    ``cancel``, ``annotation``, ``output``.
     """
     buffer = _io.StringIO()
     writer = _csv.writer(buffer, lineterminator="\n")
@@ -303,6 +305,8 @@ def audit_csv(audit: dict) -> str:
     for cancel in audit["cancellations"]:
         row("cancel", time=cancel.get("at"), outcome="cancel_requested",
             detail=f"by {cancel.get('by')}: {cancel.get('reason') or ''}")
+    for note in audit.get("annotations", []):
+        row("annotation", time=note.get("at"), outcome="annotated", detail=f"by {note.get('by')}: {note.get('text')}")
     for name, value in audit["outputs"].items():
         row("output", detail=f"{name}={_json.dumps(value, ensure_ascii=False, default=str)}")
     return buffer.getvalue()

@@ -7,6 +7,8 @@ from typing import Any
 
 from yaml2dag.format.tags import PREFIX as TAGS_PREFIX
 from yaml2dag.runs.history.common import _get_run, _meta_values, _step_matches
+from yaml2dag.runs.history.moments import MomentError, parse_moment, to_ms
+from yaml2dag.runs.history.replay import run_start
 from yaml2dag.runs.tracking import owner_of, retry_message
 import logging
 from yaml2dag.runs.tracking import failure_message
@@ -37,7 +39,7 @@ def _event_row(index: int, rec: Any) -> dict:
             values = _meta_values(event)
             if etype == "ENGINE_EVENT":
                 values = {k: v for k, v in values.items() if k.startswith(TAGS_PREFIX) or k in
-                          ("step", "reason", "by", "at", "decision", "status", "error", "output", "message")}
+                          ("step", "reason", "by", "at", "decision", "status", "error", "output", "message", "text")}
             if values:
                 row["metadata"] = values
     return row
@@ -54,7 +56,8 @@ def event_type_names() -> set[str]:
 
 
 def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, step: str | None = None,
-               limit: int | None = None, offset: int = 0) -> dict:
+               limit: int | None = None, offset: int = 0, since: str | None = None,
+               until: str | None = None) -> dict:
     """A run's event log, filtered and paged.
 
     Args:
@@ -63,6 +66,9 @@ def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, st
         step: a workflow step id (its conditions, ``for_each`` elements and sub-steps
             included) or a Dagster step key.
         limit, offset: page of the filtered events.
+        since, until: only events at or after ``since`` and at or before ``until`` (TIMEs:
+            :mod:`yaml2dag.runs.history.moments`, an ISO time or ``+DURATION`` after the run's
+            start; compared to the millisecond, as the rows show times).
 
     Returns:
         ``{"run_id", "total" (after filtering), "offset", "limit", "events": [row]}``; each
@@ -72,6 +78,8 @@ def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, st
     Raises:
         ValueError: an unknown event type (the message lists the valid ones: Dagster's
             ``DagsterEventType`` names, and ``LOG``).
+        MomentError: ``since`` or ``until`` is not a TIME, or ``since`` is after ``until``
+            (a ``ValueError`` naming the option in ``option``).
         RunNotFoundError: no such run.
     """
     wanted = {t.strip().upper() for t in types or [] if t.strip()}
@@ -83,6 +91,11 @@ def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, st
                          f"(event types: {', '.join(shown)})")
     run = _get_run(instance, run_id)
     run_id = run.run_id
+    start = run_start(instance, run) if since is not None or until is not None else None
+    low = to_ms(parse_moment("since", since, start)) if since is not None else None
+    high = to_ms(parse_moment("until", until, start)) if until is not None else None
+    if low is not None and high is not None and low > high:
+        raise MomentError("since", f"{since!r} is after the end of the range ({until!r}); expected since <= until")
     wanted |= {"PIPELINE_" + t[4:] for t in wanted if t.startswith("RUN_")}
     wanted |= {"RUN_" + t[9:] for t in wanted if t.startswith("PIPELINE_")}
     rows = []
@@ -92,6 +105,8 @@ def run_events(instance: Any, run_id: str, *, types: list[str] | None = None, st
         if wanted and etype not in wanted:
             continue
         if step and not _step_matches(rec.step_key, step):
+            continue
+        if (low is not None and to_ms(rec.timestamp) < low) or (high is not None and to_ms(rec.timestamp) > high):
             continue
         rows.append((index, rec))
     total = len(rows)
