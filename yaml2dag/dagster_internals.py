@@ -65,6 +65,11 @@ from dagster._core.execution.context_creation_job import PlanExecutionContextMan
 from dagster._core.execution.plan.execute_plan import _trigger_hook as trigger_hook
 from dagster._core.execution.plan.execute_plan import dagster_event_sequence_for_step
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+
+# The classes of Dagster's SQLite event log storages (the default one, and the consolidated one):
+# their pool slot claims take no row lock, so two processes can claim one slot at once
+# (yaml2dag.compiler.pool_claims serialises them); the public API names no storage class.
+from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage, SqliteEventLogStorage
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode
 
@@ -149,6 +154,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CachingRepositoryData",
     "CheckRunHealthResult",
+    "ConsolidatedSqliteEventLogStorage",
     "DagsterEvaluationErrorReason",
     "DynamicCollectDependencyDefinition",
     "EngineEventData",
@@ -170,6 +176,7 @@ __all__ = [
     "RetryMode",
     "RunFailureReason",
     "SerializableErrorInfo",
+    "SqliteEventLogStorage",
     "StepFailureData",
     "StepRetryData",
     "WorkerStatus",

@@ -50,13 +50,13 @@ from dagster import DagsterEvent, DagsterExecutionInterruptedError, Executor
 from yaml2dag.dagster_internals import (
     EngineEventData,
     ExecutionPlan,
-    InstanceConcurrencyContext,
     PlanOrchestrationContext,
     RetryMode,
     SerializableErrorInfo,
     serializable_error_info_from_exc_info,
 )
 from yaml2dag.compiler.executor import DEFAULT_MAX_PARALLEL, STOP_GRACE_SECONDS, RunTimeoutError, _max_runtime
+from yaml2dag.compiler.pool_claims import PoolClaims
 from yaml2dag.compiler.runtime import cancel_run
 from yaml2dag.compiler.run_health import DeadRunWatch
 from yaml2dag.compiler.celery_settings import (  # noqa: F401 - the settings are re-exported here
@@ -144,7 +144,7 @@ class CeleryStepsExecutor(Executor):
             EngineEventData(metadata={"queue": settings.queue, "broker": settings.safe_broker(),
                                       "heartbeat_seconds": settings.heartbeat}),
         )
-        with InstanceConcurrencyContext(plan_context.instance, plan_context.dagster_run) as concurrency:
+        with PoolClaims(plan_context.instance, plan_context.dagster_run) as concurrency:
             try:
                 yield from self._loop(plan_context, execution_plan, concurrency, app, settings)
             finally:
@@ -152,7 +152,7 @@ class CeleryStepsExecutor(Executor):
 
     # the loop: submit ready steps, collect results, watch heartbeats, stop on timeout/termination
     def _loop(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan,
-              concurrency: InstanceConcurrencyContext, app: Any, settings: CelerySettings) -> Iterator[DagsterEvent]:
+              concurrency: PoolClaims, app: Any, settings: CelerySettings) -> Iterator[DagsterEvent]:
         instance = plan_context.instance
         run_id = plan_context.run_id
         in_flight: dict[str, _Task] = {}

@@ -42,7 +42,6 @@ from yaml2dag.dagster_internals import (
     EngineEventData,
     ExecuteRunWithPlanIterable,
     ExecutionPlan,
-    InstanceConcurrencyContext,
     MultiprocessExecutor,
     PlanExecutionContext,
     PlanExecutionContextManager,
@@ -56,6 +55,7 @@ from yaml2dag.dagster_internals import (
     trigger_hook,
 )
 from yaml2dag.compiler.run_health import DeadRunWatch
+from yaml2dag.compiler.pool_claims import PoolClaims
 from yaml2dag.compiler.runtime import cancel_run
 from yaml2dag.compiler.failure import handle_stopped_run
 
@@ -123,11 +123,11 @@ class ThreadsExecutor(Executor):
         )
 
     def _iterator(self, job_context: PlanExecutionContext, execution_plan: ExecutionPlan) -> Iterator[DagsterEvent]:
-        with InstanceConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency:
+        with PoolClaims(job_context.instance, job_context.dagster_run) as concurrency:
             yield from self._run(job_context, execution_plan, concurrency)
 
     def _run(self, job_context: PlanExecutionContext, execution_plan: ExecutionPlan,
-             concurrency: InstanceConcurrencyContext) -> Iterator[DagsterEvent]:
+             concurrency: PoolClaims) -> Iterator[DagsterEvent]:
         compute_log_manager = job_context.instance.compute_log_manager
         step_keys = [step.key for step in execution_plan.get_steps_to_execute_in_topo_order()]
         events: queue.Queue = queue.Queue()
