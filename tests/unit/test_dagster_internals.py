@@ -134,6 +134,18 @@ def test_executor_plan_machinery():
     assert _positional(di.trigger_hook)[:2] == ["step_context", "step_event_list"]
 
 
+def test_sqlite_event_log_storages_and_pool_claims(tmp_path):
+    # yaml2dag.compiler.pool_claims wraps these two methods and recognises these storages
+    assert _positional(di.InstanceConcurrencyContext.claim)[:4] == ["self", "concurrency_key", "step_key",
+                                                                     "step_priority"]
+    assert _positional(di.InstanceConcurrencyContext.free_step)[:2] == ["self", "step_key"]
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert isinstance(instance.event_log_storage, di.SqliteEventLogStorage)
+        assert instance.root_directory == str(tmp_path)
+    assert issubclass(di.ConsolidatedSqliteEventLogStorage, object)
+    assert hasattr(di.ConsolidatedSqliteEventLogStorage, "claim_concurrency_slot")
+
+
 def test_retry_mode():
     mode = di.RetryMode.from_config({"enabled": {}})
     assert mode == di.RetryMode.ENABLED and not mode.disabled
