@@ -25,6 +25,7 @@ from yaml2dag.library.folder import Library
 from yaml2dag.library.versions.writes import LibraryWriteError, check_writable_target
 from yaml2dag.runs.history.actions import cancel_run, retry_run
 from yaml2dag.runs.history.audit import audit_csv, run_audit
+from yaml2dag.runs.history.audit_html import audit_html
 from yaml2dag.runs.history.common import RunNotFoundError, RunStateError, shown_status
 from yaml2dag.runs.history.events import run_events
 from yaml2dag.runs.history.logs import run_logs
@@ -224,17 +225,17 @@ def logs(run_id: str, step: str | None, compute: bool, output_only: bool, fmt: s
 
 @click.command(cls=JsonErrorsCommand)
 @click.argument("run_id")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
-              help="A summary for people, or the complete record as JSON or CSV.")
-@click.option("--file", "file", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON or CSV record to this file instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "html"]), default="text", show_default=True,
+              help="A summary for people, the complete record as JSON or CSV, or a self-contained HTML report.")
+@click.option("--file", "-o", "file", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON, CSV or HTML record to this file instead of stdout.")
 @click.option("--force", is_flag=True, help="Overwrite --file if it exists.")
 def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
     """Export a complete audit record of RUN_ID: who or what started it, its parameters
     (secrets masked), every step's attempts, retries and outcome, approval decisions, failure
     handlers, outputs, cancellations and timings — all from the run's event log."""
     if file and fmt == "text":
-        fail_as("text", "--file needs --format json or --format csv", 2)
+        fail_as("text", "--file needs --format json, csv or html", 2)
     if file:
         try:
             check_writable_target(file, force)
@@ -244,12 +245,13 @@ def audit(run_id: str, fmt: str, file: str | None, force: bool) -> None:
         record = run_audit(_instance(), run_id, _library())
     except RunNotFoundError as exc:
         fail_as("json" if fmt == "json" else "text", str(exc), 1)
-    if fmt in ("json", "csv"):
-        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n" if fmt == "json" else audit_csv(record)
+    if fmt in ("json", "csv", "html"):
+        text = (json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n" if fmt == "json"
+                else audit_csv(record) if fmt == "csv" else audit_html(record))
         if file:
             with open(file, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
-            click.echo(f"wrote the audit of run {run_id} to {file}", err=True)
+            click.echo(f"wrote the audit of run {record['run_id']} to {file}", err=True)
         else:
             click.echo(text, nl=False)
         return

@@ -10,6 +10,8 @@ Dagster's run storage is the history: nothing is kept beside it. One module per 
 - :mod:`yaml2dag.runs.history.events`: a run's event log, filtered and paged (``events``);
 - :mod:`yaml2dag.runs.history.logs`: the captured output of a run's steps (``logs``);
 - :mod:`yaml2dag.runs.history.audit`: the audit record of a run, JSON or CSV (``audit``);
+- :mod:`yaml2dag.runs.history.audit_html`: the audit record as a self-contained HTML report
+  (``audit --format html``);
 - :mod:`yaml2dag.runs.history.stats`: success rates and durations (``stats``);
 - :mod:`yaml2dag.runs.history.actions`: ``cancel`` and ``retry``;
 - :mod:`yaml2dag.runs.history.fast_path`: reading run storage without importing Dagster (``list``).
