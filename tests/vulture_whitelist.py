@@ -69,3 +69,4 @@ write_compiled_validator  # yaml2dag/format/schema: the documented regeneration 
 evidence  # yaml2dag/suggest/report.py: dataclass field, set by suggest/schedules.py
 _.reloads  # yaml2dag/library/reloader.py: documented counter (tests and status lines)
 all_keys  # yaml2dag/format/tags.py: tests/unit/test_tags.py (every key unique, none spelled out elsewhere)
+_.use_24hour_time_format  # yaml2dag/format/cron.py: an option read by cron_descriptor.ExpressionDescriptor

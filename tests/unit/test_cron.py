@@ -75,22 +75,29 @@ def test_invalid_expressions_say_which_field_and_why(expression, message):
     ("30 6 * * 1-5", "Europe/Berlin", "At 06:30, Monday through Friday (Europe/Berlin)"),
     ("30 6 * * MON-FRI", None, "At 06:30, Monday through Friday"),
     ("@daily", None, "At 00:00"),
-    ("@hourly", None, "At minute 0 past every hour"),
+    ("@hourly", None, "Every hour"),
     ("*/15 * * * *", None, "Every 15 minutes"),
     ("* * * * *", None, "Every minute"),
-    ("0 */2 * * *", None, "At minute 0 past every 2 hours"),
-    ("* 3 * * *", None, "Every minute during hour 03"),
+    ("0 */2 * * *", None, "Every 2 hours"),
+    ("* 3 * * *", None, "Every minute, between 03:00 and 03:59"),
     ("0 0 1 * *", None, "At 00:00, on day 1 of the month"),
-    ("0 0 1,15 * *", None, "At 00:00, on days 1 and 15 of the month"),
-    ("0 12 * JAN,JUL *", None, "At 12:00, in January and July"),
-    ("0 2 * * 7", "UTC", "At 02:00, Sunday (UTC)"),
-    ("0 8,20 * * 1,3,5", None, "At 08:00 and 20:00, Monday, Wednesday and Friday"),
-    ("0,30 9-17 * * *", None, "At minute 0 and 30 past hour 09, 10, 11, 12, 13, 14, 15, 16 and 17"),
+    ("0 0 1,15 * *", None, "At 00:00, on day 1 and 15 of the month"),
+    ("0 12 * JAN,JUL *", None, "At 12:00, only in January and July"),
+    ("0 2 * * 7", "UTC", "At 02:00, only on Sunday (UTC)"),
+    ("0 8,20 * * 1,3,5", None, "At 08:00 and 20:00, only on Monday, Wednesday, and Friday"),
+    ("0,30 9-17 * * *", None, "At 0 and 30 minutes past the hour, between 09:00 and 17:59"),
     # cron(5): with both day fields restricted a day matches if EITHER matches
-    ("0 0 13 * 5", None, "At 00:00, on day 13 of the month or on Friday"),
+    ("0 0 13 * 5", None, "At 00:00, on day 13 of the month, or on Friday"),
 ])
 def test_describe(expression, timezone, words):
     assert cron.describe(expression, timezone) == words
+
+
+@pytest.mark.parametrize("expression", ["0 25 * * *", "0 0 31 4 *", "* * * *", "@often"])
+def test_describe_rejects_what_parse_rejects(expression):
+    # the words come from cron-descriptor, the verdict from parse (Dagster's rules)
+    with pytest.raises(cron.CronError):
+        cron.describe(expression)
 
 
 def test_describe_rejects_invalid_expressions():

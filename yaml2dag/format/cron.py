@@ -36,7 +36,6 @@ _FIELDS = (
     ("day of week", 0, 7, ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]),
 )
 
-_DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 _MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"]
 
@@ -247,60 +246,25 @@ def _list_words(values: list[str]) -> str:
     return ", ".join(values[:-1]) + " and " + values[-1]
 
 
-def _runs(values: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for v in sorted(values):
-        if runs and v == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], v)
-        else:
-            runs.append((v, v))
-    return runs
-
-
 def describe(expression: str, timezone: str | None = None) -> str:
     """The schedule in words: ``"At 06:30, Monday through Friday (Europe/Berlin)"``.
+
+    The words are cron-descriptor's (https://github.com/Salamek/cron-descriptor, 24-hour times),
+    of the expression as :func:`parse` normalises it (shorthands expanded); ``parse`` decides
+    what is valid, so Dagster and yaml2dag accept the same expressions.
+
+    Args:
+        expression: a cron expression (5 fields or a shorthand such as ``@daily``).
+        timezone: an IANA time zone name appended in parentheses, or ``None``.
 
     Raises:
         CronError: the expression is invalid.
     """
-    cron = parse(expression)
-    minute_f, hour_f = cron.expression.split()[:2]
-    all_minutes = len(cron.minutes) == 60
-    all_hours = len(cron.hours) == 24
-    if all_minutes and all_hours:
-        time = "Every minute"
-    elif all_hours and len(cron.minutes) == 1:
-        time = f"At minute {next(iter(cron.minutes))} past every hour"
-    elif all_minutes:
-        time = "Every minute during hour " + _list_words([f"{h:02d}" for h in sorted(cron.hours)])
-    elif minute_f.startswith("*/") and all_hours:
-        time = f"Every {minute_f[2:]} minutes"
-    elif len(cron.hours) * len(cron.minutes) <= 6:
-        times = [f"{h:02d}:{m:02d}" for h in sorted(cron.hours) for m in sorted(cron.minutes)]
-        time = "At " + _list_words(times)
-    elif hour_f.startswith("*/") and len(cron.minutes) == 1:
-        time = f"At minute {next(iter(cron.minutes))} past every {hour_f[2:]} hours"
-    else:
-        minutes = _list_words([str(m) for m in sorted(cron.minutes)])
-        hours = _list_words([f"{h:02d}" for h in sorted(cron.hours)])
-        time = f"At minute {minutes} past hour {hours}"
-    parts = [time]
-    if not cron.weekday_star:
-        words = []
-        for a, b in _runs(list(cron.weekdays)):
-            words.append(_DAY_NAMES[a] if a == b else f"{_DAY_NAMES[a]} through {_DAY_NAMES[b]}")
-        parts.append("only on " + _list_words(words) if cron.day_star else "on " + _list_words(words))
-    if not cron.day_star:
-        days = [str(d) for d in sorted(cron.days)]
-        on_days = ("on day " if len(days) == 1 else "on days ") + _list_words(days) + " of the month"
-        if cron.weekday_star:
-            parts.append(on_days)
-        else:  # cron(5): with both day fields restricted, a day matches if either matches
-            parts[-1] = f"{on_days} or {parts[-1]}"
-    if len(cron.months) != 12:
-        parts.append("in " + _list_words([_MONTH_NAMES[m - 1] for m in sorted(cron.months)]))
-    text = ", ".join(parts)
-    text = text.replace(", only on ", ", ")
+    from cron_descriptor import ExpressionDescriptor, Options  # reason: ~40 ms of gettext set-up, only when words are asked for
+
+    options = Options()
+    options.use_24hour_time_format = True
+    text = ExpressionDescriptor(parse(expression).expression, options).get_description()
     if timezone:
         text += f" ({timezone})"
     return text
