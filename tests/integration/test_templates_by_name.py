@@ -85,6 +85,12 @@ def test_a_template_runs_by_name_when_the_library_has_none(base):
     # the run is in the instance of the working directory, under the template's job
     history = json.loads(cli(base, "history", "backup_files", "--format", "json").stdout)
     assert data["run_id"] in [r["run_id"] for r in history["runs"]]
+    # ... and by the name it was run with, as `history` and `stats` read names
+    by_name = json.loads(cli(base, "history", "Backup Files", "--format", "json").stdout)
+    assert (by_name["job"], by_name["workflow"]) == ("backup_files", "Backup Files")
+    assert data["run_id"] in [r["run_id"] for r in by_name["runs"]]
+    stats = json.loads(cli(base, "stats", "Backup Files", "--format", "json").stdout)
+    assert stats["workflows"][0]["runs"] >= 1, stats
 
 
 def test_a_template_is_found_by_job_id_case_insensitively_in_text_mode(base):

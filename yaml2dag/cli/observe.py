@@ -30,7 +30,8 @@ from yaml2dag.runs.history.common import RunNotFoundError, RunStateError, shown_
 from yaml2dag.runs.history.events import run_events
 from yaml2dag.runs.history.logs import run_logs
 from yaml2dag.runs.history.moments import MomentError
-from yaml2dag.runs.history.queries import list_runs, parse_since, resolve_job
+from yaml2dag.runs.history.queries import list_runs, parse_since
+from yaml2dag.cli.workflow_names import resolve_job
 from yaml2dag.runs.history.stats import run_stats
 from yaml2dag.runs.runner import get_instance
 
