@@ -5,7 +5,9 @@ aiosmtpd server of test_tool_notify.py: run id, workflow, question, approvers, t
 `yaml2dag approve`/`reject` commands and the run's page under $YAML2DAG_URL, secrets masked. A
 failing channel leaves a warning in the event log and the gate still decides. A `remind_before`
 reminder arrives before the timeout, and none after a decision. Runs start with `yaml2dag run`
-and with `dagster job execute`, from a working directory with a relative definitions folder.
+and with `dagster job execute`, from a working directory with a relative definitions folder, and
+from the UI (the launchpad's GraphQL `launchRun` against `yaml2dag dev`: queued, started by the
+daemon's run launcher).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_dagster_home, run_cli, write
-from local_servers import LocalHTTPServer, free_port, serving
+from local_servers import LocalHTTPServer, free_port, serving, start_dev
 from test_tool_notify import Hook, HookHandler, smtp  # noqa: F401 - smtp: a fixture, an aiosmtpd server on 127.0.0.1
 from waiting import wait_until
 
@@ -252,3 +254,30 @@ def test_no_reminder_after_a_decision(world, hook):
     if decision.timestamp - waiting.timestamp < 19:
         assert len(hook.requests) == 1 and len(mails.messages) == 1 and not reminders
         assert not [r for r in records if "reminder notification" in (r.user_message or "")]
+
+
+def test_a_run_launched_from_the_ui_notifies(tmp_path, hook, monkeypatch):
+    (tmp_path / "defs").mkdir()
+    _gate(tmp_path, f"""
+                - {{channel: webhook, url: "{hook.url}/ui"}}
+    """.rstrip(), gate_params="timeout: 10m")
+    # the settings of the webserver and daemon, which the run workers they start inherit
+    monkeypatch.setenv("YAML2DAG_URL", UI)
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
+    with start_dev(tmp_path, tmp_path / "defs", {"gated_release"}, stop_timeout=0) as live:
+        from urllib.parse import urlsplit
+
+        from dagster_graphql import DagsterGraphQLClient
+
+        address = urlsplit(live.url)
+        client = DagsterGraphQLClient(address.hostname, port_number=address.port)
+        run_id = client.submit_job_execution("gated_release", repository_location_name="yaml2dag",
+                                             repository_name="__repository__", run_config={})
+        live.wait_for("the waiting message", lambda: hook.requests, timeout=WAIT)
+        _assert_waiting_message(hook.requests[0]["json"]["text"], run_id, "Release 2.1 with token ***?",
+                                "alice, bob (1 approval needed)")
+        env = {"DAGSTER_HOME": str(live.home), "YAML2DAG_DEFINITIONS": "defs"}
+        decided = run_cli("approve", run_id, "--by", "alice", env=env, cwd=tmp_path)
+        assert decided.code == 0, decided.stderr
+        live.wait_for("the run to succeed", lambda: live.run_status(run_id) == "SUCCESS", timeout=WAIT)
+    assert len(hook.requests) == 1 and hook.requests[0]["path"] == "/ui"
