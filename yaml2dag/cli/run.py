@@ -12,6 +12,7 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_
 import json
 from rich.markup import escape
 from yaml2dag.cli.planview import plan_json, print_plan
+from yaml2dag.cli import supervise
 from yaml2dag.format.durations import format_duration
 from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
 from yaml2dag.format.executors import ExecutorSettingError
@@ -82,9 +83,11 @@ class _RunCommand(JsonErrorsCommand):
 @click.option("--dry-run", is_flag=True, help="Validate, resolve parameters and print the plan; run nothing.")
 @click.option("--no-wait", is_flag=True,
               help="Fail at once (exit 1) when the workflow's concurrency limit is reached, instead of waiting.")
+@click.option("--mode", type=click.Choice(supervise.MODE_CHOICES), default=supervise.MODE_DEFAULT,
+              show_default=True, help=supervise.MODE_HELP)
 @FORMAT_OPTION
 def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry_run: bool, no_wait: bool,
-        fmt: str) -> None:
+        mode: str, fmt: str) -> None:
     """Run WORKFLOW (a name, job id or file) with parameters given as key=value.
 
     When no workflow of the definitions folder has that name, a built-in template of that name
@@ -142,6 +145,9 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
                 out.print(f"Secret {name}: from ${info['variable']} ({state})", markup=False)
         raise SystemExit(0)
 
+    if supervise.terminal_problem(mode):  # supervised/hybrid ask on the terminal (yaml2dag.cli.supervise)
+        _error(fmt, supervise.terminal_problem(mode))
+    ask = supervise.terminal_asker(fmt) if mode != supervise.MODE_DEFAULT else None
     stream = _terminal_stream() if fmt == "text" else None
     out = console(file=stream) if stream is not None else None
     progress = _Progress(out) if out is not None else None
@@ -152,7 +158,8 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         # to file descriptor 1 meanwhile (steps' subprocesses, Dagster's compute-log mirror) goes
         # to stderr
         with stdout_to_stderr(fmt == "json"):
-            result = run_workflow(report.validated(), values, on_progress=progress, wait_for_concurrency=not no_wait)
+            result = run_workflow(report.validated(), values, on_progress=progress, wait_for_concurrency=not no_wait,
+                                  mode=mode, ask=ask)
     except ParameterError as exc:
         _error(fmt, str(exc))
     except ConcurrencyLimitError as exc:

@@ -25,7 +25,7 @@ _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def job_from_file(path: str, root: str | None = None, version: str | None = None):
+def job_from_file(path: str, root: str | None = None, version: str | None = None, mode: str | None = None):
     """Validate and compile one workflow file (cached per path, size and mtime in a process).
 
     This is the function Dagster calls to rebuild a job in another process (see
@@ -39,6 +39,8 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
             that Dagster's per-process cache of rebuilt jobs (``ReconstructableJob.get_definition``
             is an ``lru_cache`` keyed by these arguments) never hands back the job of an older
             version of the same file.
+        mode: ``supervised`` builds the job of a supervised run (every step asks first,
+            :mod:`yaml2dag.format.run_modes`); anything else the usual job.
 
     Raises:
         WorkflowInvalidError: the file does not validate.
@@ -49,22 +51,24 @@ def job_from_file(path: str, root: str | None = None, version: str | None = None
 
     resolved = str(Path(path).resolve())
     stat = os.stat(resolved)
-    key = (resolved, stat.st_size, stat.st_mtime_ns, root)
+    supervised = mode == "supervised"
+    key = (resolved, stat.st_size, stat.st_mtime_ns, root, supervised)
     with _lock:
         if key in _cache:
             return _cache[key]
     report = validate_file(resolved)
     if not report.valid:
         raise WorkflowInvalidError(resolved, report.errors)
-    job = compile_workflow(report.validated(), resolver=folder_resolver(root or str(Path(resolved).parent)))
+    job = compile_workflow(report.validated(), resolver=folder_resolver(root or str(Path(resolved).parent)),
+                           supervised=supervised)
     with _lock:
         _cache[key] = job
     return job
 
 
-def reconstructable_job(path: str, root: str | None = None):
+def reconstructable_job(path: str, root: str | None = None, mode: str | None = None):
     """A :class:`dagster.ReconstructableJob` for a workflow file (for ``execute_job`` and
-    the multiprocess executor); ``root`` as in :func:`job_from_file`."""
+    the multiprocess executor); ``root`` and ``mode`` as in :func:`job_from_file`."""
     from dagster import build_reconstructable_job  # lazy: keeps Dagster out of `list` (see job_from_file)
 
     base = str(library_root(root or Path(path).resolve().parent))
@@ -72,7 +76,8 @@ def reconstructable_job(path: str, root: str | None = None):
     stat = os.stat(resolved)
     return build_reconstructable_job(
         "yaml2dag.compiler", "job_from_file",
-        reconstructable_args=(resolved, base, f"{stat.st_size}:{stat.st_mtime_ns}"),
+        reconstructable_args=(resolved, base, f"{stat.st_size}:{stat.st_mtime_ns}")
+        + (("supervised",) if mode == "supervised" else ()),
     )
 
 

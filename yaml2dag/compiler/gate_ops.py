@@ -3,7 +3,9 @@
 * **condition op** (``<step>__when``), in front of a step that may be skipped: decides from the
   enclosing branch's decision, the skipped-ness of the steps whose result it reads (a step it
   only reads the state of, ``Node.state_reads``, is no reason to skip) and the ``when``
-  condition (:meth:`yaml2dag.format.semantics.Gate.skip_reason`). It yields either ``go`` (the
+  condition (:meth:`yaml2dag.format.semantics.Gate.skip_reason`); then, when the run asks
+  before the step (supervised mode, ``confirm: true``), waits for the answer
+  (:mod:`yaml2dag.compiler.confirm_gate`). It yields either ``go`` (the
   step runs) or ``skipped`` (a skipped-result, so steps ordered after it still run); the step
   then ends as a real ``STEP_SKIPPED``, as Dagster's conditional outputs
   (``Out(is_required=False)``) prescribe.
@@ -26,6 +28,7 @@ from yaml2dag.format.semantics import Gate, decide, holds, read_skipped
 from yaml2dag.format.tags import TAG_STEP_KIND
 from yaml2dag.tools.base import ToolError
 from yaml2dag.compiler import runtime
+from yaml2dag.compiler.confirm_gate import asker_of, confirm_step
 from yaml2dag.compiler.op_io import gate_resources, in_time, op_failure, read_inputs
 from yaml2dag.compiler.scope import CompiledWorkflow
 from yaml2dag.compiler.sinks import guard_step
@@ -51,6 +54,9 @@ def condition_op(cw: CompiledWorkflow, node: Node, ins: dict[str, dg.In]) -> dg.
             reason = gate.skip_reason(inputs["decision"] if gate.context is not None else None, results, check)
         except (TemplateError, ToolError) as exc:
             raise op_failure(f"when: {exc}", None, cw.secret_values()) from None
+        asker = asker_of(context, cw, entry) if reason is None else None
+        if asker is not None:  # supervised mode, `confirm: true` (yaml2dag.compiler.confirm_gate)
+            reason = confirm_step(context, cw, entry, asker)
         if reason is None:
             yield dg.Output(None, "go")
         else:

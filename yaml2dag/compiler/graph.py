@@ -60,7 +60,8 @@ class GraphBuilder:
 
     def __init__(self, cw: CompiledWorkflow, plan: Plan | None = None):
         self.cw = cw
-        self.plan = plan or build_plan(cw.workflow)
+        # a supervised run asks before every step: each gets a condition op (format.run_modes)
+        self.plan = build_plan(cw.workflow, confirm_all=True) if cw.supervised else plan or build_plan(cw.workflow)
         if self.plan.problems:
             raise WorkflowInvalidError(cw.workflow.source.file, list(self.plan.problems))
         self.node_defs: list = []

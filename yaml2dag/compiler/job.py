@@ -202,6 +202,7 @@ def compile_workflow(
     *,
     workflow_dir: str | None = None,
     resolver: Callable[[str], tuple[Workflow, str | None]] | None = None,
+    supervised: bool = False,
 ) -> dg.JobDefinition:
     """Build the Dagster job of a validated workflow.
 
@@ -212,6 +213,8 @@ def compile_workflow(
             Default: the folder of ``workflow.source.file``.
         resolver: finds the workflows its sub-workflow steps name (``name -> (Workflow,
             folder)``); default: the other workflows of the same folder.
+        supervised: the job of a supervised run (``yaml2dag run --mode supervised``): a
+            condition op asks before every step (:mod:`.confirm_gate`); same job name.
 
     Returns:
         The job, named ``workflow.id``.
@@ -226,7 +229,7 @@ def compile_workflow(
         workflow_dir = workflow_dir_of(workflow)
     if resolver is None:
         resolver = folder_resolver(workflow_dir)
-    cw = CompiledWorkflow(workflow, workflow_dir, resolver=resolver)
+    cw = CompiledWorkflow(workflow, workflow_dir, resolver=resolver, supervised=supervised)
     builder = GraphBuilder(cw, plan)
     graph = builder.build()
     handled = needs_failure_handling(cw)  # the workflow's or a sub-workflow's handlers

@@ -89,12 +89,15 @@ class CompiledWorkflow:
             (Workflow, workflow_dir)`` (sub-workflows).
         parent: the workflow this one is inlined into.
         node_path: step ids from the job's root graph down to this workflow's graph.
+        supervised: the job of a supervised run: every step asks before it runs
+            (:mod:`yaml2dag.format.run_modes`); inherited from ``parent``.
     """
 
     def __init__(self, workflow: Workflow, workflow_dir: str | None, *, prefix: str | None = None,
                  params_input: bool = False,
                  resolver: Callable[[str], tuple[Workflow, str | None]] | None = None,
-                 parent: "CompiledWorkflow | None" = None, node_path: tuple[str, ...] = ()):
+                 parent: "CompiledWorkflow | None" = None, node_path: tuple[str, ...] = (),
+                 supervised: bool = False):
         self.workflow = workflow
         self.workflow_dir = workflow_dir
         self.prefix = prefix or workflow.id
@@ -103,6 +106,7 @@ class CompiledWorkflow:
         self.parent = parent
         self.root: CompiledWorkflow = parent.root if parent is not None else self
         self.node_path = node_path
+        self.supervised = parent.supervised if parent is not None else supervised
         self.secrets = SecretStore(workflow)
         #: the workflows inlined by this one's sub-workflow steps, by step id (set by the graph
         #: builder)

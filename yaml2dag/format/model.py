@@ -169,6 +169,8 @@ class Step:
     max_parallel: int | None = None
     pool: str | None = None
     compensate: StepBody | None = None
+    #: ``confirm: true``: ask before the step runs (supervised mode, :mod:`yaml2dag.format.run_modes`)
+    confirm: bool = False
     path: DocPath = ()
     when_key: str = "when"
     depends_key: str = "depends_on"
@@ -261,6 +263,8 @@ class SubWorkflow:
     description: str = ""
     depends_on: tuple[str, ...] | None = None
     when: Any = None
+    #: ``confirm: true``: ask before the sub-workflow step runs (as :attr:`Step.confirm`)
+    confirm: bool = False
     path: DocPath = ()
     when_key: str = "when"
     depends_key: str = "depends_on"

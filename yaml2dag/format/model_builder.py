@@ -161,6 +161,7 @@ def _build_step(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Step:
         max_parallel=_int(data.get("max_parallel")),
         pool=merged.get("pool") if isinstance(merged.get("pool"), str) else None,
         compensate=build_body(data.get("compensate"), path + ("compensate",)),
+        confirm=data.get("confirm") is True,
         path=path,
         when_key=_when_key(data),
         depends_key=_depends_key(data),
@@ -228,6 +229,7 @@ def build_entry(data: dict, path: DocPath, defaults: Mapping[str, Any]) -> Entry
             parameters=freeze(params) if isinstance(params, dict) else FrozenDict(),
             when=freeze(_condition(data)),
             when_key=_when_key(data),
+            confirm=data.get("confirm") is True,
             **common,
         )
     return _build_step(data, path, defaults)

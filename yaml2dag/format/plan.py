@@ -20,8 +20,10 @@ whole) or only its *state* (:data:`STATE_FIELDS`: ``.status``, ``.succeeded``, `
 ``status: "skipped"``; a reader of the result is skipped with it (spec §4).
 
 Steps inside a branch or switch also wait for its decision. A node "may skip" when it has a
-condition, sits inside a branch/switch, or reads the result of a step that may skip; such steps
-get a condition op in the Dagster graph (see :mod:`yaml2dag.compiler.graph`).
+condition, sits inside a branch/switch, asks before it runs (``confirm: true``, or every step of
+a run in supervised mode: ``build_plan(..., confirm_all=True)``; the answer may be "skip"), or
+reads the result of a step that may skip; such steps get a condition op in the Dagster graph
+(see :mod:`yaml2dag.compiler.graph`).
 """
 
 from __future__ import annotations
@@ -387,7 +389,7 @@ class _Builder:
                 path.pop()
         return [start, start]  # pragma: no cover - members is strongly connected
 
-    def finish(self, outputs: Any = None) -> Plan:
+    def finish(self, outputs: Any = None, confirm_all: bool = False) -> Plan:
         plan = self.plan
         # topological order, preferring file order (the ready node first in the file next)
         upstream = self._upstream = {n: node.upstream() for n, node in plan.nodes.items()}
@@ -416,6 +418,7 @@ class _Builder:
             cond = getattr(node.entry, "when", None) if not node.is_decision else None
             node.may_skip = (
                 (not node.is_decision and cond is not None and cond is not True)
+                or confirm_all or getattr(node.entry, "confirm", False) is True
                 or node.context is not None
                 or any(plan.nodes[r].may_skip for r in node.reads
                        if r in plan.nodes and r not in node.state_reads)
@@ -452,7 +455,8 @@ class _Builder:
 
 
 def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None = None,
-               step_ids: set[str] | None = None, analyses: dict | None = None) -> Plan:
+               step_ids: set[str] | None = None, analyses: dict | None = None, *,
+               confirm_all: bool = False) -> Plan:
     """Lay out the dependency plan of ``workflow.steps`` (or of ``entries``).
 
     Args:
@@ -463,6 +467,8 @@ def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None =
         analyses: ``(template text, bare)`` → its :class:`~yaml2dag.format.expressions.Analysis`
             or the ``TemplateError`` it raised, shared with the validator so each template of a
             file is parsed once (filled in as templates are analyzed).
+        confirm_all: every step asks before it runs (the job of a supervised run): every node
+            but the decisions may skip.
 
     Returns:
         The :class:`Plan`; its ``problems`` list unknown ``depends_on`` targets, cycles and
@@ -472,4 +478,4 @@ def build_plan(workflow: Workflow, doc=None, entries: tuple[Entry, ...] | None =
     builder.lay_list(workflow.steps if entries is None else entries, [], None, None)
     builder.resolve_explicit()
     builder.add_reads()
-    return builder.finish()
+    return builder.finish(confirm_all=confirm_all)

@@ -100,6 +100,9 @@ class TriggerChecks:
             if kind:
                 self.add(entry.path, f"{kind} cannot run in `on_failure` (failure handlers run inline, one "
                          "after another)", "on_failure")
+            elif getattr(entry, "confirm", False):
+                self.add(entry.path + ("confirm",), "`confirm` cannot be used in `on_failure`: failure handlers "
+                         "run inline, without asking; remove it", "on_failure")
 
 
 _ZONES: frozenset | None = None

@@ -24,6 +24,7 @@ from yaml2dag.deploy import ensure_dagster_yaml
 from yaml2dag.format.errors import ParameterError, Yaml2DagError
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.parameters import resolve
+from yaml2dag.format.run_modes import DEFAULT_MODE, TAG_MODE, check_mode
 from yaml2dag.compiler.run_health import TAG_CLI_HOST, TAG_CLI_PID, TAG_CLI_STARTED  # noqa: F401 - re-exported: the run's process
 from yaml2dag.format import masking as _masking
 from yaml2dag.format.secrets import SecretStore, mask
@@ -342,6 +343,8 @@ def run_workflow(
     quiet: bool = True,
     wait_for_concurrency: bool = True,
     root: str | None = None,
+    mode: str = DEFAULT_MODE,
+    ask: Any = None,
 ) -> RunResult:
     """Run a validated workflow through a real Dagster instance.
 
@@ -357,6 +360,9 @@ def run_workflow(
         wait_for_concurrency: when the workflow's ``concurrency`` limit is reached, wait for a
             slot (True) or raise :class:`ConcurrencyLimitError` (False).
         root: the definitions folder sub-workflows are found in (default: the file's folder).
+        mode: ``autopilot``, ``supervised`` or ``hybrid`` (:mod:`yaml2dag.format.run_modes`; run tag).
+        ask: answers the run's questions (:data:`yaml2dag.runs.supervision.Ask`, from a thread);
+            None: they wait as approval gates (``yaml2dag approve``/``reject``).
 
     Returns:
         The :class:`RunResult`.
@@ -364,12 +370,14 @@ def run_workflow(
     Raises:
         TypeError: ``validated`` is not a ``ValidatedWorkflow`` (nothing ran); an invalid file
             has none: ``FileReport.validated()`` raises ``WorkflowInvalidError`` instead.
+        ValueError: an unknown ``mode`` (nothing ran).
         ParameterError: a parameter value is wrong or a secret is unset (nothing ran).
         ConcurrencyLimitError: see ``wait_for_concurrency`` (nothing ran).
         yaml2dag.format.executors.ExecutorSettingError: an executor setting of the environment is
             wrong (nothing ran).
     """
     validated = require_validated(validated, "run_workflow")
+    mode = check_mode(mode)
     workflow, file = validated.workflow, validated.file
     values = resolve(workflow, params or {}, strings=strings)
     check_secrets(workflow)
@@ -383,7 +391,7 @@ def run_workflow(
     from yaml2dag.dagster_internals import execute_run_iterator
 
     instance = instance or get_instance()
-    recon = reconstructable_job(file, root)
+    recon = reconstructable_job(file, root, mode)
     job_def = recon.get_definition()
     catalog = step_catalog(workflow, folder_resolver(root or str(Path(file).resolve().parent)))
     total = len(catalog)
@@ -392,7 +400,8 @@ def run_workflow(
 
     # the process that executes the run (pid, host, start time): a run whose process is gone is
     # found and ended by the next yaml2dag command or the daemon (yaml2dag.compiler.run_health)
-    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **cli_tags(), TAG_CLI_USER: default_user(), **(tags or {})}
+    run_tags = {**job_def.run_tags, TAG_TRIGGER: "cli", **cli_tags(), TAG_CLI_USER: default_user(), TAG_MODE: mode,
+                **(tags or {})}
     conc = concurrency_tag(workflow, render_concurrency_key(workflow, values))
     if conc is not None:
         run_tags[conc[0]] = conc[1]
@@ -409,7 +418,9 @@ def run_workflow(
     tracker = StepTracker(catalog)
     ended = {"n": 0}
     clock = time.monotonic()
-    with _quiet_stderr(quiet, processes=kind == "multiprocess"):
+    from yaml2dag.runs.supervision import QuestionWatch  # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
+    questions = QuestionWatch(instance, run.run_id, ask) if ask is not None else contextlib.nullcontext()
+    with _quiet_stderr(quiet, processes=kind == "multiprocess"), questions:
         try:
             for event in execute_run_iterator(recon, run, instance):
                 now = time.monotonic()
