@@ -569,3 +569,40 @@ def test_ui_concurrency_limit_queues_the_same_key_and_lets_another_key_run(live,
         assert _finished(live_instance, run_id, alive).status == DagsterRunStatus.SUCCESS, live.tail()
     assert _stamp(stamps / "b.start") >= _stamp(stamps / "a.end")
     assert _stamp(stamps / "c.start") < _stamp(stamps / "a.end")
+
+
+def test_ui_terminate_stops_a_run_of_the_yaml2dag_cli(live, live_instance):
+    """The UI's Terminate (GraphQL ``terminateRun``) on a run that `yaml2dag run` executes: the CLI
+    process is told (SIGINT), the shell step in flight is stopped, the run ends CANCELED and the
+    CLI exits; Dagster's default launcher could only log "Unable to get grpc client"."""
+    from urllib.parse import urlsplit
+
+    from dagster_graphql import DagsterGraphQLClient
+
+    stamps = live.root / "ui_terminate"
+    stamps.mkdir()
+    log = live.root / "ui_terminate-cli.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Launch Limited", f"dir={stamps}", "tag=t",
+                                 "target=terminate"], cwd=live.root, env={**os.environ, **_live_env(live)},
+                                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def cli_alive():
+            _server_alive(live)()
+            if proc.poll() is not None:
+                raise AssertionError(f"yaml2dag run exited ({proc.returncode}) early:\n{log.read_text()[-3000:]}")
+
+        _wait("the CLI run's step to start", lambda: (stamps / "t.start").exists(), alive=cli_alive)
+        [run] = [r for r in live_instance.get_runs() if r.job_name == "launch_limited"
+                 and r.tags.get("yaml2dag/cli_pid") == str(proc.pid) and not r.is_finished]
+        address = urlsplit(live.url)
+        DagsterGraphQLClient(address.hostname, port_number=address.port).terminate_run(run.run_id)
+        ended = _finished(live_instance, run.run_id, _server_alive(live))
+        assert ended.status.value == "CANCELED", log.read_text()[-3000:]
+        assert proc.wait(timeout=RUN_TIMEOUT) != 0
+        assert not (stamps / "t.end").exists(), "the step went on after the run was terminated"
+        messages = [r.message for r in live_instance.all_logs(run.run_id)]
+        assert not any("Unable to get grpc client" in m for m in messages), messages
+        assert any("is sent SIGINT" in m for m in messages), messages
+    finally:
+        stop_process_tree(proc, timeout=10)
