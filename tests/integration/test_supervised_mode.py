@@ -276,3 +276,19 @@ def test_dagster_job_execute_waits_at_the_gate_until_decided(world, decision):
         assert record["error_message"] == "aborted by bob before second"
         assert record["failed_step"] == "second"
         assert not (root / "fourth.txt").exists()
+
+
+def test_a_retry_of_an_aborted_supervised_run_asks_nothing(world):
+    root, env = world
+    code, text = _supervised(root, env, "supervised", ["c", "abort"])
+    assert code == 1, text
+    parent = _run_id(text)
+    retried = run_cli("retry", parent, "--format", "json", env=env, cwd=root)  # stdin: /dev/null
+    assert retried.code == 0, retried.stdout + retried.stderr
+    info = json.loads(retried.stdout)
+    assert info["dagster_status"] == "SUCCESS"
+    assert info["step_statuses"]["first"] == "reused"
+    assert {info["step_statuses"][k] for k in ("second", "third", "fourth")} == {"succeeded"}
+    assert (root / "fourth.txt").is_file()
+    record = _audit(root, env, info["run_id"])
+    assert record["approvals"] == []  # nothing asked

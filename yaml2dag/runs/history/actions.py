@@ -10,6 +10,7 @@ import time as _time
 from pathlib import Path as _Path
 from typing import Any
 
+from yaml2dag.format.run_modes import DEFAULT_MODE, TAG_MODE
 from yaml2dag.format.tags import CLI_TAG_PREFIX, TAG_CLI_HOST, TAG_CLI_PID, TAG_HASH, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from yaml2dag.runs.history.common import (
     CANCEL_MARKER,
@@ -214,7 +215,8 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     """Re-execute a finished run through Dagster, reusing the outputs of the steps that are not
     re-run (they are read from the parent run's storage). The new run is linked to its parent
     (``parent_run_id``/``root_run_id``, tag ``yaml2dag/retry_of``) and tagged like a CLI run
-    (so ``yaml2dag cancel`` can stop it).
+    (so ``yaml2dag cancel`` can stop it). A retry of a supervised or hybrid run asks nothing
+    (its ``yaml2dag/mode`` is ``autopilot``), on the parent's job (the same step keys).
 
     Args:
         from_step: re-run this workflow step (its conditions, elements and sub-steps) and
@@ -257,7 +259,8 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     if mode == "from_failure" and status not in ("FAILURE", "CANCELED"):
         raise RunStateError(f"run {run_id} did not fail ({status}); use --from-step ID or --all")
     path, note = _workflow_file_for(parent, library, use_current)
-    recon = reconstructable_job(path, str(library.folder))
+    # the job of a supervised run has a condition op before every step: the retry keeps its step keys
+    recon = reconstructable_job(path, str(library.folder), parent.tags.get(TAG_MODE))
     if mode == "from_failure":
         options = ReexecutionOptions.from_failure(run_id, instance)
     elif mode == "from_step":
@@ -277,6 +280,8 @@ def retry_run(instance: Any, run_id: str, library: Any, *, from_step: str | None
     # this process executes the re-execution (pid, host, start time; see yaml2dag.compiler.run_health)
     tags.update({TAG_TRIGGER: "cli", **cli_tags(), TAG_USER: default_user(), TAG_RETRY_OF: run_id,
                  TAG_RETRY_MODE: mode})
+    if TAG_MODE in tags:  # nobody at a terminal answers a retry's questions: it asks nothing
+        tags[TAG_MODE] = DEFAULT_MODE
     with _quiet_stderr(quiet):
         try:
             result = execute_job(recon, instance, reexecution_options=options, tags=tags)
