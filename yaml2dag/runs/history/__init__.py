@@ -1,5 +1,5 @@
 """Run history: reading runs back from Dagster's run storage — ``status``, ``history``,
-``events``, ``logs``, ``audit``, ``stats`` — and acting on runs: ``retry`` and ``cancel``.
+``events``, ``logs``, ``audit``, ``stats`` — and acting on runs: ``retry``, ``cancel`` and ``prune``.
 
 Dagster's run storage is the history: nothing is kept beside it. One module per concern:
 
@@ -14,6 +14,7 @@ Dagster's run storage is the history: nothing is kept beside it. One module per 
   (``audit --format html``);
 - :mod:`yaml2dag.runs.history.stats`: success rates and durations (``stats``);
 - :mod:`yaml2dag.runs.history.actions`: ``cancel`` and ``retry``;
+- :mod:`yaml2dag.runs.history.prune`: deleting old finished runs with their files (``prune``);
 - :mod:`yaml2dag.runs.history.fast_path`: reading run storage without importing Dagster (``list``).
 
 Dagster is imported inside the functions, so importing this package stays cheap (``list`` uses
