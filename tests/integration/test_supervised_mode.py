@@ -292,3 +292,25 @@ def test_a_retry_of_an_aborted_supervised_run_asks_nothing(world):
     assert (root / "fourth.txt").is_file()
     record = _audit(root, env, info["run_id"])
     assert record["approvals"] == []  # nothing asked
+
+
+def test_approve_from_another_shell_answers_the_terminal_question(world):
+    root, env = world
+    term = Terminal(["run", "Supervised Demo", "--mode", "hybrid"], env, root)
+    try:
+        term._until(lambda: PROMPT in term.text, "the question")
+        from dagster import DagsterInstance
+
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
+            run_id = inst.get_runs(limit=1)[0].run_id
+        decided = run_cli("approve", run_id, "--step", "second", "--by", "bob", env=env, cwd=root)
+        assert decided.code == 0, decided.stderr
+        code, text = term.finish()
+    finally:
+        term.kill()
+    assert code == 0, text
+    assert "(decided elsewhere, or the run ended)" in text
+    assert (root / "second.txt").is_file()
+    gate = _audit(root, env, run_id)["approvals"][0]
+    assert [(d["decision"], d["by"]) for d in gate["decisions"]] == [("approve", "bob")]
+    assert gate["resolved"]["decision"] == "continued"

@@ -20,11 +20,12 @@ Nothing here imports Dagster.
 
 from __future__ import annotations
 
+# the run tag of a run's mode (re-exported: the modes' one import)
+from yaml2dag.format.tags import TAG_MODE  # noqa: F401
+
 #: The run modes, the default first.
 MODES = ("autopilot", "supervised", "hybrid")
 DEFAULT_MODE = "autopilot"
-#: Run tag holding the mode of a run started by ``yaml2dag run``; absent on other runs.
-TAG_MODE = "yaml2dag/mode"
 #: What a person may answer to a question, and the decisions of ``yaml2dag approve``/``reject``
 #: that stand for them.
 ANSWERS = ("continue", "skip", "abort")

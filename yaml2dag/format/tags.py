@@ -55,6 +55,9 @@ TAG_ROLLBACK = "yaml2dag/rollback"
 #: Values of :data:`TAG_ROLLBACK` (issue 15, point 1).
 ROLLED_BACK = "rolled back"
 ROLLBACK_FAILED = "rollback failed"
+#: Run tag: the mode of a run started by ``yaml2dag run`` (``autopilot``, ``supervised``,
+#: ``hybrid``; :mod:`yaml2dag.format.run_modes`); absent on runs started elsewhere.
+TAG_MODE = "yaml2dag/mode"
 #: Job tag of the stand-in job of a workflow file that does not validate.
 TAG_INVALID = "yaml2dag/invalid"
 #: Job tag (stand-in job) and job metadata: the workflow file.
