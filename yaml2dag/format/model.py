@@ -339,6 +339,9 @@ class Workflow:
     concurrency: Concurrency | None = None
     priority: int | None = None
     executor: ExecutorConfig = ExecutorConfig()
+    #: ``dag: true``: steps wait only for the steps they read and their ``depends_on``, not
+    #: for list order (see :mod:`yaml2dag.format.plan`).
+    dag: bool = False
     source: Source = Source()
 
     def parameter(self, name: str) -> Parameter | None:

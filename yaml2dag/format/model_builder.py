@@ -338,5 +338,6 @@ def build_workflow(data: Any, file: str = "<string>", content_hash: str = "") ->
         concurrency=concurrency,
         priority=_int(data.get("priority")),
         executor=executor,
+        dag=data.get("dag") is True,
         source=Source(file=file, content_hash=content_hash),
     )

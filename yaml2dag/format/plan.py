@@ -7,7 +7,10 @@ nodes, only sets of nodes.
 
 Edges come from four places, as the spec says:
 
-* list order: each entry waits for the entry before it, as a whole;
+* list order: each entry waits for the entry before it, as a whole — except under the
+  workflow's ``dag: true`` (:attr:`~yaml2dag.format.model.Workflow.dag`, as in Argo's ``dag``
+  template against its ``steps``), where list order makes no edge: an entry waits only for what
+  it reads and its ``depends_on`` (and, inside a branch or switch, for its decision);
 * ``depends_on`` / ``needs``: replaces the list-order edge;
 * ``parallel``: members wait for the entry before the group, not for each other;
 * templates: a node that reads ``<step>.…`` waits for that step (a "data" edge). A read that
@@ -144,6 +147,7 @@ class _Builder:
         self._group_seq = 0
         self._raw_groups: dict[str, list[str]] = {}
         self._reach: Reachability | None = None  # set by add_reads: the "waits for" order
+        self.dag = workflow.dag  # `dag: true`: list order makes no edge
 
     def problem(self, path: DocPath, message: str, rule: str) -> None:
         if self.doc is not None:
@@ -157,7 +161,8 @@ class _Builder:
         for entry in entries:
             comp = self.lay_entry(entry, prev, context, group, entry.depends_on)
             completion += comp
-            prev = comp
+            if not self.dag:
+                prev = comp
         return completion
 
     def lay_entry(self, entry: Entry, prev: list[str], context, group, explicit) -> list[str]:
@@ -264,9 +269,10 @@ class _Builder:
                     if node.id in cycle_of and cycle_of.get(step_id) == cycle_of[node.id]:
                         continue  # both on one ordering cycle, already reported
                     if reach.waits_for(step_id, node.id) or node.id in self._raw_groups.get(step_id, ()):
+                        fix = "drop the reference or the depends_on that closes the cycle" if self.dag \
+                            else f"move `{step_id}` earlier or drop the reference"
                         self.problem(tf.path, f"`{node.id}` reads step `{step_id}`, which runs after it "
-                                     f"(a dependency cycle); move `{step_id}` earlier or drop the reference",
-                                     "reference")
+                                     f"(a dependency cycle); {fix}", "reference")
                         continue
                     other = self._other_side(node, self.plan.nodes[step_id])
                     if other is not None:

@@ -10,7 +10,7 @@ from yaml2dag.runs.tracking import StepTracker, owner_of
 import math
 
 
-def _p95(values: list[float]) -> float | None:
+def p95(values: list[float]) -> float | None:
     """95th percentile, nearest-rank method (the smallest value ≥ 95 % of the values)."""
     if not values:
         return None
@@ -20,8 +20,18 @@ def _p95(values: list[float]) -> float | None:
     return ordered[rank - 1]
 
 
-def _step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
-    """Per workflow step of one run: ``{ran, failed, retried, duration}``."""
+def step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
+    """Per workflow step of one run, from its event log (``stats`` and ``optimize`` read this).
+
+    Returns:
+        ``{step key: {"status", "failed", "retried", "retries", "started_at", "ended_at",
+        "duration"}}`` for every step that ended: ``status`` one of ``succeeded``, ``failed``,
+        ``continued``, ``skipped``; ``failed`` for failed and continued-after-failure;
+        ``retries`` the number of failed attempts that were retried; ``started_at`` /
+        ``ended_at`` the first STEP_START and last STEP_SUCCESS/STEP_FAILURE (Unix seconds,
+        None for a skipped step); ``duration`` their difference in seconds (None when either
+        is missing).
+    """
     # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from dagster import DagsterEventType
 
@@ -29,7 +39,7 @@ def _step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
              DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED,
              DagsterEventType.STEP_UP_FOR_RETRY}
     tracker = StepTracker()
-    retried: set[str] = set()
+    retries: dict[str, int] = {}
     started: dict[str, float] = {}
     ended: dict[str, float] = {}
     for rec in instance.all_logs(run_id, of_type=kinds):
@@ -39,16 +49,17 @@ def _step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
         if role not in ("step", "element"):
             continue
         if event.event_type_value == "STEP_UP_FOR_RETRY":
-            retried.add(key)
+            retries[key] = retries.get(key, 0) + 1
         elif event.event_type_value == "STEP_START":
             started[key] = min(started.get(key, rec.timestamp), rec.timestamp)
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             ended[key] = max(ended.get(key, rec.timestamp), rec.timestamp)
     out = {}
     for key, status in tracker.statuses.items():
-        if status in ("skipped",) or key == "":
+        if key == "":
             continue
-        out[key] = {"status": status, "failed": status in ("failed", "continued"), "retried": key in retried,
+        out[key] = {"status": status, "failed": status in ("failed", "continued"), "retried": key in retries,
+                    "retries": retries.get(key, 0), "started_at": started.get(key), "ended_at": ended.get(key),
                     "duration": ended[key] - started[key] if key in started and key in ended else None}
     return out
 
@@ -86,7 +97,9 @@ def run_stats(instance: Any, job: str | None = None, *, since_s: float | None = 
                      and r["status"] in ("completed", "failed", "canceled")]
         steps: dict[str, dict] = {}
         for r in rows:
-            for key, info in _step_outcomes(instance, r["run_id"]).items():
+            for key, info in step_outcomes(instance, r["run_id"]).items():
+                if info["status"] == "skipped":
+                    continue
                 item = steps.setdefault(key, {"runs": 0, "failures": 0, "retries": 0, "_durations": []})
                 item["runs"] += 1
                 item["failures"] += int(info["failed"])
@@ -109,7 +122,7 @@ def run_stats(instance: Any, job: str | None = None, *, since_s: float | None = 
             "in_progress": len(rows) - completed - failed - canceled,
             "success_rate": round(completed / decided, 4) if decided else None,
             "mean_duration_s": round(sum(durations) / len(durations), 3) if durations else None,
-            "p95_duration_s": round(_p95(durations), 3) if durations else None,
+            "p95_duration_s": round(p95(durations), 3) if durations else None,
             "last_run_at": rows[0]["created_at"] if rows else None,
             "steps": steps,
         })
