@@ -12,6 +12,7 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_
 import json
 from rich.markup import escape
 from yaml2dag.cli.planview import plan_json, print_plan
+from yaml2dag.cli.optimize import hint_pending_advice
 from yaml2dag.cli import supervise
 from yaml2dag.format.durations import format_duration
 from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
@@ -170,6 +171,7 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         print_json(result.to_json())
     else:
         _summary(out, result)
+        hint_pending_advice(out, report)  # last line: the pointer to `yaml2dag optimize` (issue 12 §2)
     raise SystemExit(0 if result.status == "SUCCESS" else 1)
 
 
