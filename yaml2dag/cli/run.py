@@ -23,6 +23,8 @@ from yaml2dag.format.parameters import check_size, coerce, parse_assignments, re
 from yaml2dag.format.plan import build_plan
 from yaml2dag.format.secrets import SecretStore
 from yaml2dag.library.workflow_templates import template_report
+from yaml2dag.runs.history.estimates import load_estimates, run_report
+from yaml2dag.runs.progress import NO_ETA, Estimates
 from yaml2dag.runs.runner import ConcurrencyLimitError, RunResult, run_workflow
 
 
@@ -152,6 +154,7 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
     stream = _terminal_stream() if fmt == "text" else None
     out = console(file=stream) if stream is not None else None
     progress = _Progress(out) if out is not None else None
+    history = _History(out, wf.id) if out is not None else None
     if out is not None:
         out.print(f"[bold]▶ {_esc(wf.name)}[/] [dim]({_esc(report.file)})[/]")
     try:
@@ -160,7 +163,7 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         # to stderr
         with stdout_to_stderr(fmt == "json"):
             result = run_workflow(report.validated(), values, on_progress=progress, wait_for_concurrency=not no_wait,
-                                  mode=mode, ask=ask)
+                                  estimates_of=history, mode=mode, ask=ask)
     except ParameterError as exc:
         _error(fmt, str(exc))
     except ConcurrencyLimitError as exc:
@@ -171,8 +174,27 @@ def run(workflow: str, assignments: tuple[str, ...], param_file: str | None, dry
         print_json(result.to_json())
     else:
         _summary(out, result)
+        if history is not None and history.instance is not None:
+            _report(out, run_report(history.instance, result.run_id, result.steps, history.estimates))
         hint_pending_advice(out, report)  # last line: the pointer to `yaml2dag optimize` (issue 12 §2)
     raise SystemExit(0 if result.status == "SUCCESS" else 1)
+
+
+class _History:
+    """What earlier successful runs of the workflow took, loaded when the runner has opened the
+    instance (after its checks: a run that does not start stores nothing) and said on the terminal;
+    live progress and the final summary measure the run against it."""
+
+    def __init__(self, out, job: str):
+        self.out, self.job = out, job
+        self.instance = None
+        self.estimates = Estimates()
+
+    def __call__(self, instance) -> Estimates:
+        self.instance = instance
+        self.estimates = load_estimates(instance, self.job)
+        self.out.print(f"  {_usually(self.estimates)}", style="dim", markup=False)
+        return self.estimates
 
 
 class _Progress:
@@ -182,6 +204,9 @@ class _Progress:
     def __call__(self, event) -> None:
         label = f"Step {event.index}/{event.total}: {event.title}"
         took = f" ({format_duration(event.duration)})" if event.duration is not None else ""
+        if event.progress is not None and event.kind in ("succeeded", "continued", "failed", "skipped"):
+            # without history the header said why there is no ETA
+            took += f" · {event.progress.text(why_no_eta=False)}"
         if event.kind == "started":
             self.out.print(f"  … {event.title}", style="dim", markup=False)
         elif event.kind == "succeeded":
@@ -192,7 +217,7 @@ class _Progress:
             self.out.print(f"[red]✗[/] {_esc(label)} failed{took}: {_esc(event.message or '')}")
         elif event.kind == "skipped":
             reason = f": {event.message}" if event.message else ""
-            self.out.print(f"[dim]⊘ {_esc(label)} skipped{_esc(reason)}[/]")
+            self.out.print(f"[dim]⊘ {_esc(label)} skipped{_esc(reason)}{took}[/]")
         elif event.kind == "retry":
             self.out.print(f"[yellow]↻[/] {_esc(event.title)}: {_esc(event.message or 'retrying')}")
         elif event.kind == "waiting":
@@ -228,3 +253,28 @@ def _summary(out, result) -> None:
             if len(text) > 2000:
                 text = text[:2000] + "…"
             out.print(f"  {key}: {_esc(text)}")
+
+
+def _usually(estimates: Estimates) -> str:
+    """The header's estimate: ``usually 12s (median of 5 successful runs)``, or :data:`NO_ETA`."""
+    if not estimates.runs or estimates.run_s is None:
+        return NO_ETA
+    return f"usually {format_duration(estimates.run_s)} (median of {estimates.runs} successful run(s))"
+
+
+def _report(out, report: dict) -> None:
+    """The summary after the final line (:func:`yaml2dag.runs.history.estimates.run_report`)."""
+    counts = report["counts"]
+    parts = [f"{counts[k]} {k}" for k in ("succeeded", "continued", "skipped", "failed")]
+    if counts.get("not_run"):
+        parts.append(f"{counts['not_run']} not run")
+    out.print("[bold]Summary[/]: " + " · ".join(parts))
+    slowest = report["slowest"]
+    if slowest is not None:
+        usual = (f"usual {format_duration(slowest['usual_s'])}" if slowest["usual_s"] is not None
+                 else "no usual duration yet")
+        out.print(f"  slowest step: {_esc(slowest['step'])} {format_duration(slowest['duration_s'])} ({usual})")
+    run = report["run"]
+    usual = (f"usual {format_duration(run['usual_s'])}, the median of {report['runs']} earlier successful run(s)"
+             if run["usual_s"] is not None else "no earlier successful run to compare with")
+    out.print(f"  run: {format_duration(run['duration_s'])} ({usual})")

@@ -9,6 +9,7 @@ import json
 from rich.markup import escape
 from yaml2dag.library.folder import Library
 from yaml2dag.runs.history.common import RunNotFoundError, shown_status
+from yaml2dag.runs.history.estimates import run_progress
 from yaml2dag.runs.history.moments import MomentError
 from yaml2dag.runs.history.replay import run_status_at
 from yaml2dag.runs.history.status import run_status
@@ -43,6 +44,10 @@ def status(run_id: str, at: str | None, fmt: str) -> None:
         fail_as(fmt, str(exc), 1)
     except MomentError as exc:
         fail_as(fmt, f"--{exc.option}: {exc}", 2)
+    # percent done and time left, from the earlier successful runs of the workflow (issue 15.6)
+    progress = run_progress(get_instance(reap=False), info["run_id"], found) if at is None else None
+    if progress is not None:
+        info["progress"] = progress.to_json()
     if fmt == "json":
         print_json(info)
         return
@@ -65,7 +70,8 @@ def status(run_id: str, at: str | None, fmt: str) -> None:
         width = 30
         filled = int(width * done / len(steps)) if steps else 0
         # markup off: rich would read "[###---]" as a style tag and swallow the bar
-        out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps", markup=False)
+        shown_progress = f" · {progress.text()}" if progress is not None else ""
+        out.print(f"[{'#' * filled}{'-' * (width - filled)}] {done}/{len(steps)} steps{shown_progress}", markup=False)
     for key, state in steps.items():
         tries = info["attempts"].get(key, 0)
         out.print(f"  {ICONS.get(state, '?')} {escape(key)}: {state}" + (f" ({tries} attempts)" if tries > 1 else ""))

@@ -30,6 +30,7 @@ from yaml2dag.format import masking as _masking
 from yaml2dag.format.secrets import SecretStore, mask
 from yaml2dag.format.tags import TAG_USER
 from yaml2dag.runs.tracking import StepTracker, step_catalog
+from yaml2dag.runs.progress import Estimates, Progress, estimate
 from yaml2dag.format.validated import ValidatedWorkflow, require_validated
 from yaml2dag.compiler import reconstructable_job, runtime as _runtime
 from yaml2dag.compiler.run_health import DeadRunWatch, cli_tags, reap_dead_runs
@@ -61,6 +62,8 @@ class StepProgress:
         total: how many steps the workflow has.
         duration: seconds the step took (ended kinds), else None.
         message: the error, skip reason, retry reason or what it waits for.
+        progress: how far the run is once this happened (percent and time left, from the
+            ``estimates_of`` given to :func:`run_workflow`); None while waiting for a concurrency slot.
     """
 
     kind: str
@@ -70,6 +73,7 @@ class StepProgress:
     total: int
     duration: float | None = None
     message: str | None = None
+    progress: Progress | None = None
 
 
 @dataclass
@@ -343,6 +347,7 @@ def run_workflow(
     quiet: bool = True,
     wait_for_concurrency: bool = True,
     root: str | None = None,
+    estimates_of: Callable[[Any], Estimates] | None = None,
     mode: str = DEFAULT_MODE,
     ask: Any = None,
 ) -> RunResult:
@@ -360,6 +365,10 @@ def run_workflow(
         wait_for_concurrency: when the workflow's ``concurrency`` limit is reached, wait for a
             slot (True) or raise :class:`ConcurrencyLimitError` (False).
         root: the definitions folder sub-workflows are found in (default: the file's folder).
+        estimates_of: called with the instance once the checks passed and the run is about to
+            start, returns what earlier successful runs of the workflow took, for the ``progress``
+            of each :class:`StepProgress` (e.g. :func:`yaml2dag.runs.history.estimates.load_estimates`;
+            None: percent by step count, no time left).
         mode: ``autopilot``, ``supervised`` or ``hybrid`` (:mod:`yaml2dag.format.run_modes`; run tag).
         ask: answers the run's questions (:data:`yaml2dag.runs.supervision.Ask`, from a thread);
             None: they wait as approval gates (``yaml2dag approve``/``reject``).
@@ -415,6 +424,7 @@ def run_workflow(
 
     secrets = SecretStore(workflow).values()
     _masking.register(run.run_id, secrets)  # for the sinks of this process (yaml2dag.format.masking)
+    estimates = estimates_of(instance) if estimates_of is not None else None
     tracker = StepTracker(catalog)
     ended = {"n": 0}
     clock = time.monotonic()
@@ -437,7 +447,8 @@ def run_workflow(
                     index = ended["n"] if change.kind in ("succeeded", "continued", "failed", "skipped") else 0
                     message = (mask(change.message, secrets + _masking.registered(run.run_id))
                                if change.message else change.message)
-                    on_progress(StepProgress(change.kind, change.key, title, index, total, duration, message))
+                    on_progress(StepProgress(change.kind, change.key, title, index, total, duration, message,
+                                             estimate(tracker, now, estimates)))
         except KeyboardInterrupt:
             pass
     _runtime.forget_run(run.run_id)

@@ -148,6 +148,12 @@ class StepTracker:
         # without a catalog (the workflow file is gone), steps are learnt from the events
         self._open = not self.catalog
 
+    @property
+    def catalog_complete(self) -> bool:
+        """Whether the catalog lists every step of the workflow (False: it was not given, the
+        steps are learnt from the events as they appear)."""
+        return not self._open
+
     def _known(self, key: str) -> bool:
         if key in self.catalog:
             return True
