@@ -280,6 +280,35 @@ def test_an_annotation_is_an_event_of_the_run_in_dagster(world):
     assert "annotation by dana: post-mortem: all fine" in messages
 
 
+#: What the Dagster UI's run page asks the webserver for: the run's event log.
+RUN_EVENTS = """query($runId: ID!) { logsForRun(runId: $runId) { __typename
+  ... on EventConnection { events { __typename ... on MessageEvent { message }
+    ... on EngineEvent { metadataEntries { label } } } } } }"""
+
+
+def test_the_dagster_ui_shows_the_annotations(world, monkeypatch):
+    """Through Dagster's GraphQL API, as the webserver serves the run page (a code location on the
+    definitions folder)."""
+    from dagster import DagsterInstance
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    monkeypatch.setenv("YAML2DAG_DEFINITIONS", str(world["base"] / "definitions"))
+    workspace = world["base"] / "workspace.yaml"
+    workspace.write_text("load_from:\n  - python_module: yaml2dag.definitions\n")
+    instance = DagsterInstance.from_config(str(world["home"]))
+    try:
+        with define_out_of_process_context(str(workspace), None, instance) as context:
+            answer = execute_dagster_graphql(context, RUN_EVENTS, {"runId": world["run_id"]})
+    finally:
+        instance.dispose()
+    assert answer.errors is None, answer.errors
+    events = answer.data["logsForRun"]["events"]
+    notes = [e for e in events if e["__typename"] == "EngineEvent" and e["message"].startswith("annotation by ")]
+    assert [e["message"] for e in notes] == ["annotation by carol: waiting on ops; token ***",
+                                              "annotation by dana: post-mortem: all fine"]
+    assert all({"yaml2dag/annotation", "text", "by", "at"} <= {m["label"] for m in e["metadataEntries"]} for e in notes)
+
+
 def test_the_secret_in_an_annotation_is_stored_nowhere(world):
     found = [str(path) for path in world["home"].rglob("*") if path.is_file() and SECRET.encode() in path.read_bytes()]
     assert found == []
