@@ -84,7 +84,7 @@ def status(run_id: str, at: str | None, fmt: str) -> None:
     for gate in info["approvals"]:
         for decision in gate["decisions"]:
             verb = {"approve": "approved", "reject": "rejected"}.get(decision.get("decision"), decision.get("decision"))
-            out.print(f"  approval {escape(gate['step'])}: {escape(str(verb))} by "
+            out.print(f"approval {escape(gate['step'])}: {escape(str(verb))} by "
                       f"{escape(str(decision.get('by')))} at {decision.get('at')}"
                       + (f": {escape(decision['comment'])}" if decision.get("comment") else ""))
     if info["error_message"]:
@@ -92,7 +92,7 @@ def status(run_id: str, at: str | None, fmt: str) -> None:
     for handler in info["handlers"]:
         out.print(f"  ↩ {handler['kind']} {escape(str(handler['step']))}: {handler['status']}")
     for note in info["annotations"]:
-        out.print(f"  ✎ {note['at']} {escape(str(note['by']))}: {escape(str(note['text']))}")
+        out.print(f"✎ {note['at']} {escape(str(note['by']))}: {escape(str(note['text']))}")
     if info["outputs"]:
         out.print("[bold]Outputs[/]")
         for key, value in info["outputs"].items():
