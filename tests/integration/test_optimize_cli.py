@@ -266,3 +266,25 @@ def test_dag_true_starts_independent_steps_together(tmp_path, dag):
     assert spans["after"][0] >= max(a_end, b_end)
     plan = cli(project, home, "run", name, "--dry-run")
     assert ("2. second\n       shell · starts first" in plan.stdout) is dag, plan.stdout
+
+
+def test_an_output_no_consumer_reads_is_unused(tmp_path):
+    project = tmp_path / "project"
+    (project / "definitions").mkdir(parents=True)
+    (project / "definitions" / "build.yaml").write_text(
+        'name: Build\noutputs: {head: "{{ a.output }}", log: "{{ a.output }}"}\n'
+        'steps:\n  - {id: a, tool: shell, parameters: {command: "echo built"}}\n')
+    (project / "definitions" / "release.yaml").write_text(
+        'name: Release\nsteps:\n  - {id: build, workflow: "Build"}\n'
+        '  - {id: tag, tool: shell, parameters: {command: "echo {{ build.output.head }}"}}\n')
+    home = make_dagster_home(tmp_path / "dagster_home")
+    done = cli(project, home, "optimize", "Build", "--format", "json")
+    assert done.code == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    assert data["runs_analyzed"] == 0
+    unused, = data["advice"]
+    assert unused["kind"] == "unused" and unused["steps"] == [] and unused["saving_s"] is None
+    assert unused["evidence"]["output"] == "log" and unused["evidence"]["consumers"] == ["Release (step build)"]
+    assert unused["change"].startswith("# output `log` is not read")
+    text = cli(project, home, "optimize", "Build")
+    assert "1. unused output log" in text.stdout, text.stdout

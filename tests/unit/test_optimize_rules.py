@@ -100,6 +100,14 @@ def test_parallel_saving_is_the_critical_path_difference():
     assert advice[0].evidence["sequential_runs"] == 3
 
 
+def test_no_parallel_advice_under_dag_true():
+    text = TEXT.replace("name: Sample", "name: Sample\ndag: true")
+    report = validate_text(text, "s.yaml")
+    obs = observations({"fetch": [("succeeded", 1)] * 3, "one": [("succeeded", 5)] * 3,
+                        "two": [("succeeded", 3)] * 3, "last": [("succeeded", 1)] * 3})
+    assert parallel_advice(report.workflow, obs, text) == []
+
+
 def test_critical_path_follows_the_plan():
     report = validate_text(TEXT.replace("name: Sample", "name: Sample\ndag: true"), "s.yaml")
     assert critical_path(report.plan, {"fetch": 1, "one": 5, "two": 3, "last": 1}) == 6
@@ -131,3 +139,50 @@ def test_json_workflows_stay_json_and_fragments_are_yaml_items():
     new, _ = apply_advice(text, True, advice)
     assert json.loads(new)["steps"][1]["timeout"] == advice[0].change.values["timeout"]
     assert yaml.safe_load(fragment(change, RoundTripDocument(TEXT).data)) == [{"id": "one", "timeout": "15s"}]
+
+
+# --------------------------------------------------------------------------- outputs nobody reads
+
+CHILD = """\
+name: Build
+outputs: {head: "{{ a.output }}", size: "{{ a.output }}", log: "{{ a.output }}"}
+steps:
+  - {id: a, tool: shell, parameters: {command: "echo"}}
+"""
+PARENT = """\
+name: Release
+steps:
+  - {id: build, workflow: "Build"}
+  - {id: tag, tool: shell, parameters: {command: "git tag {{ build.output.head }}"}}
+"""
+FOLLOWER = """\
+name: Announce
+triggers:
+  - {type: workflow, workflow: build, name: after_build, parameters: {size: "{{ trigger.outputs.size }}"}}
+parameters: {size: ""}
+steps:
+  - {id: say, tool: shell, parameters: {command: "echo {{ size }}"}}
+"""
+
+
+def _model(text: str):
+    from yaml2dag.format.loader import load_text
+    from yaml2dag.format.model_builder import build_workflow
+
+    doc = load_text(text, "x.yaml")
+    return build_workflow(doc.data, doc.file)
+
+
+def test_outputs_no_consumer_reads_are_unused():
+    from yaml2dag.optimize.outputs import unused_outputs
+
+    child = _model(CHILD)
+    others = [(_model(PARENT), "definitions/release.yaml"), (_model(FOLLOWER), "definitions/announce.yaml")]
+    advice = unused_outputs(child, "definitions/build.yaml", others, 4)
+    assert [a.evidence["output"] for a in advice] == ["log"]
+    assert advice[0].kind == "unused" and advice[0].evidence["outputs_read"] == ["head", "size"]
+    assert advice[0].evidence["consumers"] == ["Release (step build)", "Announce (trigger after_build)"]
+    # no consumer: outputs are for people; a consumer reading the whole map reads every key
+    assert unused_outputs(child, "definitions/build.yaml", [], 4) == []
+    whole = _model(PARENT.replace("{{ build.output.head }}", "{{ build.output }}"))
+    assert unused_outputs(child, "definitions/build.yaml", [(whole, "definitions/release.yaml")], 4) == []

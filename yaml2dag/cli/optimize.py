@@ -50,13 +50,15 @@ def _evidence_text(item) -> str:
     if item.kind == "timeout":
         return (f"median {ev['median_duration_s']}s, p95 {ev['p95_duration_s']}s, slowest "
                 f"{ev['slowest_duration_s']}s (run {ev['slowest_run'][:8]}) over {ev['runs']} runs")
+    if "output" in ev:
+        return f"read by none of {', '.join(ev['consumers'])}; they read: {', '.join(ev['outputs_read']) or 'nothing'}"
     return f"skipped in {ev['skipped']}/{ev['runs']} runs"
 
 
 def _print_report(report, out, name: str) -> None:
     out.print(f"[bold]{_esc(report.workflow)}[/]: {report.runs_analyzed} finished run(s) analysed")
-    if not report.runs_analyzed:
-        out.print("No finished run yet: run it first (yaml2dag run NAME).", markup=False)
+    if not report.runs_analyzed and not report.advice:
+        out.print(f"No finished run yet: run it first (yaml2dag run {shlex.quote(name)}).", markup=False)
         return
     if not report.advice:
         out.print("No advice: the runs show nothing to change.", markup=False)
@@ -66,7 +68,8 @@ def _print_report(report, out, name: str) -> None:
         if item.saving_s:
             saving = (f" · saves ~{item.saving_s:g}s per run" if item.kind == "parallel"
                       else f" · would have cut the slowest run by ~{item.saving_s:g}s")
-        out.print(f"\n[bold]{number}. {item.kind}[/] {_esc(', '.join(item.steps))}{saving}")
+        what = ", ".join(item.steps) or f"output {item.evidence.get('output')}"
+        out.print(f"\n[bold]{number}. {item.kind}[/] {_esc(what)}{saving}")
         out.print(f"   {item.summary}", markup=False)
         out.print(f"   evidence: {_evidence_text(item)}", markup=False, highlight=False)
         for line in item.text.splitlines():
@@ -101,7 +104,9 @@ def optimize(name: str, runs: int, apply_kind: str | None, dry_run: bool, fmt: s
     found = _find(library, name, fmt)
     if not found.valid or found.workflow is None:
         fail_as(fmt, f"{found.file} is not a valid workflow; fix it first (yaml2dag validate)", 2, list(found.errors))
-    report = run_optimize(found, get_instance(), runs)
+    others = [(r.workflow, str(r.file)) for r in library.reports()
+              if r.valid and r.workflow is not None and Path(r.file).resolve() != Path(found.file).resolve()]
+    report = run_optimize(found, get_instance(), runs, others)
     if apply_kind is None and not dry_run:
         if fmt == "json":
             print_json(report.to_json())
@@ -157,7 +162,11 @@ def hint_pending_advice(out, file_report) -> None:
         inside(library.folder, file_report.file)
     except LibraryWriteError:
         return  # `optimize` works on the library's workflows
-    count = pending_advice(file_report, get_instance())
+    try:
+        count = pending_advice(file_report, get_instance())
+    except Exception as exc:  # noqa: BLE001 - a hint must never turn a finished run into a traceback
+        out.print(f"(advice from the last runs not checked: {exc})", style="dim", markup=False)
+        return
     if count:
         out.print(f"[yellow]→[/] {count} piece(s) of advice from the last runs: "
                   f"yaml2dag optimize {_esc(shlex.quote(wf.name))}", highlight=False)

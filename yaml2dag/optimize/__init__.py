@@ -2,8 +2,8 @@
 
 :func:`optimize` reads the workflow's last finished runs from Dagster's run storage
 (:mod:`.observations`, with the per-step reader of ``yaml2dag stats``) and returns advice of
-four kinds (:data:`KINDS`): ``retry``, ``timeout`` and ``unused`` (:mod:`.advice`) and
-``parallel`` (:mod:`.parallel`), each with its evidence, the seconds it saves per run where
+four kinds (:data:`KINDS`): ``retry``, ``timeout`` and ``unused`` (:mod:`.advice`; outputs
+nothing reads: :mod:`.outputs`) and ``parallel`` (:mod:`.parallel`), each with its evidence, the seconds it saves per run where
 time is concerned, and the change it proposes as a YAML fragment. :func:`apply_advice` writes
 the changes into the workflow text through the comment-preserving round trip
 (:mod:`.edits`); the CLI saves the result as a new version of the workflow.
@@ -29,6 +29,7 @@ from yaml2dag.library.roundtrip import RoundTripDocument, is_json_path
 from yaml2dag.optimize.advice import KINDS, Advice, retry_advice, timeout_advice, unused_advice
 from yaml2dag.optimize.edits import ChangeError, apply_changes, fragment
 from yaml2dag.optimize.observations import observe
+from yaml2dag.optimize.outputs import unused_outputs
 from yaml2dag.optimize.parallel import parallel_advice
 
 #: Runs analysed by default (``--runs``).
@@ -59,13 +60,15 @@ class OptimizeReport:
                 "advice": [a.to_json() for a in self.advice]}
 
 
-def optimize(file_report: Any, instance: Any, runs: int = DEFAULT_RUNS) -> OptimizeReport:
+def optimize(file_report: Any, instance: Any, runs: int = DEFAULT_RUNS, others: list | None = None) -> OptimizeReport:
     """Advice for one valid workflow from its last ``runs`` finished runs.
 
     Args:
         file_report: the workflow's :class:`~yaml2dag.format.validation.FileReport` (valid).
         instance: the Dagster instance whose run storage holds the runs.
         runs: how many of the newest finished runs to read (at least 1).
+        others: the other workflows of the folder as ``(Workflow, file)``, to find outputs no
+            consumer reads (:mod:`.outputs`); None skips that check.
 
     Returns:
         The :class:`OptimizeReport` (no advice when there are no runs).
@@ -76,6 +79,8 @@ def optimize(file_report: Any, instance: Any, runs: int = DEFAULT_RUNS) -> Optim
     obs = observe(instance, workflow.id, runs)
     advice = (retry_advice(workflow, obs) + parallel_advice(workflow, obs, text, json_format)
               + timeout_advice(workflow, obs) + unused_advice(workflow, obs))
+    if others is not None:
+        advice += unused_outputs(workflow, str(file_report.file), others, len(obs.run_ids))
     data = RoundTripDocument(text, json_format).data
     for item in advice:
         item.text = fragment(item.change, data)
@@ -83,7 +88,8 @@ def optimize(file_report: Any, instance: Any, runs: int = DEFAULT_RUNS) -> Optim
 
 
 def pending_advice(file_report: Any, instance: Any) -> int:
-    """How many pieces of advice the last :data:`PENDING_RUNS` runs give (for the hint after a run)."""
+    """How many pieces of advice the last :data:`PENDING_RUNS` runs give (for the hint after a run;
+    the other workflows of the folder are not read, so a run's end does not grow with the folder)."""
     return len(optimize(file_report, instance, PENDING_RUNS).advice)
 
 

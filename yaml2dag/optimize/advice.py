@@ -16,7 +16,8 @@ durations, seconds) and the :class:`~yaml2dag.optimize.edits.Change` it proposes
   Proposed limit: ``max(3 × median, median + 10 s)`` rounded up to whole seconds; the saving is
   what the slowest run would have been cut short by.
 * ``unused``: a step skipped in every analysed run (at least :data:`MIN_RUNS`). Deleting a step
-  is left to the user: its change is a comment, and ``--apply`` does not write it.
+  is left to the user: its change is a comment, and ``--apply`` does not write it. (Outputs no
+  consumer reads are the other ``unused`` advice: :mod:`yaml2dag.optimize.outputs`.)
 
 Nothing here imports Dagster.
 """
