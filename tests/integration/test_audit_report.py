@@ -227,6 +227,7 @@ def test_the_report_renders_in_chromium_with_bars_sized_by_the_event_log(world, 
         assert page.locator('.grow[data-step="gate"] .mark').count() == 1
         annotations = page.locator("#annotations").inner_text()
         assert "db restarted <b>by hand</b>" in annotations and "ops" in annotations
+        assert page.locator("#timeline .note-mark").count() == 1
         assert "db_password" in page.locator("#masked").inner_text()
     finally:
         context.close()

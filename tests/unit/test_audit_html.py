@@ -109,8 +109,8 @@ def test_bars_are_placed_by_the_attempts_times():
     # the timeline is the run's 100 s: percent = seconds
     assert placed == [(0.0, 10.0), (10.0, 10.0), (25.0, 25.0), (50.0, 50.0)]
     assert [float(b["data-duration-s"]) for b in bars] == [10.0, 10.0, 25.0, 50.0]
-    marks = [attrs for tag, attrs in parsed.tags if tag == "div" and attrs.get("class") == "mark"]
-    assert [m["style"] for m in marks] == ["left: 90.0000%"]
+    marks = [attrs for tag, attrs in parsed.tags if tag == "div" and "mark" in attrs.get("class", "").split()]
+    assert [(m["style"], m["class"]) for m in marks] == [("left: 90.0000%", "mark d-reject")]
 
 
 def test_summary_skips_gates_masking_and_rollback_are_shown():
@@ -131,6 +131,10 @@ def test_annotations_section(annotations, expected):
     page = audit_html(copy.deepcopy(RECORD) | {"annotations": annotations})
     section = page[page.index('<div id="annotations">'):page.index("</div>", page.index('<div id="annotations">'))]
     assert expected in " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    # each annotation is also a mark on the timeline's axis, at its time (30 s of the run's 100 s)
+    marks = [attrs for tag, attrs in _parse(page).tags if attrs.get("class") == "note-mark"]
+    assert [(m["style"], m["title"]) for m in marks] == [
+        ("left: 30.0000%", f"{a['by']} at 2026-12-07 10:00:30 UTC: {a['text']}") for a in annotations]
 
 
 def test_a_run_still_going_draws_its_open_attempt_to_when_the_record_was_written():

@@ -81,11 +81,12 @@ def _pct(seconds: float, span: float) -> str:
 
 
 def _timeline(audit: dict) -> dict:
-    """Rows of the Gantt chart: one per step, a bar per attempt (positions in % of the span),
-    the gate decisions as marks, and the axis ticks."""
+    """Rows of the Gantt chart: one per step, a bar per attempt (positions in % of the span; the
+    elements of a ``for_each`` step share its row),
+    the gate decisions as marks; the axis ticks, and the annotations as marks on the axis."""
     origin, end = _span(audit)
     if origin is None:
-        return {"rows": [], "ticks": [], "span_s": 0, "origin": None}
+        return {"rows": [], "ticks": [], "notes": [], "span_s": 0, "origin": None}
     span = end - origin
     gates = {gate["step"]: gate for gate in audit["approvals"]}
     rows = []
@@ -100,7 +101,8 @@ def _timeline(audit: dict) -> dict:
             bars.append({
                 "attempt": attempt["attempt"], "outcome": attempt["outcome"], "offset_s": round(start - origin, 3),
                 "duration_s": round(duration, 3), "left": _pct(start - origin, span), "width": _pct(duration, span),
-                "title": f"{step['step']} attempt {attempt['attempt']}: {attempt['outcome']}, "
+                "step_key": attempt["step_key"],
+                "title": f"{attempt['step_key']} attempt {attempt['attempt']}: {attempt['outcome']}, "
                          f"{format_duration(duration)} from {_when(attempt['started_at'])}"
                          + (f" — {attempt['error']}" if attempt.get("error") else ""),
                 "label": format_duration(duration) if duration >= span * LABEL_MIN_SHARE else "",
@@ -109,7 +111,7 @@ def _timeline(audit: dict) -> dict:
         for decision in gates.get(step["step"], {}).get("decisions", []):
             at = _stamp(decision.get("at"))
             if at is not None:
-                marks.append({"left": _pct(min(max(at - origin, 0.0), span), span), "kind": decision.get("decision"),
+                marks.append({"left": _pct(min(max(at - origin, 0.0), span), span), "decision": decision.get("decision"),
                               "title": f"{decision.get('decision')} by {decision.get('by')} at {_when(decision.get('at'))}"
                                        + (f": {decision['comment']}" if decision.get("comment") else "")})
         rows.append({"step": step["step"], "title": step["title"], "status": step["status"], "bars": bars,
@@ -117,7 +119,9 @@ def _timeline(audit: dict) -> dict:
                      if step["status"] == "skipped" else ("not run" if not bars else "")})
     ticks = [{"left": _pct(span * i / 4, span), "label": "+" + format_duration(span * i / 4) if i else "0"}
              for i in range(5)]
-    return {"rows": rows, "ticks": ticks, "span_s": round(span, 3),
+    notes = [{"left": _pct(min(max(at - origin, 0.0), span), span), "title": f"{note.get('by')} at {_when(note.get('at'))}: "
+              f"{note.get('text')}"} for note in audit.get("annotations") or [] if (at := _stamp(note.get("at"))) is not None]
+    return {"rows": rows, "ticks": ticks, "notes": notes, "span_s": round(span, 3),
             "origin": _dt.datetime.fromtimestamp(origin, _dt.timezone.utc).isoformat(timespec="milliseconds")}
 
 
@@ -181,8 +185,8 @@ def audit_html(audit: dict) -> str:
 
     Returns:
         The page (UTF-8 text): inline CSS, no script, no external resource. Each timeline bar is
-        a ``div.bar`` with ``data-step``, ``data-attempt``, ``data-outcome``, ``data-offset-s``
-        and ``data-duration-s`` (seconds), placed by ``left``/``width`` in percent of the
+        a ``div.bar`` with ``data-step``, ``data-step-key`` (Dagster's), ``data-attempt``,
+        ``data-outcome``, ``data-offset-s`` and ``data-duration-s`` (seconds), placed by ``left``/``width`` in percent of the
         timeline (``div.track`` with ``data-span-s``).
 
     Raises:
