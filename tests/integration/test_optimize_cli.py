@@ -201,7 +201,8 @@ def test_apply_one_kind_then_all_saves_valid_new_versions_keeping_comments(night
     group = data["steps"][1]["parallel"]
     assert [s["id"] for s in group] == ["slow_a", "slow_b"]
     assert data["steps"][0]["retry"]["backoff"] == "exponential"
-    assert data["steps"][2]["timeout"] == "11s" and data["steps"][3]["id"] == "cleanup"  # unused: left to the user
+    proposed, = [a["evidence"]["proposed_timeout_s"] for a in result["advice"] if a["kind"] == "timeout"]
+    assert data["steps"][2]["timeout"] == f"{proposed}s" and data["steps"][3]["id"] == "cleanup"  # unused: left to you
     for comment in ("# Nightly build: this comment must survive", "# fetch is flaky: odd-numbered runs fail",
                     "# odd runs fail", "# the second slow step"):
         assert comment in text, text
@@ -210,6 +211,9 @@ def test_apply_one_kind_then_all_saves_valid_new_versions_keeping_comments(night
     # the parallel group is real: the dry-run plan starts slow_a and slow_b together
     plan = cli(project, home, "run", "Nightly", "--dry-run", "--format", "json")
     assert plan.code == 0, plan.stderr
+    steps = {s["id"]: s for s in json.loads(plan.stdout)["steps"]}
+    assert steps["slow_a"]["after"] == steps["slow_b"]["after"] == ["fetch"]
+    assert steps["fetch"]["max_attempts"] >= 2 and steps["hang"]["timeout_s"] == proposed
 
 
 # --------------------------------------------------------------------------- dag: true

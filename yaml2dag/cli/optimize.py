@@ -4,8 +4,9 @@ A thin face over :func:`yaml2dag.optimize.optimize`. ``--apply [KIND]`` writes t
 or one kind) into the workflow through the comment-preserving round trip and saves it as a new
 version with :func:`yaml2dag.library.versions.commit_change` (validated with the folder first;
 an invalid result is never written); ``--dry-run`` prints the unified diff and writes nothing.
-Exit codes: 0 done (also with no advice), 1 nothing saved (the result does not validate, or a
-step moved since the runs), 2 usage errors (unknown workflow, invalid workflow file).
+Exit codes: 0 done (also with no advice), 1 nothing saved (the result does not validate — also
+under ``--dry-run`` —, or a step moved since the runs), 2 usage errors (unknown workflow,
+invalid workflow file).
 """
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ def optimize(name: str, runs: int, apply_kind: str | None, dry_run: bool, fmt: s
             out.print(diff, markup=False, highlight=False, end="")
             state = "valid" if checked.valid else "NOT valid: it would not be saved"
             out.print(f"Dry run: nothing written ({len(done)} change(s); the result is {state}).", markup=False)
+            for problem in checked.errors:
+                out.print(f"  {problem.format()}", markup=False, highlight=False)
+        if not checked.valid:
+            raise SystemExit(1)
         return
     change = _commit(fmt, library, Path(found.file), new, "optimize")
     if fmt == "json":
