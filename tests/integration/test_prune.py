@@ -128,110 +128,128 @@ def project(tmp_path):
     return base, home
 
 
-def test_prune_selects_by_age_workflow_and_status_exports_first_and_never_touches_a_paused_run(project):
-    base, home = project
-    alpha1 = ran(base, "Alpha", 0)
-    beta1 = ran(base, "Beta", 1)
-    between = iso_now()  # alpha1 and beta1 ended before this moment; alpha2 is created after it
-    alpha2 = ran(base, "Alpha", 0)
-    gated_proc = Background(base, "run", "Gated", "--format", "json")
+class World:
+    """Alpha run twice and Beta once (failed), ``between`` taken after the first two ended, and a
+    run of Gated paused at its gate in the background (``gated``, ``gated_proc``)."""
+
+    def __init__(self, base: Path, home: Path):
+        self.base, self.home = base, home
+        self.alpha1 = ran(base, "Alpha", 0)
+        self.beta1 = ran(base, "Beta", 1)
+        self.between = iso_now()  # alpha1 and beta1 ended before this moment; alpha2 is created after it
+        self.alpha2 = ran(base, "Alpha", 0)
+
+
+@pytest.fixture
+def world(project):
+    made = World(*project)
+    made.gated_proc = Background(made.base, "run", "Gated", "--format", "json")
     try:
-        gated = paused_run(base, gated_proc)
-        assert cli_json(base, "status", gated)["status"] == "paused"
-        everyone = {alpha1, beta1, alpha2, gated}
-        assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
-        assert run_files(home, beta1)["event_log"] and run_files(home, beta1)["compute_logs"]  # a failed step stores no output
-        future = iso_now(3600)
-
-        # --- dry runs: what would go, and nothing goes
-        by_age = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--dry-run")
-        assert by_age["dry_run"] is True and by_age["deleted"] == 0 and by_age["export"] is None
-        assert {r["run_id"] for r in by_age["runs"]} == {alpha1, beta1}
-        assert by_age["counts"] == [{"workflow": "Alpha", "status": "completed", "runs": 1},
-                                    {"workflow": "Beta", "status": "failed", "runs": 1}]
-        assert by_age["total"] == 2 and by_age["kept"] == []
-
-        everything = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                              "--export", "never.jsonl")
-        assert {r["run_id"] for r in everything["runs"]} == {alpha1, beta1, alpha2}
-        assert [(k["run_id"], k["reason"]) for k in everything["kept"]] == \
-            [(gated, "not finished: paused at an approval gate")]
-        assert not (base / "never.jsonl").exists()  # a dry run writes no export either
-        text = cli(base, "prune", "--older-than", "1h", "--now", future, "--dry-run").stdout
-        assert "dry run: 3 run(s)" in text and "nothing was deleted" in text, text
-        assert alpha1 in text and beta1 in text and alpha2 in text, text
-        assert f"{gated} Gated: not finished: paused at an approval gate" in text, text
-
-        only_alpha = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", "--workflow", "Alpha")
-        assert {r["run_id"] for r in only_alpha["runs"]} == {alpha1, alpha2} and only_alpha["kept"] == []
-        by_job_id = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", "--workflow", "beta")
-        assert {r["run_id"] for r in by_job_id["runs"]} == {beta1}
-        for words in (("--status", "failed"), ("--status", "failure,canceled")):
-            failed = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", *words)
-            assert {r["run_id"] for r in failed["runs"]} == {beta1}, words
-        succeeded = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                             "--status", "success", "--status", "canceled")
-        assert {r["run_id"] for r in succeeded["runs"]} == {alpha1, alpha2}
-        assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone  # nothing went
-        assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
-
-        # --- an export that cannot be written: nothing is deleted
-        failed_export = cli(base, "prune", "--older-than", "1h", "--now", future, "--export", "/proc/prune.jsonl",
-                            code=1)
-        assert "cannot write the export /proc/prune.jsonl" in failed_export.stderr
-        assert "nothing was deleted" in failed_export.stderr
-        assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone
-
-        # --- the runs of Alpha older than the moment between: export, then delete
-        alpha_stats_before = cli_json(base, "stats", "Alpha", "--since", "all")["workflows"][0]["runs"]
-        assert alpha_stats_before == 2
-        done = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--workflow", "Alpha",
-                        "--export", "alpha.jsonl")
-        assert (done["deleted"], done["total"]) == (1, 1) and done["freed_bytes"] > 0
-        assert done["export"] == {"file": "alpha.jsonl", "format": "jsonl", "records": 1}
-        records = [json.loads(line) for line in (base / "alpha.jsonl").read_text().splitlines()]
-        # the audit was written from the run's event log, which no longer exists: it came first
-        assert [(r["run_id"], r["workflow"], r["status"]) for r in records] == [(alpha1, "Alpha", "completed")]
-        assert records[0]["event_count"] > 0
-        assert [s["step"] for s in records[0]["steps"]] == ["make", "use"]
-        assert records[0]["steps"][0]["attempts"][0]["outcome"] == "succeeded"
-        assert run_files(home, alpha1) == {"event_log": False, "compute_logs": False, "outputs": False}
-        assert not (home / "storage" / alpha1).exists()
-        assert cli(base, "status", alpha1, code=1).code == 1
-        assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone - {alpha1}
-        assert cli_json(base, "stats", "Alpha", "--since", "all")["workflows"][0]["runs"] == 1
-        assert run_files(home, alpha2)["outputs"]  # newer than the cutoff: kept
-
-        # --- everything old, with explicit settings: the paused run stays
-        explicit = {"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": "definitions"}
-        done = json.loads(cli(base, "prune", "--older-than", "1h", "--now", future, "--export", "rest.jsonl",
-                              "--format", "json", env=explicit).stdout)
-        assert {r["run_id"] for r in done["runs"]} == {beta1, alpha2} and done["deleted"] == 2
-        assert done["counts"] == [{"workflow": "Alpha", "status": "completed", "runs": 1},
-                                  {"workflow": "Beta", "status": "failed", "runs": 1}]
-        assert [(k["run_id"], k["status"]) for k in done["kept"]] == [(gated, "paused")]
-        exported = {json.loads(line)["run_id"] for line in (base / "rest.jsonl").read_text().splitlines()}
-        assert exported == {beta1, alpha2}
-        for run_id in (beta1, alpha2):
-            assert run_files(home, run_id) == {"event_log": False, "compute_logs": False, "outputs": False}
-        assert [r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]] == [gated]
-        assert cli_json(base, "status", gated)["status"] == "paused"
-        assert run_files(home, gated)["event_log"]
-
-        # --- once decided and finished, it can go too
-        assert cli(base, "approve", gated, "--by", "boss").code == 0
-        assert gated_proc.finish() == 0
-        future = iso_now(3600)  # it ended after the moment the last `future` was taken
-        done = cli_json(base, "prune", "--older-than", "1h", "--now", future)
-        assert [r["run_id"] for r in done["runs"]] == [gated] and done["kept"] == []
-        assert cli_json(base, "history", "--limit", "50")["runs"] == []
-        assert not run_files(home, gated)["event_log"] and not (home / "storage" / gated).exists()
-        stats = cli_json(base, "stats", "--since", "all")["workflows"]
-        assert all(w["runs"] == 0 for w in stats), stats
-        text = cli(base, "prune", "--older-than", "1h", "--now", future).stdout
-        assert "deleted 0 run(s)" in text, text
+        made.gated = paused_run(made.base, made.gated_proc)
+        made.everyone = {made.alpha1, made.beta1, made.alpha2, made.gated}
+        made.future = iso_now(3600)
+        yield made
     finally:
-        gated_proc.kill()
+        made.gated_proc.kill()
+
+
+def test_dry_runs_and_filters_select_by_age_workflow_and_status_and_delete_nothing(world):
+    base, home, future, between = world.base, world.home, world.future, world.between
+    alpha1, beta1, alpha2, gated, everyone = world.alpha1, world.beta1, world.alpha2, world.gated, world.everyone
+    assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
+    # a failed step stores no output
+    assert run_files(home, beta1)["event_log"] and run_files(home, beta1)["compute_logs"]
+
+    # --- dry runs: what would go, and nothing goes
+    by_age = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--dry-run")
+    assert by_age["dry_run"] is True and by_age["deleted"] == 0 and by_age["export"] is None
+    assert {r["run_id"] for r in by_age["runs"]} == {alpha1, beta1}
+    assert by_age["counts"] == [{"workflow": "Alpha", "status": "completed", "runs": 1},
+                                {"workflow": "Beta", "status": "failed", "runs": 1}]
+    assert by_age["total"] == 2 and by_age["kept"] == []
+
+    everything = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                          "--export", "never.jsonl")
+    assert {r["run_id"] for r in everything["runs"]} == {alpha1, beta1, alpha2}
+    assert [(k["run_id"], k["reason"]) for k in everything["kept"]] == \
+        [(gated, "not finished: paused at an approval gate")]
+    assert not (base / "never.jsonl").exists()  # a dry run writes no export either
+    text = cli(base, "prune", "--older-than", "1h", "--now", future, "--dry-run").stdout
+    assert "dry run: 3 run(s)" in text and "nothing was deleted" in text, text
+    assert alpha1 in text and beta1 in text and alpha2 in text, text
+    assert f"{gated} Gated: not finished: paused at an approval gate" in text, text
+
+    only_alpha = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", "--workflow", "Alpha")
+    assert {r["run_id"] for r in only_alpha["runs"]} == {alpha1, alpha2} and only_alpha["kept"] == []
+    failed = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                      "--status", "failure,canceled")
+    assert {r["run_id"] for r in failed["runs"]} == {beta1}
+    succeeded = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                         "--status", "success", "--status", "canceled")
+    assert {r["run_id"] for r in succeeded["runs"]} == {alpha1, alpha2}
+    assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone  # nothing went
+    assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
+
+    # --- an export that cannot be written: nothing is deleted
+    failed_export = cli(base, "prune", "--older-than", "1h", "--now", future, "--export", "/proc/prune.jsonl",
+                        code=1)
+    assert "cannot write the export /proc/prune.jsonl" in failed_export.stderr
+    assert "nothing was deleted" in failed_export.stderr
+    assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone
+
+
+def test_prune_exports_first_then_deletes_runs_and_files_and_never_a_paused_run(world):
+    base, home, future, between = world.base, world.home, world.future, world.between
+    alpha1, beta1, alpha2, gated, everyone = world.alpha1, world.beta1, world.alpha2, world.gated, world.everyone
+    gated_proc = world.gated_proc
+    assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
+    assert run_files(home, alpha2)["outputs"] and run_files(home, beta1)["compute_logs"]
+
+    # --- the runs of Alpha older than the moment between: export, then delete
+    done = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--workflow", "Alpha",
+                    "--export", "alpha.jsonl")
+    assert (done["deleted"], done["total"]) == (1, 1) and done["freed_bytes"] > 0
+    assert done["export"] == {"file": "alpha.jsonl", "format": "jsonl", "records": 1}
+    records = [json.loads(line) for line in (base / "alpha.jsonl").read_text().splitlines()]
+    # the audit was written from the run's event log, which no longer exists: it came first
+    assert [(r["run_id"], r["workflow"], r["status"]) for r in records] == [(alpha1, "Alpha", "completed")]
+    assert records[0]["event_count"] > 0
+    assert [s["step"] for s in records[0]["steps"]] == ["make", "use"]
+    assert records[0]["steps"][0]["attempts"][0]["outcome"] == "succeeded"
+    assert run_files(home, alpha1) == {"event_log": False, "compute_logs": False, "outputs": False}
+    assert not (home / "storage" / alpha1).exists()
+    assert cli(base, "status", alpha1, code=1).code == 1
+    assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone - {alpha1}
+    assert cli_json(base, "stats", "Alpha", "--since", "all")["workflows"][0]["runs"] == 1
+    assert run_files(home, alpha2)["outputs"]  # newer than the cutoff: kept
+
+    # --- everything old, with explicit settings: the paused run stays
+    explicit = {"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": "definitions"}
+    done = json.loads(cli(base, "prune", "--older-than", "1h", "--now", future, "--export", "rest.jsonl",
+                          "--format", "json", env=explicit).stdout)
+    assert {r["run_id"] for r in done["runs"]} == {beta1, alpha2} and done["deleted"] == 2
+    assert done["counts"] == [{"workflow": "Alpha", "status": "completed", "runs": 1},
+                              {"workflow": "Beta", "status": "failed", "runs": 1}]
+    assert [(k["run_id"], k["status"]) for k in done["kept"]] == [(gated, "paused")]
+    exported = {json.loads(line)["run_id"] for line in (base / "rest.jsonl").read_text().splitlines()}
+    assert exported == {beta1, alpha2}
+    for run_id in (beta1, alpha2):
+        assert run_files(home, run_id) == {"event_log": False, "compute_logs": False, "outputs": False}
+    assert [r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]] == [gated]
+    assert cli_json(base, "status", gated)["status"] == "paused"
+    assert run_files(home, gated)["event_log"]
+
+    # --- once decided and finished, it can go too
+    assert cli(base, "approve", gated, "--by", "boss").code == 0
+    assert gated_proc.finish() == 0
+    future = iso_now(3600)  # it ended after the moment the last `future` was taken
+    text = cli(base, "prune", "--older-than", "1h", "--now", future).stdout
+    assert "deleted 1 run(s)" in text and "kept" not in text, text
+    assert [line.split() for line in text.splitlines()[-2:]] == [["Gated", "completed", "1"], ["total", "1"]], text
+    assert cli_json(base, "history", "--limit", "50")["runs"] == []
+    assert not run_files(home, gated)["event_log"] and not (home / "storage" / gated).exists()
+    stats = cli_json(base, "stats", "--since", "all")["workflows"]
+    assert all(w["runs"] == 0 for w in stats), stats
 
 
 def test_a_run_an_unfinished_reexecution_descends_from_is_kept(project):
