@@ -204,7 +204,7 @@ def plan_prune(instance: Any, older_than_s: float, *, jobs: list[str] | None = N
     wanted = {PRUNE_STATUSES[s] for s in statuses} if statuses else FINISHED
     protected = _protected(instance)
     plan = PrunePlan(moment, cutoff)
-    for job in (jobs or [None]):
+    for job in (list(dict.fromkeys(jobs)) if jobs else [None]):  # a workflow named twice is read once
         filters: dict[str, Any] = {"created_before": cutoff}
         if job:
             filters["job_name"] = job
