@@ -240,6 +240,17 @@ PRESCAN_BYTES = 1_048_576
 _ENTRY_LISTS = ("parallel", "then", "else", "default")
 
 
+def _mapping_bound(text: str) -> int:
+    """An upper bound on the number of mappings in the YAML ``text``: every mapping has a key,
+    written with a ``:`` value indicator or a ``?`` explicit-key indicator, or is an empty flow
+    mapping ``{}`` (aliases build no mapping of their own and the count below ignores them). So a
+    text with fewer of these three characters than ``most`` cannot hold more than ``most`` entries,
+    and the event stream need not be read: a count of three characters (C speed, about 1 ms per
+    MiB) instead of about 0.15 s per MiB. Characters inside scalars (URLs, times) only raise the
+    bound, which keeps the test sound."""
+    return text.count(":") + text.count("?") + text.count("{")
+
+
 def too_many_steps(text: str, most: int | None = None) -> tuple[int, int] | None:
     """``(line, column)`` of the top-level ``steps`` (or ``on_failure``) key when the entries of
     ``text`` (counted as :func:`yaml2dag.format.validation_limits.LimitChecks.step_count_problem`
@@ -251,6 +262,8 @@ def too_many_steps(text: str, most: int | None = None) -> tuple[int, int] | None
     the count (the parser then reports it).
     """
     most = MAX_STEPS if most is None else most
+    if _mapping_bound(text) <= most:
+        return None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # frames: [kind ("map"/"seq"), role, expect_key, key, key_mark, child_is_key]
     stack: list[list] = []

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Sequence
 
 from yaml2dag.format.errors import WARNING
+from yaml2dag.format.gc_pause import gc_paused
 from yaml2dag.format.loader import internal_problem, iter_workflow_files
 from yaml2dag.format.validation_assets import asset_writer_problems
 from yaml2dag.format.validation_checker import DocumentChecker, _Checker, check_document, validate_file, validate_text  # noqa: F401 - re-exported
@@ -76,8 +77,9 @@ def validate_paths(paths: Sequence[str | Path]) -> ValidationReport:
     Returns:
         A :class:`ValidationReport`; a missing path is reported as a problem of that path.
     """
-    reports = [validate_file(path, display) for path, display in expand_paths(paths)]
-    folder_problems(reports)
+    with gc_paused():  # as each file's validation (validate_file); the folder checks too
+        reports = [validate_file(path, display) for path, display in expand_paths(paths)]
+        folder_problems(reports)
     return ValidationReport(reports)
 
 
