@@ -66,10 +66,6 @@ from dagster._core.execution.plan.execute_plan import _trigger_hook as trigger_h
 from dagster._core.execution.plan.execute_plan import dagster_event_sequence_for_step
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 
-# The classes of Dagster's SQLite event log storages (the default one, and the consolidated one):
-# their pool slot claims take no row lock, so two processes can claim one slot at once
-# (yaml2dag.compiler.pool_claims serialises them); the public API names no storage class.
-from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage, SqliteEventLogStorage
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode
 
@@ -139,6 +135,13 @@ _LAZY = {
     # The key-value table of the run storage: Dagster's run storage can set and read keys
     # (``set_cursor_values``/``get_cursor_values``) but not delete them.
     "KeyValueStoreTable": ("dagster._core.storage.runs.schema", "KeyValueStoreTable"),
+    # The classes of Dagster's SQLite event log storages (the default one, and the consolidated
+    # one): their pool slot claims take no row lock, so two processes can claim one slot at once
+    # (yaml2dag.compiler.pool_claims serialises them); the public API names no storage class.
+    # Their module loads SQLAlchemy and Alembic (about 0.23 s): asked for only when an instance
+    # (which has loaded them already) claims a pool slot.
+    "SqliteEventLogStorage": ("dagster._core.storage.event_log", "SqliteEventLogStorage"),
+    "ConsolidatedSqliteEventLogStorage": ("dagster._core.storage.event_log", "ConsolidatedSqliteEventLogStorage"),
 }
 
 

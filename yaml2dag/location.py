@@ -31,7 +31,6 @@ from yaml2dag.compiler import job as _job
 from yaml2dag.compiler.assets import asset_specs, lazy_repository
 from yaml2dag.format.errors import Problem, WorkflowInvalidError
 from yaml2dag.format.model import Workflow
-from yaml2dag.format.workflow_folder import WorkflowFolder
 from yaml2dag.format.name_index import IndexEntry, NameIndex, trace
 from yaml2dag.format.naming import INVALID_NODE, op_name
 from yaml2dag.format.tags import TAG_FILE, TAG_INVALID
@@ -129,7 +128,7 @@ class FolderLocation:
         self.strict = _strict_from(strict)
         self.index = NameIndex(path)
         if self.strict:
-            reports = WorkflowFolder(self.index.folder).reports()
+            reports = self.index.folder_reports()  # each file validated once: the jobs reuse these validations
             invalid = [r for r in reports if not r.valid]
             if invalid:
                 problems = [p for r in invalid for p in r.errors]

@@ -36,7 +36,6 @@ from yaml2dag.format.tags import (
 )
 from yaml2dag.compiler.scope import CompiledWorkflow
 from yaml2dag.compiler.sinks import secret_guard_io_manager
-from yaml2dag.compiler.celery import make_celery_executor
 from yaml2dag.compiler.failure import failure_hook, needs_failure_handling
 from yaml2dag.format.executors import executor_type
 from yaml2dag.format.expressions import render_string
@@ -104,6 +103,9 @@ def _base_executor(kind: str, failure_cw: CompiledWorkflow | None) -> dg.Executo
     elif kind == "multiprocess":
         made = time_limited(dg.multiprocess_executor, failure_cw)
     elif kind == "celery":
+        # dagster-celery and Celery (about 0.18 s to import) load only for a workflow run on Celery
+        from yaml2dag.compiler.celery import make_celery_executor
+
         made = make_celery_executor(failure_cw)
     else:
         made = threads_executor if failure_cw is None else make_threads_executor(failure_cw)

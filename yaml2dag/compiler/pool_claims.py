@@ -25,11 +25,8 @@ from typing import Any
 
 from filelock import FileLock
 
-from yaml2dag.dagster_internals import (
-    ConsolidatedSqliteEventLogStorage,
-    InstanceConcurrencyContext,
-    SqliteEventLogStorage,
-)
+from yaml2dag import dagster_internals
+from yaml2dag.dagster_internals import InstanceConcurrencyContext
 
 #: The lock file, in the instance's root directory (the Dagster home of a SQLite instance).
 LOCK_FILE = ".yaml2dag-pools.lock"
@@ -39,7 +36,8 @@ def claims_lock(instance: Any) -> FileLock | None:
     """The file lock serialising the pool claims of ``instance`` (a ``DagsterInstance``), or
     ``None`` when its event log storage has row locks of its own (not SQLite)."""
     storage = instance.event_log_storage
-    if not isinstance(storage, (SqliteEventLogStorage, ConsolidatedSqliteEventLogStorage)):
+    sqlite = (dagster_internals.SqliteEventLogStorage, dagster_internals.ConsolidatedSqliteEventLogStorage)  # loaded on first use
+    if not isinstance(storage, sqlite):
         return None
     return FileLock(os.path.join(instance.root_directory, LOCK_FILE))
 

@@ -170,6 +170,15 @@ class NameIndex:
             self._raw[entry.file] = report
         return replace(report, problems=list(report.problems))
 
+    def folder_reports(self) -> list[FileReport]:
+        """Every file of the index validated with the checks across the whole folder, as
+        :meth:`yaml2dag.format.workflow_folder.WorkflowFolder.reports` gives them (strict mode
+        checks these), sharing this index's per-file validations: a file is parsed and validated
+        once per index, however many of :meth:`report` and this method ask for it."""
+        reports = [self._validated(e) for e in self.entries]  # copies: the folder checks add to them
+        folder_problems(reports)
+        return reports
+
     def closure(self, entry: IndexEntry) -> list[IndexEntry]:
         """``entry`` and every file it names, transitively (sub-workflow steps, ``workflow``
         triggers), in folder order."""
