@@ -59,6 +59,41 @@ def _report(instance: Any, run: Any, message: str, step_key: str, values: dict[s
     )
 
 
+class MarkedEvents:
+    """The yaml2dag-marked engine events of one run (gates, confirmations, their decisions), read
+    forward from a cursor: the one reader of the approval gate, the step confirmation and the
+    terminal's question watch.
+
+    Args:
+        instance: the Dagster instance.
+        run_id: the run whose event log is read.
+    """
+
+    def __init__(self, instance: Any, run_id: str):
+        self.instance = instance
+        self.run_id = run_id
+        self._cursor: str | None = None
+
+    def skip_to_latest(self) -> None:
+        """Move the cursor past the run's newest engine event (older ones are not read again)."""
+        latest = self.instance.get_records_for_run(self.run_id, of_type=DagsterEventType.ENGINE_EVENT,
+                                                   limit=1, ascending=False)
+        self._cursor = (EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
+                        if latest.records else None)
+
+    def read_new(self) -> list[dict[str, Any]]:
+        """Metadata values (``{key: plain value}``, :func:`_meta_values`) of the marked engine events
+        recorded since the last call, oldest first, read in pages of 200 records."""
+        out: list[dict[str, Any]] = []
+        while True:
+            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
+                                                     of_type=DagsterEventType.ENGINE_EVENT, limit=200)
+            out += [values for values in map(_meta_values, conn.records) if values]
+            self._cursor = conn.cursor
+            if not conn.has_more:
+                return out
+
+
 class InstanceApprovals:
     """The approval tool's view of the event log of one gate (bound to run and step key).
 
@@ -75,7 +110,7 @@ class InstanceApprovals:
         self.run_id = run_id
         self.step_key = step_key
         self.secrets = tuple(secrets)
-        self._cursor: str | None = None
+        self._events = MarkedEvents(instance, run_id)
 
     def _mask(self, text: Any) -> Any:
         return mask(text, self.secrets)
@@ -83,11 +118,7 @@ class InstanceApprovals:
     def announce(self, message: str, required: int, approvers: list[str], deadline: str | None) -> None:
         """Record that the gate waits (and move the read cursor past older events)."""
         run = self.instance.get_run_by_id(self.run_id)
-        latest = self.instance.get_records_for_run(self.run_id, of_type=DagsterEventType.ENGINE_EVENT,
-                                                   limit=1, ascending=False)
-        self._cursor = None
-        if latest.records:
-            self._cursor = EventLogCursor.from_storage_id(latest.records[0].storage_id).to_string()
+        self._events.skip_to_latest()
         message = self._mask(message)
         _report(self.instance, run, f"approval gate `{self.step_key}` is waiting: {message}", self.step_key, {
             MARKER: "waiting", "step": self.step_key, "message": message, "required_approvals": required,
@@ -96,18 +127,10 @@ class InstanceApprovals:
 
     def poll(self) -> list[dict]:
         """Decisions recorded for this gate since the last poll."""
-        out: list[dict] = []
-        while True:
-            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
-                                                     of_type=DagsterEventType.ENGINE_EVENT, limit=200)
-            for record in conn.records:
-                values = _meta_values(record)
-                if values and values.get(MARKER) == "decision" and values.get("step") == self.step_key:
-                    out.append({"decision": values.get("decision"), "by": values.get("by"),
-                                "comment": values.get("comment") or None, "at": values.get("at")})
-            self._cursor = conn.cursor
-            if not conn.has_more:
-                return out
+        return [{"decision": values.get("decision"), "by": values.get("by"),
+                 "comment": values.get("comment") or None, "at": values.get("at")}
+                for values in self._events.read_new()
+                if values.get(MARKER) == "decision" and values.get("step") == self.step_key]
 
     def resolve(self, decision: str, approved_by: list[str], comment: str | None) -> None:
         """Record the gate's outcome (``approved``, ``rejected``, ``timed_out``)."""
@@ -120,4 +143,4 @@ class InstanceApprovals:
         })
 
 
-__all__ = ["MARKER", "InstanceApprovals"]
+__all__ = ["MARKER", "InstanceApprovals", "MarkedEvents"]

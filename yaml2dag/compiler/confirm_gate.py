@@ -29,10 +29,9 @@ from typing import Any
 from yaml2dag.format.run_modes import DECISION_ANSWERS, QUESTION_KEY, RESOLUTIONS, TAG_MODE, asks
 from yaml2dag.format.secrets import mask
 from yaml2dag.compiler import runtime
-from yaml2dag.compiler.approval_gate import MARKER, _meta_values, _now, _report
+from yaml2dag.compiler.approval_gate import MARKER, MarkedEvents, _now, _report
 from yaml2dag.compiler.op_io import op_failure
 from yaml2dag.compiler.scope import CompiledWorkflow
-from dagster import DagsterEventType
 
 #: Seconds between two looks at the event log while a question waits.
 POLL_SECONDS = 0.25
@@ -67,7 +66,7 @@ class Question:
         self.run_id = run_id
         self.step_key = step_key
         self.secrets = secrets
-        self._cursor: str | None = None
+        self._events = MarkedEvents(instance, run_id)
 
     def announce(self, title: str, asker: str) -> str:
         """Record that the question waits; returns its message."""
@@ -87,21 +86,13 @@ class Question:
         """(the first decision for this question since the last poll, the first question of the
         run resolved ``aborted``) — each None when there is none."""
         decision = aborted = None
-        while True:
-            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
-                                                     of_type=DagsterEventType.ENGINE_EVENT, limit=200)
-            for record in conn.records:
-                values = _meta_values(record)
-                if not values:
-                    continue
-                if (decision is None and values.get(MARKER) == "decision" and values.get("step") == self.step_key
-                        and str(values.get("decision")) in DECISION_ANSWERS):
-                    decision = values
-                elif aborted is None and values.get(MARKER) == "resolved" and values.get("decision") == "aborted":
-                    aborted = values
-            self._cursor = conn.cursor
-            if not conn.has_more:
-                return decision, aborted
+        for values in self._events.read_new():
+            if (decision is None and values.get(MARKER) == "decision" and values.get("step") == self.step_key
+                    and str(values.get("decision")) in DECISION_ANSWERS):
+                decision = values
+            elif aborted is None and values.get(MARKER) == "resolved" and values.get("decision") == "aborted":
+                aborted = values
+        return decision, aborted
 
     def resolve(self, answer: str, by: str, comment: str | None) -> None:
         """Record the outcome: ``continued``, ``skipped`` or ``aborted`` (by whom)."""

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from yaml2dag.format.run_modes import ANSWERS, QUESTION_KEY
-from yaml2dag.compiler.approval_gate import MARKER, _meta_values, _now, _report
+from yaml2dag.compiler.approval_gate import MARKER, MarkedEvents, _now, _report
 from yaml2dag.runs.users import default_user
-from dagster import DagsterEventType
 
 #: Seconds between two looks at the event log.
 POLL_SECONDS = 0.2
@@ -93,7 +92,7 @@ class QuestionWatch:
         self.run_id = run_id
         self.ask = ask
         self.by = by or default_user()
-        self._cursor: str | None = None
+        self._events = MarkedEvents(instance, run_id)
         self._open: dict[str, PendingQuestion] = {}  # step key -> question not yet decided
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"yaml2dag-questions-{run_id[:8]}", daemon=True)
@@ -107,22 +106,13 @@ class QuestionWatch:
         self._thread.join(timeout=5.0)
 
     def _read(self) -> None:
-        while True:
-            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
-                                                     of_type=DagsterEventType.ENGINE_EVENT, limit=200)
-            for record in conn.records:
-                values = _meta_values(record)
-                if not values:
-                    continue
-                key = str(values.get("step") or "")
-                if values.get(MARKER) == "waiting" and values.get(QUESTION_KEY) in ("supervised", "hybrid"):
-                    self._open[key] = PendingQuestion(self.run_id, key, str(values.get("title") or key),
-                                                      str(values.get("message") or ""), str(values.get(QUESTION_KEY)))
-                elif values.get(MARKER) in ("decision", "resolved"):
-                    self._open.pop(key, None)
-            self._cursor = conn.cursor
-            if not conn.has_more:
-                return
+        for values in self._events.read_new():
+            key = str(values.get("step") or "")
+            if values.get(MARKER) == "waiting" and values.get(QUESTION_KEY) in ("supervised", "hybrid"):
+                self._open[key] = PendingQuestion(self.run_id, key, str(values.get("title") or key),
+                                                  str(values.get("message") or ""), str(values.get(QUESTION_KEY)))
+            elif values.get(MARKER) in ("decision", "resolved"):
+                self._open.pop(key, None)
 
     def _is_open(self, key: str) -> bool:
         if self._stop.is_set():
