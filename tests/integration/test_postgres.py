@@ -163,6 +163,9 @@ def test_run_is_stored_in_postgresql_and_read_back_with_status(postgres_db, tmp_
     assert info["run_id"] == run_id and info["status"] == "completed"
     assert info["step_statuses"] == {"greet": "succeeded", "never": "skipped"}
 
+    stats = run_cli("stats", "Postgres Check", "--format", "json", env=env, cwd=tmp_path)  # stores the run's step outcomes
+    assert stats.code == 0, stats.stderr
+
     conn, _ = _connect(db)
     try:
         with conn.cursor() as cur:
@@ -171,6 +174,10 @@ def test_run_is_stored_in_postgresql_and_read_back_with_status(postgres_db, tmp_
             cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'",
                         (run_id,))
             assert cur.fetchone()[0] >= 2  # greet and the outputs step, at least
+            # the finished run's step outcomes, stored by `stats` (yaml2dag.runs.history.outcome_cache)
+            cur.execute("SELECT value FROM kvs WHERE key = %s", (f"yaml2dag/step_outcomes/{run_id}",))
+            stored = json.loads(cur.fetchone()[0])
+            assert stored["steps"]["greet"]["status"] == "succeeded" and stored["steps"]["never"]["status"] == "skipped"
     finally:
         conn.close()
     # nothing went to the SQLite storages a default home would use

@@ -116,6 +116,9 @@ DEAD_MARKER = "yaml2dag/dead_run"
 
 #: Prefix of the run storage keys (Dagster's key-value store) the Celery executor uses.
 CELERY_KEY_PREFIX = "yaml2dag/celery/"
+#: Prefix of the key-value store entries holding a finished run's step outcomes (followed by the
+#: run id; yaml2dag.runs.history.outcome_cache).
+OUTCOMES_KEY_PREFIX = "yaml2dag/step_outcomes/"
 
 
 def all_keys() -> dict[str, str]:

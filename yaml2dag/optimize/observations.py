@@ -2,7 +2,7 @@
 
 The last ``runs`` finished runs of a job (completed or failed, newest first in run storage)
 are read from Dagster's run storage with :func:`yaml2dag.runs.history.queries.list_runs`, and
-each run's steps from its event log with :func:`yaml2dag.runs.history.stats.step_outcomes`,
+each run's steps from its event log with :func:`yaml2dag.runs.history.outcome_cache.step_outcomes`,
 the reader ``yaml2dag stats`` uses: one implementation of "how long did a step take, did it
 fail, was it retried".
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yaml2dag.runs.history.queries import list_runs
-from yaml2dag.runs.history.stats import p95, step_outcomes
+from yaml2dag.runs.history.outcome_cache import outcomes_of_runs
+from yaml2dag.runs.history.stats import p95
 
 #: Run statuses analysed: runs that finished (a canceled or running run says little about its steps).
 FINISHED = ["completed", "failed"]
@@ -89,10 +90,11 @@ def observe(instance: Any, job: str, runs: int) -> Observations:
     """
     rows = list_runs(instance, job, limit=runs, statuses=FINISHED)
     obs = Observations(job)
+    outcomes = outcomes_of_runs(instance, [row["run_id"] for row in rows])
     for row in reversed(rows):  # oldest first: "failed, then succeeded in a later run"
         run_id = row["run_id"]
         obs.run_ids.append(run_id)
-        for key, info in step_outcomes(instance, run_id).items():
+        for key, info in outcomes[run_id].items():
             obs.steps.setdefault(key, []).append(StepRecord(
                 run_id, info["status"], info["retries"], info["started_at"], info["ended_at"], info["duration"]))
     return obs

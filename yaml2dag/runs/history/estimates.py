@@ -3,7 +3,7 @@
 a run (``yaml2dag status``) and the final report of a run against them (``yaml2dag run``).
 
 Step durations are those of ``yaml2dag stats``
-(:func:`~yaml2dag.runs.history.stats.step_outcomes`: first STEP_START to last
+(:func:`~yaml2dag.runs.history.outcome_cache.step_outcomes`: first STEP_START to last
 STEP_SUCCESS/STEP_FAILURE of the step, its ``for_each`` elements and retries included); run
 durations are Dagster's start and end times of the run record.
 """
@@ -14,7 +14,7 @@ import time
 from typing import Any, Mapping
 
 from yaml2dag.runs.history.common import _get_run
-from yaml2dag.runs.history.stats import step_outcomes
+from yaml2dag.runs.history.outcome_cache import outcomes_of_runs
 from yaml2dag.runs.history.status import _catalog_for
 from yaml2dag.runs.progress import MAX_HISTORY_RUNS, Estimates, Progress, estimate, finished
 from yaml2dag.runs.tracking import STEP_STATUSES, StepTracker
@@ -26,7 +26,9 @@ def load_estimates(instance: Any, job: str, *, limit: int = MAX_HISTORY_RUNS) ->
     Args:
         instance: the Dagster instance.
         job: the workflow's job name (its id).
-        limit: how many successful runs to read at most (each costs one event-log query).
+        limit: how many successful runs to read at most (their step outcomes come from
+            :mod:`~yaml2dag.runs.history.outcome_cache`: one query, plus one event-log read per run
+            read for the first time).
 
     Returns:
         :class:`~yaml2dag.runs.progress.Estimates` (``runs`` 0 when the job never succeeded); a
@@ -38,11 +40,11 @@ def load_estimates(instance: Any, job: str, *, limit: int = MAX_HISTORY_RUNS) ->
     records = instance.get_run_records(RunsFilter(job_name=job, statuses=[DagsterRunStatus.SUCCESS]), limit=limit)
     steps: dict[str, list[float]] = {}
     runs: list[float] = []
-    for record in records:
-        if record.start_time is None or record.end_time is None:
-            continue
+    timed = [r for r in records if r.start_time is not None and r.end_time is not None]
+    outcomes = outcomes_of_runs(instance, [r.dagster_run.run_id for r in timed])
+    for record in timed:
         runs.append(record.end_time - record.start_time)
-        for key, info in step_outcomes(instance, record.dagster_run.run_id).items():
+        for key, info in outcomes[record.dagster_run.run_id].items():
             if info["status"] == "skipped":
                 steps.setdefault(key, []).append(0.0)
             elif info["duration"] is not None:
@@ -105,7 +107,7 @@ def run_report(instance: Any, run_id: str, statuses: Mapping[str, str], estimate
     counts = {status: 0 for status in STEP_STATUSES}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
-    timed = [(info["duration"], key) for key, info in step_outcomes(instance, run_id).items()
+    timed = [(info["duration"], key) for key, info in outcomes_of_runs(instance, [run_id])[run_id].items()
              if info["duration"] is not None]
     slowest = None
     if timed:

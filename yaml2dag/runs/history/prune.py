@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from yaml2dag.runs.history.audit import run_audit
+from yaml2dag.runs.history.outcome_cache import forget as forget_outcomes
 from yaml2dag.format.durations import parse_duration
 from yaml2dag.runs.history.queries import parse_since
 from yaml2dag.runs.history.status import run_summary
@@ -321,7 +322,7 @@ def run_files(instance: Any, run_id: str) -> dict:
 def delete_run(instance: Any, run_id: str) -> int:
     """Delete one finished run with everything it stored: compute logs (through the instance's
     compute log manager), step outputs (the IO manager's folders of the run), then the run, its
-    tags and its event log (``instance.delete_run``) and, with SQLite event log storage, the
+    tags and its event log (``instance.delete_run``), its stored step outcomes and, with SQLite event log storage, the
     run's emptied database file. Files go first: a prune that stops half-way leaves the run
     listed, and the next prune finishes it.
 
@@ -343,6 +344,7 @@ def delete_run(instance: Any, run_id: str) -> int:
         if folder.is_dir():
             shutil.rmtree(folder)
     instance.delete_run(run_id)
+    forget_outcomes(instance, run_id)  # its stored step outcomes (yaml2dag.runs.history.outcome_cache)
     for shard in files["event_log_files"]:
         if shard.is_file():
             freed += shard.stat().st_size

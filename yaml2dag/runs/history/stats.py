@@ -6,7 +6,7 @@ import datetime as _dt
 from typing import Any
 
 from yaml2dag.runs.history.queries import list_runs
-from yaml2dag.runs.tracking import StepTracker, owner_of
+from yaml2dag.runs.history.outcome_cache import outcomes_of_runs
 import math
 
 
@@ -18,50 +18,6 @@ def p95(values: list[float]) -> float | None:
 
     rank = max(1, math.ceil(0.95 * len(ordered)))
     return ordered[rank - 1]
-
-
-def step_outcomes(instance: Any, run_id: str) -> dict[str, dict]:
-    """Per workflow step of one run, from its event log (``stats`` and ``optimize`` read this).
-
-    Returns:
-        ``{step key: {"status", "failed", "retried", "retries", "started_at", "ended_at",
-        "duration"}}`` for every step that ended: ``status`` one of ``succeeded``, ``failed``,
-        ``continued``, ``skipped``; ``failed`` for failed and continued-after-failure;
-        ``retries`` the number of failed attempts that were retried; ``started_at`` /
-        ``ended_at`` the first STEP_START and last STEP_SUCCESS/STEP_FAILURE (Unix seconds,
-        None for a skipped step); ``duration`` their difference in seconds (None when either
-        is missing).
-    """
-    # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
-    from dagster import DagsterEventType
-
-    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_OUTPUT,
-             DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED,
-             DagsterEventType.STEP_UP_FOR_RETRY}
-    tracker = StepTracker()
-    retries: dict[str, int] = {}
-    started: dict[str, float] = {}
-    ended: dict[str, float] = {}
-    for rec in instance.all_logs(run_id, of_type=kinds):
-        event = rec.dagster_event
-        tracker.feed(event, rec.timestamp)
-        key, role = owner_of(rec.step_key or "")
-        if role not in ("step", "element"):
-            continue
-        if event.event_type_value == "STEP_UP_FOR_RETRY":
-            retries[key] = retries.get(key, 0) + 1
-        elif event.event_type_value == "STEP_START":
-            started[key] = min(started.get(key, rec.timestamp), rec.timestamp)
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            ended[key] = max(ended.get(key, rec.timestamp), rec.timestamp)
-    out = {}
-    for key, status in tracker.statuses.items():
-        if key == "":
-            continue
-        out[key] = {"status": status, "failed": status in ("failed", "continued"), "retried": key in retries,
-                    "retries": retries.get(key, 0), "started_at": started.get(key), "ended_at": ended.get(key),
-                    "duration": ended[key] - started[key] if key in started and key in ended else None}
-    return out
 
 
 def run_stats(instance: Any, job: str | None = None, *, since_s: float | None = None,
@@ -96,8 +52,9 @@ def run_stats(instance: Any, job: str | None = None, *, since_s: float | None = 
         durations = [r["duration_s"] for r in rows if r["duration_s"] is not None
                      and r["status"] in ("completed", "failed", "canceled")]
         steps: dict[str, dict] = {}
+        outcomes = outcomes_of_runs(instance, [r["run_id"] for r in rows])
         for r in rows:
-            for key, info in step_outcomes(instance, r["run_id"]).items():
+            for key, info in outcomes[r["run_id"]].items():
                 if info["status"] == "skipped":
                     continue
                 item = steps.setdefault(key, {"runs": 0, "failures": 0, "retries": 0, "_durations": []})
