@@ -20,11 +20,9 @@ from rich.markup import escape
 
 from yaml2dag.cli.library.common import _commit, _find, _library, _report_change
 from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_as, print_json
-from yaml2dag.library.folder import Library
 from yaml2dag.library.roundtrip import is_json_path
 from yaml2dag.library.versions.checks import check_text
-from yaml2dag.library.versions.writes import LibraryWriteError, inside
-from yaml2dag.optimize import DEFAULT_RUNS, KINDS, ChangeError, apply_advice, optimize as run_optimize, pending_advice
+from yaml2dag.optimize import DEFAULT_RUNS, KINDS, ChangeError, apply_advice, optimize as run_optimize
 from yaml2dag.runs.runner import get_instance
 
 #: ``--apply`` without a kind.
@@ -155,23 +153,3 @@ def optimize(name: str, runs: int, apply_kind: str | None, dry_run: bool, fmt: s
                                      f"{before} as revision #{change.revision}: {_esc(change.file)}")
     if change.archived:
         out.print(f"  previous file kept as {change.archived}", style="dim", markup=False)
-
-
-def hint_pending_advice(out, file_report) -> None:
-    """After ``yaml2dag run``: one line pointing to ``yaml2dag optimize NAME`` when the last
-    :data:`~yaml2dag.optimize.PENDING_RUNS` runs of the workflow give advice (nothing otherwise,
-    and nothing for a workflow outside the definitions folder, such as a built-in template)."""
-    wf = file_report.workflow
-    library = Library()
-    try:
-        inside(library.folder, file_report.file)
-    except LibraryWriteError:
-        return  # `optimize` works on the library's workflows
-    try:
-        count = pending_advice(file_report, get_instance())
-    except Exception as exc:  # noqa: BLE001 - a hint must never turn a finished run into a traceback
-        out.print(f"(advice from the last runs not checked: {exc})", style="dim", markup=False)
-        return
-    if count:
-        out.print(f"[yellow]→[/] {count} piece(s) of advice from the last runs: "
-                  f"yaml2dag optimize {_esc(shlex.quote(wf.name))}", highlight=False)

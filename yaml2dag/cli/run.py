@@ -12,7 +12,7 @@ from yaml2dag.cli.output import FORMAT_OPTION, JsonErrorsCommand, console, fail_
 import json
 from rich.markup import escape
 from yaml2dag.cli.planview import plan_json, print_plan
-from yaml2dag.cli.optimize import hint_pending_advice
+from yaml2dag.cli.advice_hint import hint_pending_advice
 from yaml2dag.cli import supervise
 from yaml2dag.format.durations import format_duration
 from yaml2dag.format.errors import ParameterError, WorkflowNotFoundError
