@@ -5,7 +5,8 @@ the metadata read from the written files; the code location declares the asset s
 lineage; and in a real headless Chromium (Playwright) against the real webserver (``yaml2dag
 dev`` on a free 127.0.0.1 port), the asset's Catalog page shows its metadata and the Lineage
 shows the upstream edge (screenshots under the test's tmp_path). Every wait is bounded; the
-server's process group is killed on teardown.
+server's process group is killed on teardown. The CLI calls go through :mod:`cli_forkserver`
+(real subprocesses forked from an interpreter that has imported Dagster already).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from conftest import REPO, make_dagster_home, run_cli, write
+from cli_forkserver import run_cli
+from conftest import REPO, make_dagster_home, write
 from local_servers import LocalHTTPServer, QuietHandler, serving, start_dev
 
 from browser import chromium

@@ -4,7 +4,9 @@ into a watched folder starts a run of A (file trigger); A's success starts B and
 starts C (workflow triggers), each run seeing the upstream run id and outputs; then a
 `yaml2dag run` of B (outside the deployment, as in CI) starts C again.
 
-Every wait is bounded; the daemon's process group is killed on teardown.
+Every wait is bounded (polled every 0.25 s); the daemon's process group is killed on teardown.
+The `yaml2dag` commands run through :mod:`cli_forkserver` (real subprocesses forked from an
+interpreter that has imported Dagster already); the daemon is a plain `python -m` process.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, stored_outputs, write
+from cli_forkserver import run_cli
+from conftest import stored_outputs, write
 from local_servers import shipped_dagster_home, stop_process_tree
 from waiting import wait_until
 
@@ -27,7 +30,7 @@ pytestmark = pytest.mark.slow
 CHAIN_TIMEOUT = 300
 
 
-def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path, poll: float = 1.0):
+def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path, poll: float = 0.25):
     """:func:`waiting.wait_until` on the daemon ``proc``: fails at once if it exits; the failure
     shows the tail of its ``log``."""
     return wait_until(check, timeout, poll, what, process=proc, details=lambda: "daemon log tail:\n" + log.read_text()[-5000:])
@@ -135,7 +138,7 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
             done = [r for r in runs if r.job_name == job and r.is_finished]
             return done[0] if done else None
 
-        publish = _wait("the Publish run (C) to finish", lambda: finished("publish"), CHAIN_TIMEOUT, proc, log, 2.0)
+        publish = _wait("the Publish run (C) to finish", lambda: finished("publish"), CHAIN_TIMEOUT, proc, log)
         ingest, report = finished("ingest"), finished("report")
         for run in (ingest, report, publish):
             assert run.status == DagsterRunStatus.SUCCESS, (run.job_name, run.status, log.read_text()[-3000:])
@@ -167,7 +170,7 @@ def test_dropped_file_starts_a_run_and_workflow_triggers_chain_a_b_c(daemon_env,
             return next((r for r in runs if r.run_id != publish.run_id), None)
 
         again = _wait("the Publish run started by the `yaml2dag run` of Report", second_publish, CHAIN_TIMEOUT,
-                      proc, log, 2.0)
+                      proc, log)
         assert again.status == DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
         assert again.tags["dagster/sensor_name"] == "publish_on_report_success"
         assert stored_outputs(instance, again.run_id) == [{"said": "published report of ci.csv: 7 lines",

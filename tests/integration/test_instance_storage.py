@@ -7,7 +7,10 @@
   index.db damaged) gives one line naming the file and what to do, exit 1, in every command
   that opens the instance, instead of a SQLAlchemy traceback or a silent empty history.
 
-Real CLI subprocesses (`python -m yaml2dag`), real SQLite files damaged on disk.
+Real CLI subprocesses, real SQLite files damaged on disk. The commands run through
+:mod:`cli_forkserver` (subprocesses forked from one interpreter that has imported Dagster, so
+each does not pay that import again); plain Dagster opens the prepared storage in `python -c`
+processes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI_TIMEOUT, run_cli, write
+from cli_forkserver import run_cli, start_cli_env
+from conftest import CLI_TIMEOUT, write
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +50,6 @@ def _env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("YAML2DAG_")}
     env.update(NO_COLOR="1", COLUMNS="200", **extra)
     return env
-
-
-def _start(args: list[str], cwd: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "yaml2dag", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = CLI_TIMEOUT) -> tuple[int, str, str]:
@@ -96,11 +95,11 @@ def test_commands_started_together_on_a_new_home_all_work(tmp_path, defaults, ro
         home = tmp_path / "homes" / "new"  # not even the folder exists
         env = _env(DAGSTER_HOME=str(home), YAML2DAG_DEFINITIONS=str(project / "definitions"))
     assert not home.exists()
-    procs = [(args, code, _start(args, project, env)) for args, code in TOGETHER]
+    calls = [(args, code, start_cli_env(args, env, project)) for args, code in TOGETHER]
     failures = []
-    for args, code, proc in procs:
-        got, out, err = _finish(proc)
-        text = out + err
+    for args, code, call in calls:
+        done = call.finish()
+        got, text = done.code, done.stdout + done.stderr
         if got != code or any(word in text for word in BROKEN):
             failures.append(f"yaml2dag {' '.join(args)}: exit {got} (expected {code})\n{text[-3000:]}")
     assert not failures, "\n\n".join(failures)
@@ -146,14 +145,15 @@ def test_a_command_waits_while_another_process_creates_the_storage(tmp_path, arg
         observer.schedule(_Opens(), str(home))
         observer.start()
         try:
-            proc = _start(args, tmp_path, _env(DAGSTER_HOME=str(home)))
-            assert opened.wait(CLI_TIMEOUT) and proc.poll() is None, (
+            call = start_cli_env(args, _env(DAGSTER_HOME=str(home)), tmp_path)
+            assert opened.wait(CLI_TIMEOUT) and call.poll() is None, (
                 "the command did not wait for the storage's creator",
-                proc.poll(), proc.communicate()[1][-2000:] if proc.poll() is not None else "")
+                call.poll(), call.finish().stderr[-2000:] if call.poll() is not None else "")
         finally:
             observer.stop()
             observer.join(timeout=30)
-    code, out, err = _finish(proc)
+    done = call.finish()
+    code, out, err = done.code, done.stdout, done.stderr
     assert not any(word in out + err for word in BROKEN), err
     assert code == (0 if args[0] in ("history", "run") else 1), err
     assert (home / ".yaml2dag-storage-ready").is_file()

@@ -1,7 +1,11 @@
 """Issue #6, run observability: history, events, logs, audit, stats, retry, cancel and the last
 run in `list`, as real `python -m yaml2dag` subprocesses against one temporary Dagster instance
 populated by real runs: successes, a retried step, a skipped step, a continued failure, a failed
-run with an on_failure handler, a long run that is canceled."""
+run with an on_failure handler, a long run that is canceled.
+
+The CLI calls go through :mod:`cli_forkserver` (real subprocesses forked from one interpreter
+that has imported Dagster already, so each call does not pay that import again); the long run
+that is canceled is a plain `python -m yaml2dag` subprocess."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ import time
 
 import pytest
 
-from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_cli, write
+from cli_forkserver import run_cli
+from conftest import CLI_TIMEOUT, REPO, make_dagster_home, write
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow

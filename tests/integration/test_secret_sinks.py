@@ -11,7 +11,9 @@ defaults a user has (relative ``definitions``, ``./dagster_home``, no YAML2DAG_*
 Then every file under the Dagster
 home (SQLite databases, pickles, compute logs) and the output of ``events``, ``logs``,
 ``status`` and ``audit`` (text and JSON) are searched byte-wise for the secret in plain,
-repr-escaped, JSON-escaped (once and twice), UTF-16 and base64 forms: 0 hits.
+repr-escaped, JSON-escaped (once and twice), UTF-16 and base64 forms: 0 hits. Every command is a
+real subprocess forked by :mod:`cli_forkserver` (an interpreter that has imported Dagster once),
+its file descriptors 1 and 2 read whole.
 
 A *control* value — an ordinary string parameter, not a secret — goes through exactly the same
 paths, and the same search must find it in every kind of sink: that proves the search would
@@ -24,13 +26,12 @@ import base64
 import json
 import os
 import secrets as _random
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_forkserver import run_cli_env
 from conftest import CLI_TIMEOUT, write
 
 HELPERS = r'''
@@ -207,22 +208,9 @@ def _env(home_env: dict[str, str]) -> dict[str, str]:
 
 def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """``yaml2dag ARGS`` as a real subprocess in its own process group, killed if it outlives
-    CLI_TIMEOUT; output as bytes (the search is byte-wise)."""
-    proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", *args], cwd=cwd, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=CLI_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise AssertionError(f"yaml2dag {args} did not finish within {CLI_TIMEOUT}s\n{out!r}\n{err!r}")
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    CLI_TIMEOUT; output as bytes (the search is byte-wise). Forked from :mod:`cli_forkserver`'s
+    interpreter that has imported Dagster already (what importing printed is in the output too)."""
+    return run_cli_env(args, env, cwd, CLI_TIMEOUT)
 
 
 @pytest.fixture
