@@ -106,7 +106,7 @@ def _run_id(env: dict) -> str:
             runs = inst.get_runs(limit=1)
             return runs[0].run_id if runs else None
 
-    return wait_until(latest, WAIT, 0.5, "the run to start")
+    return wait_until(latest, WAIT, 0.2, "the run to start")
 
 
 def _assert_waiting_message(text: str, run_id: str, question: str, approvers: str, step: str = "approve") -> None:
@@ -185,11 +185,14 @@ def test_yaml2dag_run_notifies_webhook_and_email_and_a_failing_channel_does_not_
 
 
 def test_dagster_job_execute_reminds_before_the_timeout(world, hook):
-    """Two approvals needed: after alice's, the reminder comes before the timeout, saying so."""
+    """Two approvals needed: after alice's, the reminder comes before the timeout, saying so.
+
+    The reminder is due 12 s after the gate starts waiting (timeout 24 s, remind_before 12 s):
+    alice's `yaml2dag approve` (one CLI call after the first message, a few seconds) lands first."""
     root, env, mails = world
     _gate(root, f"""
-                - {{channel: webhook, url: "{hook.url}", remind_before: 20s}}
-    """.rstrip(), gate_params="timeout: 40s\n              on_timeout: approve\n              required_approvals: 2")
+                - {{channel: webhook, url: "{hook.url}", remind_before: 12s}}
+    """.rstrip(), gate_params="timeout: 24s\n              on_timeout: approve\n              required_approvals: 2")
     run = Background([sys.executable, "-m", "dagster", "job", "execute", "-m", "yaml2dag.definitions",
                       "-j", "gated_release"], env, root)
     try:
@@ -224,12 +227,13 @@ def test_dagster_job_execute_reminds_before_the_timeout(world, hook):
 
 def test_no_reminder_after_a_decision(world, hook):
     """Decided before the reminder's time: the run's process lives past it (a sleeping step after
-    the gate), and no reminder is sent."""
+    the gate), and no reminder is sent. The reminders are due 12 s after the gate starts waiting
+    (timeout 60 s, remind_before 48 s); the decision comes a few seconds after the first message."""
     root, env, mails = world
     _gate(root, f"""
-                - {{channel: webhook, url: "{hook.url}", remind_before: 100s}}
-                - {{channel: email, to: ops@example.com, remind_before: 100s}}
-    """.rstrip(), gate_params="timeout: 2m", after="; sleep 25")
+                - {{channel: webhook, url: "{hook.url}", remind_before: 48s}}
+                - {{channel: email, to: ops@example.com, remind_before: 48s}}
+    """.rstrip(), gate_params="timeout: 60s", after="; sleep 14")
     run = Background([sys.executable, "-m", "yaml2dag", "run", "Gated Release", "--format", "json"], env, root)
     try:
         run_id = _run_id(env)
@@ -247,11 +251,11 @@ def test_no_reminder_after_a_decision(world, hook):
     waiting = [r for r in records if (_meta_values(r) or {}).get(MARKER) == "waiting"][0]
     decision = [r for r in records if (_meta_values(r) or {}).get(MARKER) == "decision"][0]
     ended = max(r.timestamp for r in records)
-    assert ended - waiting.timestamp > 20 + 1, "the run outlived the reminder's time (20s after waiting)"
-    # a reminder may only come before the decision (on a very slow machine `approve` could take 20s)
+    assert ended - waiting.timestamp > 12 + 1, "the run outlived the reminder's time (12s after waiting)"
+    # a reminder may only come before the decision (on a very slow machine `approve` could take 12s)
     reminders = [r for r in hook.requests if r["json"]["text"].startswith("Reminder")]
     assert all(r["at"] < decision.timestamp for r in reminders)
-    if decision.timestamp - waiting.timestamp < 19:
+    if decision.timestamp - waiting.timestamp < 11:
         assert len(hook.requests) == 1 and len(mails.messages) == 1 and not reminders
         assert not [r for r in records if "reminder notification" in (r.user_message or "")]
 
@@ -273,11 +277,11 @@ def test_a_run_launched_from_the_ui_notifies(tmp_path, hook, monkeypatch):
         client = DagsterGraphQLClient(address.hostname, port_number=address.port)
         run_id = client.submit_job_execution("gated_release", repository_location_name="yaml2dag",
                                              repository_name="__repository__", run_config={})
-        live.wait_for("the waiting message", lambda: hook.requests, timeout=WAIT)
+        live.wait_for("the waiting message", lambda: hook.requests, timeout=WAIT, poll=0.2)
         _assert_waiting_message(hook.requests[0]["json"]["text"], run_id, "Release 2.1 with token ***?",
                                 "alice, bob (1 approval needed)")
         env = {"DAGSTER_HOME": str(live.home), "YAML2DAG_DEFINITIONS": "defs"}
         decided = run_cli("approve", run_id, "--by", "alice", env=env, cwd=tmp_path)
         assert decided.code == 0, decided.stderr
-        live.wait_for("the run to succeed", lambda: live.run_status(run_id) == "SUCCESS", timeout=WAIT)
+        live.wait_for("the run to succeed", lambda: live.run_status(run_id) == "SUCCESS", timeout=WAIT, poll=0.3)
     assert len(hook.requests) == 1 and hook.requests[0]["path"] == "/ui"

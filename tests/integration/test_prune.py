@@ -7,6 +7,11 @@ descends from.
 Real `python -m yaml2dag` subprocesses from a working directory holding a relative ``definitions``
 folder and ``dagster_home`` (no YAML2DAG_DEFINITIONS, no DAGSTER_HOME), and once with both set
 explicitly. "Old" runs without waiting: ``--now`` moves the moment ages are measured from.
+
+The two tests of the runs of Alpha, Beta and a paused Gated share one world (a module-scoped
+fixture, built once): every read the dry-run test asserts on (dry runs, the refused export,
+history, files) is made while the world is built, before any test deletes a run, so the tests
+pass in any order.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
+from paused_runs import paused_run_id
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -103,7 +109,12 @@ class Background:
 
 
 def paused_run(base: Path, proc: Background, exclude: set[str] = frozenset()) -> str:
-    """The id of a run of Gated waiting at its gate (not one of ``exclude``)."""
+    """The id of a run of Gated waiting at its gate (not one of ``exclude``), as `history` lists it.
+
+    Waits in-process (:func:`paused_runs.paused_run_id`, cheap polls), then asks `history` once
+    (bounded, in case the CLI sees it a moment later)."""
+    paused_run_id(base / "dagster_home", proc.proc, exclude=exclude, timeout=120)
+
     def found():
         runs = cli_json(base, "history", "Gated")["runs"]
         return next((r["run_id"] for r in runs if r["status"] == "paused" and r["run_id"] not in exclude), None)
@@ -121,13 +132,17 @@ def run_files(home: Path, run_id: str) -> dict[str, bool]:
     }
 
 
-@pytest.fixture
-def project(tmp_path):
-    base = tmp_path / "project"
+def make_project(base: Path) -> tuple[Path, Path]:
+    """``base`` with the three workflows in ``definitions`` and a ``dagster_home``."""
     for name, text in (("alpha.yaml", ALPHA), ("beta.yaml", BETA), ("gated.yaml", GATED)):
         write(base / "definitions", name, text)
     home = make_dagster_home(base / "dagster_home")
     return base, home
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path / "project")
 
 
 class World:
@@ -142,62 +157,85 @@ class World:
         self.alpha2 = ran(base, "Alpha", 0)
 
 
-@pytest.fixture
-def world(project):
-    made = World(*project)
+class DryRuns:
+    """What the dry-run test asserts on, read while the world is built (before any deletion):
+    the files of alpha1 and beta1 before and after, the dry runs' answers, ``history`` after the
+    dry runs and after the refused export, whether the dry run wrote its export."""
+
+    def __init__(self, world: World):
+        base, home, future, between = world.base, world.home, world.future, world.between
+        self.files_before = {world.alpha1: run_files(home, world.alpha1), world.beta1: run_files(home, world.beta1)}
+        self.by_age = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--dry-run")
+        self.everything = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                                   "--export", "never.jsonl")
+        self.export_written = (base / "never.jsonl").exists()
+        self.text = cli(base, "prune", "--older-than", "1h", "--now", future, "--dry-run").stdout
+        self.only_alpha = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                                   "--workflow", "Alpha")
+        self.failed = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                               "--status", "failure,canceled")
+        self.succeeded = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                                  "--status", "success", "--status", "canceled")
+        self.history_after_dry_runs = {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]}
+        self.files_after_dry_runs = run_files(home, world.alpha1)
+        self.failed_export = cli(base, "prune", "--older-than", "1h", "--now", future, "--export",
+                                 "/proc/prune.jsonl", code=1)
+        self.history_after_failed_export = {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The :class:`World`, built once for the module, with its :class:`DryRuns` (``dry``) read
+    before any test deletes; the paused Gated run is killed at the end unless a test finished it."""
+    made = World(*make_project(tmp_path_factory.mktemp("prune") / "project"))
     made.gated_proc = Background(made.base, "run", "Gated", "--format", "json")
     try:
         made.gated = paused_run(made.base, made.gated_proc)
         made.everyone = {made.alpha1, made.beta1, made.alpha2, made.gated}
         made.future = iso_now(3600)
+        made.dry = DryRuns(made)
         yield made
     finally:
         made.gated_proc.kill()
 
 
 def test_dry_runs_and_filters_select_by_age_workflow_and_status_and_delete_nothing(world):
-    base, home, future, between = world.base, world.home, world.future, world.between
+    base, dry = world.base, world.dry
     alpha1, beta1, alpha2, gated, everyone = world.alpha1, world.beta1, world.alpha2, world.gated, world.everyone
-    assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
+    assert dry.files_before[alpha1] == {"event_log": True, "compute_logs": True, "outputs": True}
     # a failed step stores no output
-    assert run_files(home, beta1)["event_log"] and run_files(home, beta1)["compute_logs"]
+    assert dry.files_before[beta1]["event_log"] and dry.files_before[beta1]["compute_logs"]
 
     # --- dry runs: what would go, and nothing goes
-    by_age = cli_json(base, "prune", "--older-than", "0s", "--now", between, "--dry-run")
+    by_age = dry.by_age
     assert by_age["dry_run"] is True and by_age["deleted"] == 0 and by_age["export"] is None
     assert {r["run_id"] for r in by_age["runs"]} == {alpha1, beta1}
     assert by_age["counts"] == [{"workflow": "Alpha", "status": "completed", "runs": 1},
                                 {"workflow": "Beta", "status": "failed", "runs": 1}]
     assert by_age["total"] == 2 and by_age["kept"] == []
 
-    everything = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                          "--export", "never.jsonl")
+    everything = dry.everything
     assert {r["run_id"] for r in everything["runs"]} == {alpha1, beta1, alpha2}
     assert [(k["run_id"], k["reason"]) for k in everything["kept"]] == \
         [(gated, "not finished: paused at an approval gate")]
-    assert not (base / "never.jsonl").exists()  # a dry run writes no export either
-    text = cli(base, "prune", "--older-than", "1h", "--now", future, "--dry-run").stdout
+    assert not dry.export_written  # a dry run writes no export either
+    assert not (base / "never.jsonl").exists()
+    text = dry.text
     assert "dry run: 3 run(s)" in text and "nothing was deleted" in text, text
     assert alpha1 in text and beta1 in text and alpha2 in text, text
     assert f"{gated} Gated: not finished: paused at an approval gate" in text, text
 
-    only_alpha = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", "--workflow", "Alpha")
+    only_alpha = dry.only_alpha
     assert {r["run_id"] for r in only_alpha["runs"]} == {alpha1, alpha2} and only_alpha["kept"] == []
-    failed = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                      "--status", "failure,canceled")
-    assert {r["run_id"] for r in failed["runs"]} == {beta1}
-    succeeded = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                         "--status", "success", "--status", "canceled")
-    assert {r["run_id"] for r in succeeded["runs"]} == {alpha1, alpha2}
-    assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone  # nothing went
-    assert run_files(home, alpha1) == {"event_log": True, "compute_logs": True, "outputs": True}
+    assert {r["run_id"] for r in dry.failed["runs"]} == {beta1}
+    assert {r["run_id"] for r in dry.succeeded["runs"]} == {alpha1, alpha2}
+    assert dry.history_after_dry_runs == everyone  # nothing went
+    assert dry.files_after_dry_runs == {"event_log": True, "compute_logs": True, "outputs": True}
 
-    # --- an export that cannot be written: nothing is deleted
-    failed_export = cli(base, "prune", "--older-than", "1h", "--now", future, "--export", "/proc/prune.jsonl",
-                        code=1)
-    assert "cannot write the export /proc/prune.jsonl" in failed_export.stderr
-    assert "nothing was deleted" in failed_export.stderr
-    assert {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]} == everyone
+    # --- an export that cannot be written (exit 1, checked by `cli`): nothing is deleted
+    assert "cannot write the export /proc/prune.jsonl" in dry.failed_export.stderr
+    assert "nothing was deleted" in dry.failed_export.stderr
+    assert dry.history_after_failed_export == everyone
 
 
 def test_prune_exports_first_then_deletes_runs_and_files_and_never_a_paused_run(world):

@@ -20,6 +20,7 @@ import sys
 import pytest
 
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
+from paused_runs import paused_run_id
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,9 @@ def _json(base, *args: str, code: int = 0):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The run, annotated while paused at its gate (by carol) and once finished (by the default
-    user, dana); approved by boss through the CLI."""
+    user, dana); approved by boss through the CLI. Also read once here, for the tests that assert
+    on them: its event log (`events`), its status while paused, at its start (`status --at +0s`)
+    and at the end (`status`, both annotations made)."""
     base = tmp_path_factory.mktemp("moments")
     write(base / "definitions", "replay.yaml", WORKFLOW)
     home = make_dagster_home(base / "dagster_home")
@@ -76,6 +79,7 @@ def world(tmp_path_factory):
             runs = _json(base, "history", "Replay Flow")["runs"]
             return runs[0]["run_id"] if runs and runs[0]["status"] == "paused" else None
 
+        paused_run_id(home, proc, timeout=120)  # cheap in-process polls; then `history` says so too
         run_id = wait_until(paused_run, 120, 0.5, "the run to wait at its approval gate", process=proc)
         while_paused = _json(base, "annotate", run_id, f"waiting on ops; token {SECRET}", "--by", "carol")
         status_paused = _json(base, "status", run_id)
@@ -89,8 +93,11 @@ def world(tmp_path_factory):
             proc.communicate()
     after = _json(base, "annotate", run_id[:8], "post-mortem: all fine")
     events = _json(base, "events", run_id)["events"]
+    status_start = _json(base, "status", run_id, "--at", "+0s")
+    status_final = _json(base, "status", run_id)
     return {"base": base, "home": home, "run_id": run_id, "while_paused": while_paused, "after": after,
-            "status_paused": status_paused, "events": events}
+            "status_paused": status_paused, "events": events, "status_start": status_start,
+            "status_final": status_final}
 
 
 def _at(world, approval: str | None = None, etype: str | None = None, step: str | None = None) -> str:
@@ -115,7 +122,7 @@ def _status_at(world, at: str) -> dict:
 
 
 def test_status_at_the_start_shows_nothing_done(world):
-    data = _status_at(world, "+0s")
+    data = world["status_start"]  # `status --at +0s`
     assert data["status"] == "running"
     assert data["step_statuses"] == {"prep": "not_run", "flaky": "not_run", "gate": "not_run", "ship": "not_run"}
     assert (data["attempts"], data["approvals"], data["annotations"], data["ended_at"]) == ({}, [], [], None)
@@ -158,7 +165,7 @@ def test_status_at_the_decision_shows_it_and_the_annotation_made_before(world):
 
 def test_status_at_the_end_is_the_final_status(world):
     data = _status_at(world, _at(world, etype="RUN_SUCCESS"))
-    final = _json(world["base"], "status", world["run_id"])
+    final = world["status_final"]  # `status`
     assert data["status"] == final["status"] == "completed"
     assert data["step_statuses"] == final["step_statuses"] == {
         "prep": "succeeded", "flaky": "succeeded", "gate": "succeeded", "ship": "succeeded"}
@@ -172,7 +179,7 @@ def test_status_at_the_end_is_the_final_status(world):
 
 
 def test_status_at_with_explicit_settings_and_an_iso_time_with_offset(world):
-    start = dt.datetime.fromisoformat(_status_at(world, "+0s")["at"])
+    start = dt.datetime.fromisoformat(world["status_start"]["at"])  # `status --at +0s`
     later = (start + dt.timedelta(hours=2)).astimezone(dt.timezone(dt.timedelta(hours=2)))  # the same run, later
     done = run_cli("status", world["run_id"], "--at", later.isoformat(), "--format", "json", cwd=world["base"],
                    env={**ENV, "DAGSTER_HOME": str(world["home"]), "YAML2DAG_DEFINITIONS": "definitions"})
@@ -247,7 +254,7 @@ def test_annotations_in_status_events_and_audit(world):
     base, run_id = world["base"], world["run_id"]
     expected = [(world["while_paused"]["by"], world["while_paused"]["text"], world["while_paused"]["at"]),
                 (world["after"]["by"], world["after"]["text"], world["after"]["at"])]
-    status = _json(base, "status", run_id)
+    status = world["status_final"]  # `status`
     assert [(a["by"], a["text"], a["at"]) for a in status["annotations"]] == expected
     text = _cli(base, "status", run_id).stdout
     assert "carol: waiting on ops; token ***" in text and "dana: post-mortem: all fine" in text

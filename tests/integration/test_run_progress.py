@@ -7,7 +7,8 @@ step against its usual duration, the run against the workflow's median.
 Real `python -m yaml2dag` subprocesses from a working directory, with the settings given
 explicitly as relative paths (YAML2DAG_DEFINITIONS=definitions, DAGSTER_HOME=dagster_home), on a
 temporary Dagster home. A step of the timed workflow holds until the test creates a flag file,
-so that a run is observed mid-way without depending on how fast the machine is.
+so that a run is observed mid-way without depending on how fast the machine is; it touches
+FLAG.holding when it starts, so the test waits for that file (cheap) instead of polling the CLI.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
 from waiting import wait_until
@@ -41,7 +43,7 @@ steps:
     parameters: {command: "sleep 1"}
   - id: hold
     tool: shell
-    parameters: {command: "while [ ! -e '{{ flag }}' ]; do sleep 0.1; done"}
+    parameters: {command: "touch '{{ flag }}.holding'; while [ ! -e '{{ flag }}' ]; do sleep 0.1; done"}
   - id: last
     tool: shell
     parameters: {command: "sleep 1"}
@@ -105,13 +107,22 @@ class BackgroundRun:
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
     def holding(self) -> dict:
-        """The run's `status --format json` once its `hold` step runs (the flag is absent)."""
+        """The run's `status --format json` once its `hold` step runs (the flag is absent).
+
+        Waits for FLAG.holding first (the hold step's first command, after its STEP_START), so the
+        CLI is asked once, not polled while the run starts; ``hold_started``: that file's mtime.
+        The run's id is the started run's on the home (read in-process: only `status` is tested)."""
+        marker = Path(f"{self.flag}.holding")
+        wait_until(marker.exists, CLI_TIMEOUT, 0.1, "the hold step to start", process=self.proc,
+                   details=lambda: self.log.read_text())
+        self.hold_started = marker.stat().st_mtime
+        with DagsterInstance.from_config(str(self.project / "dagster_home")) as inst:
+            started = inst.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=2)
+        assert len(started) == 1, [r.run_id for r in started]
+        run_id = started[0].run_id
+
         def seen():
-            runs = json.loads(cli(self.project, "history", "Timed", "--format", "json"))["runs"]
-            mine = [r for r in runs if r["status"] == "running"]
-            if not mine:
-                return None
-            info = json.loads(cli(self.project, "status", mine[0]["run_id"], "--format", "json"))
+            info = json.loads(cli(self.project, "status", run_id, "--format", "json"))
             return info if info["step_statuses"]["hold"] == "running" else None
 
         return wait_until(seen, CLI_TIMEOUT, 0.5, "the run to reach its hold step", process=self.proc,
@@ -175,9 +186,8 @@ def test_percent_and_eta_live_and_in_status_from_earlier_successful_runs(project
     assert re.search(r"2/4 steps · \d+% · ETA \d", text), text
     assert NO_ETA not in text
     # hold now lasts longer than its usual (a few tenths of a second in run 2) and than the
-    # 1-second steps: it is the slowest step of the summary
-    seen = time.monotonic()
-    wait_until(lambda: time.monotonic() - seen >= 4, 10, 0.5, "the hold step to outlast the others")
+    # 1-second steps: it is the slowest step of the summary (4 s since it started, status calls included)
+    wait_until(lambda: time.time() - third.hold_started >= 4, 10, 0.1, "the hold step to outlast the others")
     out = third.finish()
     assert "(median of 2 successful run(s))" in out.splitlines()[1], out
     assert re.search(r"✓ Step 3/4: hold \(\S+\) · \d+% · ETA \d", out), out

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_dagster_home, run_cli, write
+from paused_runs import paused_run_id
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -222,18 +223,12 @@ def _background_execute(root: Path, env: dict) -> subprocess.Popen:
 
 
 def _waiting_gate(root: Path, env: dict, proc: subprocess.Popen) -> tuple[str, dict]:
-    from dagster import DagsterInstance
-
+    """The run's id and its `status --format json` once it is paused at its confirmation gate:
+    waited for in-process (cheap polls), then asked of the CLI (bounded, at once in practice)."""
     from yaml2dag.runs.runner import prepare_storage
 
     prepare_storage(env["DAGSTER_HOME"])
-
-    def latest() -> str | None:
-        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
-            runs = inst.get_runs(limit=1)
-            return runs[0].run_id if runs else None
-
-    run_id = wait_until(latest, WAIT, 0.5, "the run to start", process=proc)
+    run_id = paused_run_id(env["DAGSTER_HOME"], proc, timeout=WAIT)
 
     def paused() -> dict | None:
         done = run_cli("status", run_id, "--format", "json", env=env, cwd=root)
