@@ -187,12 +187,13 @@ def test_yaml2dag_run_notifies_webhook_and_email_and_a_failing_channel_does_not_
 def test_dagster_job_execute_reminds_before_the_timeout(world, hook):
     """Two approvals needed: after alice's, the reminder comes before the timeout, saying so.
 
-    The reminder is due 12 s after the gate starts waiting (timeout 24 s, remind_before 12 s):
-    alice's `yaml2dag approve` (one CLI call after the first message, a few seconds) lands first."""
+    The reminder is due 20 s after the gate starts waiting (timeout 40 s, remind_before 20 s):
+    alice's `yaml2dag approve` (one CLI call after the first message, a few seconds, more on a
+    loaded CI machine: 20 s leaves a wide margin) lands first."""
     root, env, mails = world
     _gate(root, f"""
-                - {{channel: webhook, url: "{hook.url}", remind_before: 12s}}
-    """.rstrip(), gate_params="timeout: 24s\n              on_timeout: approve\n              required_approvals: 2")
+                - {{channel: webhook, url: "{hook.url}", remind_before: 20s}}
+    """.rstrip(), gate_params="timeout: 40s\n              on_timeout: approve\n              required_approvals: 2")
     run = Background([sys.executable, "-m", "dagster", "job", "execute", "-m", "yaml2dag.definitions",
                       "-j", "gated_release"], env, root)
     try:
