@@ -65,6 +65,20 @@ def _prepared_home() -> Path:
     return _PREPARED
 
 
+def pytest_sessionstart(session):
+    """Compile ``yaml2dag/`` to bytecode once, in the controller, before any test starts a
+    subprocess: the integration tier starts thousands of Python processes that import yaml2dag,
+    and where ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's CI machine) none of them
+    writes the ``.pyc`` files, so each one compiled yaml2dag's modules from source again (about
+    0.2 s of CPU per ``yaml2dag run``; ``/usr/bin/time`` with and without the files). Python still
+    reads bytecode with that variable set, and checks each file against its source's size and
+    modification time, so a module edited later is compiled afresh, never run stale."""
+    if not hasattr(session.config, "workerinput"):
+        import compileall
+
+        compileall.compile_dir(str(REPO / "yaml2dag"), quiet=1)
+
+
 def pytest_unconfigure(config):
     """Remove this process's prepared home (see :func:`_prepared_home`)."""
     if _PREPARED is not None:
