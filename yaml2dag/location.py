@@ -21,7 +21,6 @@ for CI (the whole folder is then validated at load).
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import dagster as dg
 from yaml2dag.compiler import job as _job
 from yaml2dag.compiler.assets import asset_specs, lazy_repository
 from yaml2dag.format.errors import Problem, WorkflowInvalidError
+from yaml2dag.format.gc_pause import gc_paused
 from yaml2dag.format.model import Workflow
 from yaml2dag.format.name_index import IndexEntry, NameIndex, trace
 from yaml2dag.format.naming import INVALID_NODE, op_name
@@ -159,13 +159,8 @@ class FolderLocation:
         entry = self.index.entry_for_key(name)
         if entry is None:
             raise KeyError(name)
-        collecting = gc.isenabled()
-        gc.disable()  # building a job allocates many long-lived objects (benchmarks/definitions_load.py)
-        try:
+        with gc_paused():  # building a job allocates many long-lived objects (benchmarks/definitions_load.py)
             job = self._build(name, entry)
-        finally:
-            if collecting:
-                gc.enable()
         self._built[name] = job
         return job
 
