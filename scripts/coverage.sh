@@ -6,7 +6,8 @@
 #
 # How: coverage.py's `patch = subprocess` (coverage >= 7.10) puts the configuration into
 # COVERAGE_PROCESS_CONFIG; the .pth file coverage installs in site-packages starts measuring in
-# every Python process that inherits it. `patch = _exit` saves the data of processes ending with
+# every Python process that inherits it. `patch = fork` restarts measurement in a forked child
+# (tests/cli_forkserver.py forks its CLI calls), `patch = _exit` saves the data of processes ending with
 # os._exit, `sigterm = true` of those stopped with SIGTERM; processes killed with SIGKILL (the
 # tests of dead runs kill some on purpose) save nothing, which undercounts a little.
 #
@@ -25,7 +26,7 @@ branch = true
 parallel = true
 source = yaml2dag
 data_file = $PWD/.coverage
-patch = subprocess, _exit
+patch = subprocess, _exit, fork
 sigterm = true
 concurrency = thread, multiprocessing
 disable_warnings = no-data-collected, module-not-measured

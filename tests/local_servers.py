@@ -304,7 +304,7 @@ def start_dev(root: Path, folder: Path, jobs: set[str], *, timeout: float = DEV_
     server = Live(f"http://127.0.0.1:{port}", root, home, folder, proc, log)
     try:
         server.wait_for("the code location to load", lambda: set(jobs) <= set(server.location()["jobs"]),
-                        timeout=timeout, poll=2.0)
+                        timeout=timeout, poll=0.5)
         yield server
     finally:
         stop_process_tree(proc, timeout=stop_timeout)

@@ -208,7 +208,7 @@ def test_a_yaml_file_dropped_into_the_folder_appears_in_the_ui(live, page):
         _open_jobs(page, live)
         return page.locator('a[href="/locations/yaml2dag/jobs/dropped_workflow"]').count() == 1
 
-    live.wait_for("the dropped workflow in the jobs list", shown, poll=2.0)
+    live.wait_for("the dropped workflow in the jobs list", shown, poll=0.5)
     assert _tooltip_shows(page, "dropped_workflow", "Appeared without a restart")
     page.screenshot(path=str(page.screenshots / "after_reload.png"))
 
@@ -338,7 +338,7 @@ def test_dev_on_an_empty_home_writes_the_shipped_config_and_stops_on_ctrl_c(tmp_
         config = home / "dagster.yaml"
         server.wait_for("the dagster.yaml", lambda: config.is_file() and config.read_text() == dagster_yaml_text(),
                         timeout=60)
-        server.wait_for("the code location", lambda: "greeter" in server.location()["jobs"], timeout=180, poll=2.0)
+        server.wait_for("the code location", lambda: "greeter" in server.location()["jobs"], timeout=180, poll=0.5)
 
         def services():
             found = descendants(proc.pid)

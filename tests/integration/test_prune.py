@@ -172,8 +172,10 @@ class DryRuns:
         self.text = cli(base, "prune", "--older-than", "1h", "--now", future, "--dry-run").stdout
         self.only_alpha = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
                                    "--workflow", "Alpha")
-        self.failed = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
-                               "--status", "failure,canceled")
+        self.by_job_id = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
+                                  "--workflow", "beta")
+        self.failed = {words: cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run", *words)
+                       for words in (("--status", "failed"), ("--status", "failure,canceled"))}
         self.succeeded = cli_json(base, "prune", "--older-than", "1h", "--now", future, "--dry-run",
                                   "--status", "success", "--status", "canceled")
         self.history_after_dry_runs = {r["run_id"] for r in cli_json(base, "history", "--limit", "50")["runs"]}
@@ -227,7 +229,9 @@ def test_dry_runs_and_filters_select_by_age_workflow_and_status_and_delete_nothi
 
     only_alpha = dry.only_alpha
     assert {r["run_id"] for r in only_alpha["runs"]} == {alpha1, alpha2} and only_alpha["kept"] == []
-    assert {r["run_id"] for r in dry.failed["runs"]} == {beta1}
+    assert {r["run_id"] for r in dry.by_job_id["runs"]} == {beta1}  # the job id names the workflow too
+    for words, failed in dry.failed.items():
+        assert {r["run_id"] for r in failed["runs"]} == {beta1}, words
     assert {r["run_id"] for r in dry.succeeded["runs"]} == {alpha1, alpha2}
     assert dry.history_after_dry_runs == everyone  # nothing went
     assert dry.files_after_dry_runs == {"event_log": True, "compute_logs": True, "outputs": True}
