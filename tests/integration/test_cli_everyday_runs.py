@@ -9,7 +9,10 @@
 * bare `yaml2dag history` lists the recent runs of every workflow, with the workflow's name.
 
 Every command runs as a real `python -m yaml2dag` subprocess from a project folder with the
-default relative `definitions` (no YAML2DAG_DEFINITIONS). Timings are in
+default relative `definitions` (no YAML2DAG_DEFINITIONS): forked from the CLI fork server
+(tests/cli_forkserver.py), except the `-X importtime` calls that check what a fresh interpreter
+imports. Waits for a background run (paused at its gate, a step in some state) poll the home's
+instance in-process (tests/paused_runs.py) and then ask the CLI. Timings are in
 benchmarks/list_speed.py, not here.
 """
 
@@ -17,24 +20,34 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import signal
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
+from cli_forkserver import run_cli, start_cli
 from conftest import CLI_TIMEOUT, make_dagster_home, run_process, write
+from paused_runs import paused_run_id, run_status_when
 from waiting import wait_until
 from test_postgres import dagster_yaml as postgres_dagster_yaml, postgres_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
+#: Not set for any command here: the project's relative `definitions` is the folder, the table
+#: width is the pipe's.
+DROP = ("YAML2DAG_DEFINITIONS", "COLUMNS")
+
 
 def _cli(project: Path, env: dict, *args: str, importtime: bool = False):
-    """``python [-X importtime] -m yaml2dag ARGS`` from ``project``, bounded by CLI_TIMEOUT."""
-    flags = ["-X", "importtime"] if importtime else []
-    return run_process([sys.executable, *flags, "-m", "yaml2dag", *args], env=env, cwd=project, timeout=CLI_TIMEOUT)
+    """``yaml2dag ARGS`` from ``project``, bounded by CLI_TIMEOUT: forked from the CLI fork server,
+    or with ``importtime`` a fresh ``python -X importtime -m yaml2dag`` (what it imports is the
+    point)."""
+    if importtime:
+        return run_process([sys.executable, "-X", "importtime", "-m", "yaml2dag", *args], env=env, cwd=project,
+                           timeout=CLI_TIMEOUT, drop=DROP)
+    return run_cli(*args, env=env, cwd=project, drop=DROP)
 
 
 def _dagster_modules(importtime_stderr: str) -> list[str]:
@@ -55,7 +68,16 @@ def project(tmp_path, monkeypatch):
     YAML2DAG_DEFINITIONS: the setting of a user in their project."""
     monkeypatch.delenv("YAML2DAG_DEFINITIONS", raising=False)
     monkeypatch.delenv("COLUMNS", raising=False)
-    root = tmp_path / "project"
+    root = _write_project(tmp_path)
+    # no storage yet: two tests configure another storage and check none was created here
+    home = make_dagster_home(tmp_path / "dagster_home", storage=False)
+    env = {"DAGSTER_HOME": str(home), "NO_COLOR": "1"}
+    return root, env
+
+
+def _write_project(parent: Path) -> Path:
+    """``parent/project`` with the two workflows in ./definitions."""
+    root = parent / "project"
     write(root / "definitions", "alpha.yaml", """
         name: Alpha Flow
         steps:
@@ -66,10 +88,17 @@ def project(tmp_path, monkeypatch):
         steps:
           - {id: hello, tool: shell, parameters: {command: "exit 3"}}
     """)
-    # no storage yet: two tests configure another storage and check none was created here
-    home = make_dagster_home(tmp_path / "dagster_home", storage=False)
-    env = {"DAGSTER_HOME": str(home), "NO_COLOR": "1"}
-    return root, env
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """(project, env, run ids by workflow): the project of :func:`project` after one run of each
+    workflow, made once for the tests that only read them."""
+    base = tmp_path_factory.mktemp("everyday")
+    root = _write_project(base)
+    env = {"DAGSTER_HOME": str(make_dagster_home(base / "dagster_home", storage=False)), "NO_COLOR": "1"}
+    return root, env, _run_both(root, env)
 
 
 def _run_both(root: Path, env: dict) -> dict[str, str]:
@@ -84,16 +113,15 @@ def _run_both(root: Path, env: dict) -> dict[str, str]:
 # --------------------------------------------------------------------------- list without Dagster
 
 
-def test_list_with_runs_never_imports_dagster_and_shows_the_runs(project):
-    root, env = project
-    ids = _run_both(root, env)
+def test_list_with_runs_never_imports_dagster_and_shows_the_runs(two_runs):
+    root, env, ids = two_runs
     done = _cli(root, env, "list", importtime=True)
     assert done.code == 0, done.stderr
     assert _dagster_modules(done.stderr) == [], "list imported Dagster"
     rows = {line.split("  ")[0]: line for line in done.stdout.splitlines()[1:]}
     assert "completed" in rows["Alpha Flow"] and "failed" in rows["Beta Flow"], done.stdout
     assert done.stdout.splitlines()[0].split()[:4] == ["Name", "Job", "Steps", "Last"]
-    data = json.loads(_cli(root, env, "list", "--format", "json", importtime=False).stdout)
+    data = json.loads(_cli(root, env, "list", "--format", "json").stdout)
     assert {w["name"]: w["last_run"]["run_id"] for w in data["workflows"]} == ids
     # the detector can fail: a command that reads the instance through Dagster is caught
     control = _cli(root, env, "history", "Alpha Flow", importtime=True)
@@ -218,35 +246,27 @@ steps:
 """
 
 
-def _wait(root: Path, env: dict, args: tuple[str, ...], check, what: str, timeout: float = 120):
-    """Poll ``yaml2dag ARGS --format json`` until ``check(document)`` gives a true value;
-    returns it."""
-    last: list = [None]
-
-    def found():
-        done = _cli(root, env, *args, "--format", "json")
-        assert done.code == 0, done.stderr
-        last[0] = json.loads(done.stdout)
-        return check(last[0])
-
-    return wait_until(found, timeout, 0.5, what, details=lambda: f"last: {last[0]}")
-
-
 class _GatedRun:
-    """`yaml2dag run "Gated Flow"` in the background (its own process group), from the project;
-    ``run_id`` once it waits at its first gate."""
+    """`yaml2dag run "Gated Flow"` in the background (forked from the CLI fork server: its own
+    session and process group), from the project; ``run_id`` once it waits at its first gate."""
 
     def __init__(self, root: Path, env: dict, flag: Path):
-        self.root, self.env = root, env
+        self.root, self.env, self.home = root, env, Path(env["DAGSTER_HOME"])
         # create the instance's storage first, so that nothing here races its creation
         assert _cli(root, env, "history", "Gated Flow").code == 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "yaml2dag", "run", "Gated Flow", f"flag={flag}", "--format", "json"],
-            cwd=root, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        self.run_id = _wait(root, env, ("history", "Gated Flow"),
-                            lambda doc: next((r["run_id"] for r in doc["runs"] if r["status"] == "paused"), None),
-                            "the run to pause at its gate")
+        self.call = start_cli("run", "Gated Flow", f"flag={flag}", "--format", "json", env=env, cwd=root, drop=DROP)
+        try:
+            paused_run_id(self.home, self.call, timeout=120)  # cheap in-process polls; then `history` says so too
+
+            def paused():
+                done = _cli(root, env, "history", "Gated Flow", "--format", "json")
+                assert done.code == 0, done.stderr
+                return next((r["run_id"] for r in json.loads(done.stdout)["runs"] if r["status"] == "paused"), None)
+
+            self.run_id = wait_until(paused, 120, 0.5, "`history` to show the run paused at its gate")
+        except BaseException:
+            self.kill()
+            raise
 
     def status(self, ref: str | None = None) -> dict:
         done = _cli(self.root, self.env, "status", ref or self.run_id, "--format", "json")
@@ -254,19 +274,23 @@ class _GatedRun:
         return json.loads(done.stdout)
 
     def wait_step(self, step: str, state: str) -> None:
-        _wait(self.root, self.env, ("status", self.run_id), lambda doc: doc["step_statuses"][step] == state,
-              f"step {step} to be {state}")
+        """Until the run's status (what `status --format json` prints, read in-process) has ``step``
+        in ``state``."""
+        run_status_when(self.home, self.run_id, lambda doc: doc["step_statuses"][step] == state,
+                        f"step {step} to be {state}", process=self.call)
 
     def result(self) -> tuple[int, dict]:
-        out, err = self.proc.communicate(timeout=CLI_TIMEOUT)
-        assert out.strip(), err
-        return self.proc.returncode, json.loads(out)
+        done = self.call.finish(CLI_TIMEOUT)
+        assert done.stdout.strip(), done.stderr
+        return done.code, json.loads(done.stdout)
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, 9)
-        except ProcessLookupError:
-            pass
+        if self.call.code is None:
+            try:
+                os.killpg(self.call.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.call.finish(60)  # reaped
 
 
 @pytest.fixture
@@ -366,11 +390,10 @@ def test_bare_history_lists_the_recent_runs_of_every_workflow(project):
     assert [r["run_id"] for r in one["runs"]] == [newest]
 
 
-def test_run_tables_into_a_pipe_keep_whole_rows(project):
+def test_run_tables_into_a_pipe_keep_whole_rows(two_runs):
     """`events`, `stats` and `audit` print rich tables: into a pipe (a CI log) each row is one
     whole line, however long its message (rich assumed 80 columns and folded them)."""
-    root, env = project
-    ids = _run_both(root, env)
+    root, env, ids = two_runs
     data = json.loads(_cli(root, env, "events", ids["Beta Flow"], "--format", "json").stdout)
     text = _cli(root, env, "events", ids["Beta Flow"])
     assert text.code == 0, text.stderr

@@ -1,19 +1,26 @@
 """Issue #3: for_each, sub-workflows, secrets, approvals, compensation/on_failure, pools,
-concurrency limits and workflow timeouts — each in real runs on a temporary instance."""
+concurrency limits and workflow timeouts — each in real runs on a temporary instance.
+
+`yaml2dag` commands run as real subprocesses forked from the CLI fork server
+(tests/cli_forkserver.py: ``run_cli`` of conftest, ``start_cli`` for the runs in the
+background); waits for a background run poll its instance in-process (tests/paused_runs.py).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from cli_forkserver import start_cli
 from conftest import REPO, make_dagster_home, run_cli, run_process, write
+from paused_runs import paused_run_id, watched
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -375,52 +382,30 @@ def _gate_workflow(folder: Path, extra: str = "", params: str = "") -> None:
 
 
 class _BackgroundRun:
-    """``yaml2dag run --format json`` in a background subprocess (its own process group)."""
+    """``yaml2dag run --format json`` in the background: a real subprocess forked from the CLI
+    fork server (its own session and process group)."""
 
     def __init__(self, env: dict, *args: str):
-        full = dict(os.environ)
-        full.update(env)
-        full["NO_COLOR"] = "1"
-        self.proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", *args, "--format", "json"],
-                                     env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+        self.call = start_cli("run", *args, "--format", "json", env={**env, "NO_COLOR": "1"})
 
     def result(self, timeout: float = 120) -> dict:
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, 9)
-            out, err = self.proc.communicate()
-            raise AssertionError(f"run did not finish in {timeout}s: {out}\n{err}")
-        assert out.strip(), err
-        return json.loads(out)
+        done = self.call.finish(timeout)  # past the bound: its process group killed, the test failed
+        assert done.stdout.strip(), done.stderr
+        return json.loads(done.stdout)
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, 9)
-        except ProcessLookupError:
-            pass
+        if self.call.code is None:
+            try:
+                os.killpg(self.call.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.call.finish(60)  # reaped
 
 
-def _wait_for_gate(env: dict, timeout: float = 90) -> str:
-    """The id of the run that is paused at a gate (polled through `yaml2dag status`)."""
-    from dagster import DagsterInstance
-
-    from yaml2dag.runs.runner import prepare_storage
-
-    # the background `yaml2dag run` may be creating the new home's storage right now: wait for
-    # it under yaml2dag's lock (opening it alongside would race the creation, issue 10 point 8)
-    prepare_storage(env["DAGSTER_HOME"])
-    from yaml2dag.runs.approvals import gates
-
-    def gated_run() -> str | None:
-        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
-            runs = inst.get_runs(limit=1)
-            if runs and any(g.waiting for g in gates(inst, runs[0].run_id)):
-                return runs[0].run_id
-        return None
-
-    return wait_until(gated_run, timeout, 0.5, "a run to reach its approval gate")
+def _wait_for_gate(env: dict, bg: _BackgroundRun, timeout: float = 90) -> str:
+    """The id of the run that is paused at a gate: polled in-process, with the status `yaml2dag
+    status` computes (failing at once if ``bg`` exits first)."""
+    return paused_run_id(env["DAGSTER_HOME"], bg.call, timeout=timeout)
 
 
 @pytest.fixture
@@ -436,7 +421,7 @@ def test_approval_from_a_second_process_while_the_run_waits(gate_env):
     _gate_workflow(folder, params="required_approvals: 2")
     bg = _BackgroundRun(env, "Gated Deploy")
     try:
-        run_id = _wait_for_gate(env)
+        run_id = _wait_for_gate(env, bg)
         status = run_cli("status", run_id, "--format", "json", env=env)
         info = json.loads(status.stdout)
         assert info["status"] == "paused"
@@ -477,7 +462,7 @@ def test_rejection_fails_the_gate_and_on_failure_sees_it(gate_env):
             parameters: {command: "echo rollback because {{ failed_step }}: {{ error }}"}""")
     bg = _BackgroundRun(env, "Gated Deploy")
     try:
-        run_id = _wait_for_gate(env)
+        run_id = _wait_for_gate(env, bg)
         rejected = run_cli("reject", run_id, "--by", "carol", "--comment", "not today", env=env)
         assert rejected.code == 0, rejected.stderr
         result = bg.result()
@@ -574,19 +559,18 @@ def test_auto_approve_if_bare_expression_is_a_condition_like_when(run_yaml, tmp_
     assert any("step `prep` has no result field `outptu`" in m for m in messages), messages
 
 
-def _wait_until(env: dict, check, what: str, timeout: float = 120):
-    """Poll the instance of ``env`` until ``check(instance)`` gives a true value; return it."""
+def _wait_until(env: dict, check, what: str, timeout: float = 120, process: _BackgroundRun | None = None):
+    """Poll the instance of ``env`` every 0.2 s until ``check(instance)`` gives a true value;
+    return it. Fails at once if ``process`` (the background run awaited) exits first."""
     from dagster import DagsterInstance
 
     from yaml2dag.runs.runner import prepare_storage
 
-    prepare_storage(env["DAGSTER_HOME"])  # never alongside a background run creating it (see _wait_for_gate)
-
-    def found():
-        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
-            return check(inst)
-
-    return wait_until(found, timeout, 0.3, what)
+    # never alongside a background run creating the storage (see paused_runs.paused_run_id)
+    prepare_storage(env["DAGSTER_HOME"])
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
+        return wait_until(lambda: check(inst), timeout, 0.2, what,
+                          process=watched(process.call) if process is not None else None)
 
 
 def test_approve_errors_and_step_ids_of_for_each_gates(gate_env, tmp_path):
@@ -613,13 +597,14 @@ def test_approve_errors_and_step_ids_of_for_each_gates(gate_env, tmp_path):
             runs = inst.get_runs(limit=1)
             return runs[0].run_id if runs and runs[0].status.value == "STARTED" else None
 
-        run_id = _wait_until(env, started, "the run to start")
+        run_id = _wait_until(env, started, "the run to start", process=bg)
         nothing = run_cli("approve", run_id, env=env)
         assert nothing.code == 1 and f"no approval gate is waiting in run {run_id}" in nothing.stderr
         unknown = run_cli("approve", run_id, "--step", "gate", env=env)
         assert unknown.code == 1 and "has no approval gate `gate`" in unknown.stderr
         release.write_text("go")
-        _wait_until(env, lambda inst: sum(g.waiting for g in gates(inst, run_id)) == 2, "both gates to wait")
+        _wait_until(env, lambda inst: sum(g.waiting for g in gates(inst, run_id)) == 2, "both gates to wait",
+                    process=bg)
         several = run_cli("approve", run_id, "--step", "gate", env=env)
         assert several.code == 1 and "several approval gates of `gate` are waiting" in several.stderr
         first = run_cli("approve", run_id, "--step", "gate[0]", "--by", "ann", env=env)
@@ -894,7 +879,7 @@ def test_concurrency_limit_makes_yaml2dag_run_wait_or_fail(tmp_path):
     holder = _BackgroundRun(env, "Limited Runs", "tag=a")
     waiter = None
     try:
-        wait_until((stamps / "a.start").exists, 120, 0.2, "the holder run to start")
+        wait_until((stamps / "a.start").exists, 120, 0.2, "the holder run to start", process=watched(holder.call))
         refused = run_cli("run", "Limited Runs", "tag=x", "--no-wait", env=env)
         other_key = run_cli("run", "Limited Runs", "tag=p", "target=production", "--format", "json", env=env)
         waiter = _BackgroundRun(env, "Limited Runs", "tag=b")
@@ -902,7 +887,7 @@ def test_concurrency_limit_makes_yaml2dag_run_wait_or_fail(tmp_path):
         def waiting(inst):
             return any(r.run_config.get("tag") == "b" and r.status.value == "NOT_STARTED" for r in inst.get_runs())
 
-        _wait_until(env, waiting, "the second run to wait for its slot")
+        _wait_until(env, waiting, "the second run to wait for its slot", process=waiter)
         assert not (stamps / "b.start").exists(), "the second run started while the slot was held"
         release.write_text("go")
         results = [holder.result(), waiter.result()]

@@ -5,7 +5,7 @@ workflow whose runs give every kind of advice: `fetch` fails on odd-numbered run
 file), `slow_a` and `slow_b` each sleep 2 s and only read `fetch` (independent of each other,
 run one after another by list order), `hang` sleeps 12 s once (its second run), `cleanup` is
 skipped in every run. The runs are real `yaml2dag run` subprocesses; `optimize` is the real
-CLI. The `dag: true` tests compare step start/end times from the event log (read in-process:
+CLI (both forked from the CLI fork server, tests/cli_forkserver.py). The `dag: true` tests compare step start/end times from the event log (read in-process:
 the log is what is checked, not a command).
 """
 
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from dagster import DagsterInstance
 
-from conftest import make_dagster_home, run_process
+from cli_forkserver import run_cli
+from conftest import make_dagster_home
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +64,8 @@ RUN_ID = re.compile(r"· run ([0-9a-f-]{36})")
 
 
 def cli(project: Path, home: Path, *args: str):
-    return run_process([sys.executable, "-m", "yaml2dag", *args], cwd=project,
-                       env={"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": "definitions"})
+    """``yaml2dag ARGS`` from ``project``, a real subprocess forked from the CLI fork server."""
+    return run_cli(*args, cwd=project, env={"DAGSTER_HOME": str(home), "YAML2DAG_DEFINITIONS": "definitions"})
 
 
 @pytest.fixture(scope="module")

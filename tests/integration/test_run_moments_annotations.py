@@ -1,10 +1,11 @@
 """Issue 15, points 3 and 4: a run's state at any moment (`status --at TIME`, `events --since/--until`)
 and annotations (`annotate RUN TEXT`), on one real run with a retried step and an approval gate.
 
-Real `python -m yaml2dag` subprocesses from a working directory holding a relative
-``definitions`` folder and ``dagster_home`` (no YAML2DAG_DEFINITIONS, no DAGSTER_HOME), and once
-with both settings given explicitly. The run is annotated while it waits at its gate and again
-after it finished; the gate is approved through the CLI."""
+Real `python -m yaml2dag` subprocesses (forked from the CLI fork server, tests/cli_forkserver.py)
+from a working directory holding a relative ``definitions`` folder and ``dagster_home`` (no
+YAML2DAG_DEFINITIONS, no DAGSTER_HOME), and once with both settings given explicitly. The run is
+annotated while it waits at its gate and again after it finished; the gate is approved through
+the CLI."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
+from cli_forkserver import start_cli
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
-from paused_runs import paused_run_id
+from paused_runs import paused_run_id, watched
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -70,27 +70,27 @@ def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("moments")
     write(base / "definitions", "replay.yaml", WORKFLOW)
     home = make_dagster_home(base / "dagster_home")
-    env = {k: v for k, v in os.environ.items() if k not in DROP}
-    env.update(ENV)
-    proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Replay Flow", "--format", "json"], cwd=base,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_cli("run", "Replay Flow", "--format", "json", cwd=base, drop=DROP, env=ENV)
     try:
         def paused_run():
             runs = _json(base, "history", "Replay Flow")["runs"]
             return runs[0]["run_id"] if runs and runs[0]["status"] == "paused" else None
 
         paused_run_id(home, proc, timeout=120)  # cheap in-process polls; then `history` says so too
-        run_id = wait_until(paused_run, 120, 0.5, "the run to wait at its approval gate", process=proc)
+        run_id = wait_until(paused_run, 120, 0.5, "the run to wait at its approval gate", process=watched(proc))
         while_paused = _json(base, "annotate", run_id, f"waiting on ops; token {SECRET}", "--by", "carol")
         status_paused = _json(base, "status", run_id)
         approved = _cli(base, "approve", run_id, "--by", "boss", "-m", "ship")
         assert approved.code == 0, approved.stdout + approved.stderr
-        out, err = proc.communicate(timeout=CLI_TIMEOUT)
-        assert proc.returncode == 0, out + err
+        done = proc.finish(CLI_TIMEOUT)
+        assert done.code == 0, done.stdout + done.stderr
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        if proc.code is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.finish(60)  # reaped
     after = _json(base, "annotate", run_id[:8], "post-mortem: all fine")
     events = _json(base, "events", run_id)["events"]
     status_start = _json(base, "status", run_id, "--at", "+0s")
