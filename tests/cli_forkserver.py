@@ -18,11 +18,15 @@ then does nothing else; each call forks it, and the child becomes the command:
   interpreter exits the normal way (atexit handlers, buffers flushed).
 
 The one difference from a fresh ``python -m yaml2dag`` is that ``dagster`` and ``yaml2dag.cli``
-are already imported (by a process started with the same environment as this test process had
-when this module was imported): whatever importing them printed is put in front of every call's
+are already imported (by a process started with the environment this test process had before
+any test changed it, ``conftest.START_ENV``): whatever importing them printed is put in front of every call's
 stdout and stderr, so a test of "exactly one line on stderr" still sees it. The server checks
 that importing started no thread (a fork copies only the forking thread). Tests about what a
 fresh interpreter imports (``tests/integration/test_cli_static.py``) keep real ``python -m``.
+
+``conftest.run_cli`` forks through this server by default; it starts a fresh interpreter when
+asked (``fresh=True``) or when a call's environment differs from the server's in a variable the
+interpreter reads while it starts (``PYTHONPATH``, ``LANG`` ...).
 
 The server reads its requests from a pipe: when this process ends, however it ends, the pipe
 closes and the server exits; its children are killed by their process group after each call.
@@ -46,13 +50,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import CLI_TIMEOUT, Completed
+from conftest import CLI_TIMEOUT, START_ENV, Completed
 
 #: Bound (seconds) for the server to import Dagster and say it is ready.
 READY_TIMEOUT = 120
 
 #: The environment the server starts with: this process's before any test changed it.
-_BASE_ENV = dict(os.environ)
+BASE_ENV = START_ENV
 
 SERVER = r'''
 import json, os, sys, runpy, threading
@@ -160,7 +164,7 @@ class _Server:
         with open(out, "wb") as out_sink, open(err, "wb") as err_sink:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", SERVER, str(requests_read), str(replies_write)],
-                pass_fds=(requests_read, replies_write), cwd=self.folder, env=_BASE_ENV, stdin=subprocess.DEVNULL,
+                pass_fds=(requests_read, replies_write), cwd=self.folder, env=BASE_ENV, stdin=subprocess.DEVNULL,
                 stdout=out_sink, stderr=err_sink, start_new_session=True)
         os.close(requests_read)
         os.close(replies_write)

@@ -33,6 +33,9 @@ pytest_plugins = ("pytester",)
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: This process's environment before any test changed it (what the CLI fork server starts with).
+START_ENV = dict(os.environ)
+
 #: Bound for one CLI subprocess (seconds). Generous: CI machines are slow, but never unbounded.
 CLI_TIMEOUT = 180
 
@@ -272,10 +275,36 @@ class Completed:
     stderr: str
 
 
+#: Environment variables a Python interpreter reads while it starts (``PYTHON*``: its path, its
+#: encodings, its hash seed ...; the locale's): a call whose environment differs from the fork
+#: server's in one of them gets a fresh interpreter (:func:`run_cli`).
+_STARTUP_PREFIXES = ("PYTHON", "LANG", "LC_")
+
+
+def _startup_differs(env: dict | None, drop: tuple[str, ...]) -> bool:
+    """Whether the child's environment (``os.environ`` less ``drop``, updated with ``env``) differs
+    from this process's at start in a variable the interpreter reads while it starts."""
+    child = {name: value for name, value in os.environ.items() if name not in drop}
+    child.update(env or {})
+    names = {name for name in (*child, *START_ENV) if name.startswith(_STARTUP_PREFIXES)}
+    return any(child.get(name) != START_ENV.get(name) for name in names)
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | str | None = None,
-            input: str | None = None, timeout: float = CLI_TIMEOUT, drop: tuple[str, ...] = ()) -> Completed:
-    """Run ``python -m yaml2dag ARGS`` as a real subprocess (its own process group); see
-    :func:`run_process` for ``env`` and ``drop``."""
+            input: str | None = None, timeout: float = CLI_TIMEOUT, drop: tuple[str, ...] = (),
+            fresh: bool = False) -> Completed:
+    """Run ``python -m yaml2dag ARGS`` as a real subprocess (its own process group, bounded by
+    ``timeout`` seconds); see :func:`run_process` for ``env`` and ``drop``.
+
+    The subprocess is forked from ``tests/cli_forkserver.py``'s server, an interpreter that has
+    imported Dagster once (about a second of CPU saved per call; the same exit code, stdout and
+    stderr as a fresh interpreter: ``test_cli_forkserver_equivalence.py``), unless ``fresh`` is
+    set or the call's environment differs from the server's in a variable read at interpreter
+    start (``PYTHONPATH``, ``LANG`` ...): then it is a fresh ``python -m yaml2dag``."""
+    if not fresh and not _startup_differs(env, drop):
+        from cli_forkserver import run_cli as forked  # cli_forkserver imports this module
+
+        return forked(*args, env=env, cwd=cwd, input=input, timeout=timeout, drop=drop)
     return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, input=input, timeout=timeout,
                        drop=drop)
 

@@ -49,7 +49,7 @@ def place(tmp_path):
 def test_a_forked_command_prints_what_a_fresh_one_prints(place, args):
     root, folder = place
     env = {"DAGSTER_HOME": str(make_dagster_home(root / "home")), "YAML2DAG_DEFINITIONS": str(folder)}
-    fresh, forked = (run(*args, env=env, cwd=root) for run in (run_cli, cli_forkserver.run_cli))
+    fresh, forked = run_cli(*args, env=env, cwd=root, fresh=True), cli_forkserver.run_cli(*args, env=env, cwd=root)
     assert (forked.code, forked.stdout, forked.stderr) == (fresh.code, fresh.stdout, fresh.stderr)
 
 
@@ -89,3 +89,31 @@ def _group_members(pgid: int) -> list[int]:
         except ProcessLookupError:
             continue
     return members
+
+
+def test_run_cli_forks_by_default_and_starts_a_fresh_interpreter_when_startup_variables_differ(place, tmp_path,
+                                                                                              monkeypatch):
+    """``conftest.run_cli`` forks from the server (it never calls ``run_process``) unless asked for
+    a fresh interpreter or the call changes a variable read at interpreter start: a
+    ``sitecustomize`` on the call's ``PYTHONPATH`` runs only in a fresh interpreter."""
+    import conftest
+
+    root, folder = place
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nprint('FRESH-INTERPRETER', file=sys.stderr)\n")
+    env = {"YAML2DAG_DEFINITIONS": str(folder)}
+    started = []
+    real = conftest.run_process
+    monkeypatch.setattr(conftest, "run_process", lambda argv, **kw: started.append(argv) or real(argv, **kw))
+
+    forked = run_cli("list", env=env, cwd=root)
+    assert forked.code == 0 and "Show Place" in forked.stdout and started == []
+    with_path = run_cli("list", env={**env, "PYTHONPATH": str(site)}, cwd=root)
+    assert with_path.code == 0 and "FRESH-INTERPRETER" in with_path.stderr and len(started) == 1
+    asked = run_cli("list", env=env, cwd=root, fresh=True)
+    assert asked.code == 0 and "Show Place" in asked.stdout and len(started) == 2
+    # a locale variable is read at start too (a value the server did not start with)
+    ctype = "C" if conftest.START_ENV.get("LC_CTYPE") == "C.UTF-8" else "C.UTF-8"
+    run_cli("list", env={**env, "LC_CTYPE": ctype}, cwd=root)
+    assert len(started) == 3

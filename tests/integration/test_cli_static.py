@@ -1,6 +1,6 @@
 """The CLI commands that never run anything: validate, schema, list, show, run --dry-run.
 
-Every test runs ``python -m yaml2dag`` as a real subprocess (bounded by ``run_cli``) against a
+Every test runs ``python -m yaml2dag`` in a fresh interpreter, as a user does (``run_cli(fresh=True)``), against a
 temporary definitions folder and a temporary DAGSTER_HOME.
 """
 
@@ -115,7 +115,7 @@ def cli(folder, home):
     env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "80"}
 
     def run(*args: str, **kwargs):
-        return run_cli(*args, env=env, **kwargs)
+        return run_cli(*args, env=env, fresh=True, **kwargs)  # the linter path as a user starts it
 
     return run
 
@@ -177,7 +177,7 @@ def test_validate_usage_errors_exit_2(cli, args):
 
 
 def test_validate_without_paths_and_without_a_definitions_folder_exits_2(tmp_path):
-    done = run_cli("validate", env={"YAML2DAG_DEFINITIONS": str(tmp_path / "missing")})
+    done = run_cli("validate", fresh=True, env={"YAML2DAG_DEFINITIONS": str(tmp_path / "missing")})
     assert done.code == 2
     assert "does not exist" in done.stderr
 
@@ -211,7 +211,7 @@ def test_validate_json_when_valid(cli):
 
 
 def test_the_shipped_definitions_are_valid():
-    done = run_cli("validate", str(REPO / "definitions"), "--format", "json")
+    done = run_cli("validate", str(REPO / "definitions"), "--format", "json", fresh=True)
     assert done.code == 0, done.stdout
     data = json.loads(done.stdout)
     assert data["valid"] is True and len(data["workflows"]) >= 2
@@ -255,7 +255,7 @@ def test_list_leaves_the_description_out_rather_than_breaking_words_on_a_narrow_
     def listing(columns: int) -> list[str]:
         env = {"YAML2DAG_DEFINITIONS": str(folder), "DAGSTER_HOME": str(home), "NO_COLOR": "1",
                "COLUMNS": str(columns)}
-        done = run_cli("list", env=env)
+        done = run_cli("list", env=env, fresh=True)
         assert done.code == 0, done.stderr
         return done.stdout.splitlines()
 
@@ -309,7 +309,7 @@ def test_list_marks_invalid_workflows_and_survives_markup_in_names(cli, folder):
 
 
 def test_list_without_a_folder_exits_2(tmp_path):
-    done = run_cli("list", env={"YAML2DAG_DEFINITIONS": str(tmp_path / "missing")})
+    done = run_cli("list", fresh=True, env={"YAML2DAG_DEFINITIONS": str(tmp_path / "missing")})
     assert done.code == 2 and "does not exist" in done.stderr
 
 

@@ -12,6 +12,10 @@ storage. The schedule and the file sensor are evaluated with Dagster's own APIs 
 definitions the code location builds from the same folder, and their run requests run through
 the CLI. The catalog itself: every example validates with no warning, loads in
 `dagster definitions validate` (strict), and is listed in the README and both user guides.
+
+The `yaml2dag` commands are real subprocesses forked from tests/cli_forkserver.py's server (no
+Dagster import per call); what a test only reads from run storage (events, the runs, a paused
+gate) it reads in-process with the functions the commands call, not one CLI call per read.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_cli, run_process
+from cli_forkserver import run_cli, start_cli
+from conftest import CLI_TIMEOUT, REPO, make_dagster_home, run_process
 from waiting import wait_until
 from test_tool_notify import hook  # noqa: F401 - a fixture: a webhook receiver on 127.0.0.1
 
@@ -73,21 +78,40 @@ class Project:
     env: dict
 
     def cli(self, *args: str, env: dict | None = None, timeout: float = CLI_TIMEOUT):
+        """`yaml2dag ARGS` in the project, forked from the fork server (tests/cli_forkserver.py)."""
         return run_cli(*args, env={**self.env, **(env or {})}, cwd=self.root, timeout=timeout)
+
+    def start(self, *args: str, env: dict | None = None):
+        """`yaml2dag ARGS` in the project, in the background: ``.finish()`` it."""
+        return start_cli(*args, env={**self.env, **(env or {})}, cwd=self.root)
 
     def run(self, name: str, *assignments: str, env: dict | None = None, status: str = "SUCCESS") -> dict:
         """`yaml2dag run NAME k=v ... --format json`; asserts the run's status and the exit code."""
-        done = self.cli("run", name, *assignments, "--format", "json", env=env)
+        return self.ran(self.cli("run", name, *assignments, "--format", "json", env=env), status)
+
+    @staticmethod
+    def ran(done, status: str = "SUCCESS") -> dict:
+        """The JSON of a finished `yaml2dag run ... --format json`; asserts its status and exit code."""
         assert done.stdout.strip(), done.stderr
         data = json.loads(done.stdout)
         assert data.get("status") == status, json.dumps(data, indent=1) + done.stderr[-3000:]
         assert done.code == (0 if status == "SUCCESS" else 1)
         return data
 
-    def events(self, run_id: str, *args: str) -> list[dict]:
-        done = self.cli("events", run_id, *args, "--format", "json")
-        assert done.code == 0, done.stderr
-        return json.loads(done.stdout)["events"]
+    def instance(self):
+        """The project's Dagster instance, opened in the test process (a context manager)."""
+        from dagster import DagsterInstance
+
+        return DagsterInstance.from_config(str(self.home))
+
+    def events(self, run_id: str, *, types: tuple[str, ...] = (), step: str | None = None) -> list[dict]:
+        """The rows `yaml2dag events RUN_ID [--type T,...] [--step S] --format json` prints, read
+        in-process with the function that command calls (no CLI subprocess per read)."""
+        from yaml2dag.runs.history.events import run_events
+
+        with self.instance() as instance:
+            data = run_events(instance, run_id, types=list(types), step=step)
+        return json.loads(json.dumps(data, default=str))["events"]  # what the command's print_json prints
 
 
 @pytest.fixture
@@ -220,7 +244,7 @@ def test_compress_files_in_parallel_fans_out_at_most_four_at_a_time_and_writes_a
     assert manifest == {p.name + ".gz": sha256(p.with_name(p.name + ".gz")) for p in sources}
     # each file was its own step (compress[0] ... compress[15]); never more than 4 ran at once
     running, most, elements = 0, 0, set()
-    for event in project.events(data["run_id"], "--type", "STEP_START,STEP_SUCCESS"):
+    for event in project.events(data["run_id"], types=("STEP_START", "STEP_SUCCESS")):
         if re.fullmatch(r"compress\[\d+\]", event["step_key"]):
             elements.add(event["step_key"])
             running += 1 if event["type"] == "STEP_START" else -1
@@ -326,22 +350,28 @@ def test_daily_weather_digest_schedule_runs_at_seven_in_seattle_and_writes_that_
 
 
 def test_resilient_api_fetch_retries_with_exponential_backoff_then_falls_back(project):
-    data = project.run("Resilient API Fetch")
-    out = data["outputs"]
-    assert out["usd_per_eur"] == 1.0887
-    assert out["rates_attempts"] == 3
-    assert out["requests"] == {"/rates": 3, "/forecast": 2, "/forecast/cached": 1, "/stats": 1}
-    assert (out["forecast_status"], out["forecast_source"]) == ("failed", "cache")
-    assert "503 Service Unavailable" in out["forecast_error"]
-    assert data["steps"]["forecast"] == "continued" and data["steps"]["summary"] == "succeeded"
-    retries = [e for e in project.events(data["run_id"], "--step", "rates") if e["type"] == "STEP_UP_FOR_RETRY"]
-    assert [re.search(r"retry in ([\d.]+) seconds", e["message"]).group(1) for e in retries] == ["1.0", "2.0"]
-    restarts = [dt.datetime.fromisoformat(e["timestamp"]) for e in project.events(data["run_id"], "--step", "rates")
-                if e["type"] in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")]
-    waits = [(b - a).total_seconds() for a, b in zip(restarts[::2], restarts[1::2])]
-    assert waits[0] >= 1.0 and waits[1] >= 2.0, waits
+    # both runs at once: they mostly wait out their backoffs (each starts its own demo API)
+    one_more = project.start("run", "Resilient API Fetch", "failures=3", "--format", "json")
+    try:
+        data = project.run("Resilient API Fetch")
+        out = data["outputs"]
+        assert out["usd_per_eur"] == 1.0887
+        assert out["rates_attempts"] == 3
+        assert out["requests"] == {"/rates": 3, "/forecast": 2, "/forecast/cached": 1, "/stats": 1}
+        assert (out["forecast_status"], out["forecast_source"]) == ("failed", "cache")
+        assert "503 Service Unavailable" in out["forecast_error"]
+        assert data["steps"]["forecast"] == "continued" and data["steps"]["summary"] == "succeeded"
+        rates = project.events(data["run_id"], step="rates")
+        retries = [e for e in rates if e["type"] == "STEP_UP_FOR_RETRY"]
+        assert [re.search(r"retry in ([\d.]+) seconds", e["message"]).group(1) for e in retries] == ["1.0", "2.0"]
+        restarts = [dt.datetime.fromisoformat(e["timestamp"]) for e in rates
+                    if e["type"] in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")]
+        waits = [(b - a).total_seconds() for a, b in zip(restarts[::2], restarts[1::2])]
+        assert waits[0] >= 1.0 and waits[1] >= 2.0, waits
+    finally:  # ends within its own retries: bounded
+        finished = one_more.finish()
     # one failure more: a fourth attempt, after waits of 1, 2 and 4 seconds
-    more = project.run("Resilient API Fetch", "failures=3")
+    more = project.ran(finished)
     assert more["outputs"]["rates_attempts"] == 4 and more["outputs"]["requests"]["/rates"] == 4
 
 
@@ -357,7 +387,7 @@ def test_publish_site_by_environment_takes_one_case_and_really_skips_the_others(
         assert all(data["steps"][step] == "succeeded" for step in taken | {"build", "tidy"})
         page = (target / environment / "index.html").read_text()
         assert "release 1.0.0" in page and f"Built for {environment}." in page
-        skips = [e for e in project.events(data["run_id"], "--type", "STEP_SKIPPED")]
+        skips = [e for e in project.events(data["run_id"], types=("STEP_SKIPPED",))]
         assert {e["step_key"] for e in skips} >= every - taken  # real Dagster skips
     assert (target / "production" / "RELEASE").read_text() == "1.0.0\n"
     # a new production release archives the live one first
@@ -408,6 +438,17 @@ def test_clean_up_old_logs_approves_itself_outside_production(project):
     assert none["steps"]["approve"] == "skipped" and none["outputs"]["deleted"] == []
 
 
+def _paused_run(instance, job: str) -> str | None:
+    """The id of the run of ``job`` whose approval gate waits, read in-process from the event log
+    (the engine event `yaml2dag history --status paused` and `yaml2dag status` read), or None."""
+    from yaml2dag.runs.approvals import gates
+
+    for run in instance.get_runs():
+        if run.job_name == job and not run.is_finished and any(g.waiting for g in gates(instance, run.run_id)):
+            return run.run_id
+    return None
+
+
 def test_clean_up_old_logs_waits_in_production_until_someone_approves(project):
     logs = project.tmp / "prod-logs"
     logs.mkdir()
@@ -415,30 +456,26 @@ def test_clean_up_old_logs_waits_in_production_until_someone_approves(project):
         (logs / name).write_text("x\n")
         stamp = time.time() - days * 86400
         os.utime(logs / name, (stamp, stamp))
-    proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Clean Up Old Logs", "environment=production",
-                             f"log_dir={logs}", "--format", "json"], cwd=project.root,
-                            env={**os.environ, **project.env, "NO_COLOR": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    waiting = project.start("run", "Clean Up Old Logs", "environment=production", f"log_dir={logs}",
+                            "--format", "json")
     try:
+        def not_ended():  # the run must wait for alice: a command that ended already fails the wait at once
+            assert waiting.poll() is None, waiting.finish().stderr
 
-        def paused_run_id():
-            listed = project.cli("history", "Clean Up Old Logs", "--status", "paused", "--format", "json")
-            runs = json.loads(listed.stdout)["runs"] if listed.code == 0 else []
-            return runs[0]["run_id"] if runs else None
-
-        run_id = wait_until(paused_run_id, GATE_TIMEOUT, 0.5, "the run to pause at its gate", process=proc,
-                            details=lambda: proc.stderr.read() if proc.poll() is not None else "")
+        with project.instance() as instance:
+            run_id = wait_until(lambda: not_ended() or _paused_run(instance, "clean_up_old_logs"), GATE_TIMEOUT,
+                                0.5, "the run to pause at its gate")
+        listed = project.cli("history", "Clean Up Old Logs", "--status", "paused", "--format", "json")
+        assert [r["run_id"] for r in json.loads(listed.stdout)["runs"]] == [run_id], listed.stdout + listed.stderr
         status = json.loads(project.cli("status", run_id, "--format", "json").stdout)
         [gate] = status["waiting"]
         assert "Delete 1 log file(s) older than 30 days from production" in json.dumps(gate)
         assert (logs / "api-old.log").exists()  # nothing is deleted while the run waits
         approved = project.cli("approve", run_id, "--by", "alice", "--comment", "rotated already")
         assert approved.code == 0, approved.stderr
-        out, err = proc.communicate(timeout=GATE_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.communicate()
+    finally:  # after a failure above, the waiting run is killed at GATE_TIMEOUT
+        done = waiting.finish(GATE_TIMEOUT)
+    out, err = done.stdout, done.stderr
     data = json.loads(out)
     assert data["status"] == "SUCCESS", out + err
     assert data["outputs"]["approved_by"] == ["alice"] and data["outputs"]["deleted"] == ["api-old.log"]
@@ -493,12 +530,22 @@ def _verify_manifest(manifest: Path) -> dict[str, str]:
     return lines
 
 
+def _after_the_second_of(archive: Path) -> None:
+    """Wait (bounded) until the UTC clock has passed the second in ``archive``'s name
+    (``<name>-YYYYMMDD-HHMMSS.tar.gz``); usually at once, the run having taken longer than that."""
+    stamp = dt.datetime.strptime(re.search(r"-(\d{8}-\d{6})(-\d+)?[.]tar[.]gz$", archive.name).group(1),
+                                 "%Y%m%d-%H%M%S").replace(tzinfo=dt.timezone.utc)
+    wait_until(lambda: dt.datetime.now(dt.timezone.utc) >= stamp + dt.timedelta(seconds=1), 5, 0.05,
+               f"the second after {archive.name}")
+
+
 def test_backup_folder_archives_checksums_and_keeps_the_newest_archives(project):
     target = project.tmp / "backups"
     runs = []
     for _ in range(3):
+        if runs:  # archive names carry the UTC time to the second: the next run starts in a later second
+            _after_the_second_of(Path(runs[-1]["outputs"]["archive"]))
         runs.append(project.run("Backup Folder", f"target={target}", "keep_last=2"))
-        time.sleep(1.1)  # archive names carry the time to the second
     archives = [Path(r["outputs"]["archive"]) for r in runs]
     assert [r["outputs"]["removed"] for r in runs] == [[], [], [str(archives[0])]]
     assert sorted(target.glob("definitions-*.tar.gz")) == archives[1:]
@@ -528,7 +575,8 @@ def test_back_up_workflows_and_docs_reuses_backup_folder_twice(project):
         [archive] = _verify_manifest(target / f"{name}.SHA256SUMS")
         assert archive.startswith(f"{name}-")
     # one run: the children are nested graphs of the parent's job, not runs of their own
-    assert [r["run_id"] for r in json.loads(project.cli("history", "--format", "json").stdout)["runs"]] == [data["run_id"]]
+    with project.instance() as instance:
+        assert [r.run_id for r in instance.get_runs()] == [data["run_id"]]
 
 
 # --------------------------------------------------------------------------- secrets, notify, git
