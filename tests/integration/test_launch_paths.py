@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, run_process, stored_outputs, write
+from cli_forkserver import run_cli, start_cli
+from conftest import run_process, stored_outputs, write
 from local_servers import shipped_dagster_home, start_dev, stop_process_tree
 from waiting import wait_until
 
@@ -195,7 +197,7 @@ def _finished(instance, run_id: str, alive=None):
     """The run once it has finished (bounded by RUN_TIMEOUT)."""
     return _wait(f"run {run_id} to finish",
                  lambda: (run := instance.get_run_by_id(run_id)) is not None and run.is_finished and run,
-                 poll=1.0, alive=alive)
+                 alive=alive)
 
 
 def _events(instance, run_id: str, event_type: str) -> list:
@@ -581,28 +583,33 @@ def test_ui_terminate_stops_a_run_of_the_yaml2dag_cli(live, live_instance):
 
     stamps = live.root / "ui_terminate"
     stamps.mkdir()
-    log = live.root / "ui_terminate-cli.log"
-    with open(log, "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Launch Limited", f"dir={stamps}", "tag=t",
-                                 "target=terminate"], cwd=live.root, env={**os.environ, **_live_env(live)},
-                                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    # forked from the fork server (tests/cli_forkserver.py): a process of its own, as `yaml2dag run` is
+    cli = start_cli("run", "Launch Limited", f"dir={stamps}", "tag=t", "target=terminate", env=_live_env(live),
+                    cwd=live.root)
+
+    def output() -> str:
+        out, err = cli.output()
+        return (out + err).decode(errors="replace")[-3000:]
+
     try:
         def cli_alive():
             _server_alive(live)()
-            if proc.poll() is not None:
-                raise AssertionError(f"yaml2dag run exited ({proc.returncode}) early:\n{log.read_text()[-3000:]}")
+            if cli.poll() is not None:
+                raise AssertionError(f"yaml2dag run exited early:\n{output()}")
 
         _wait("the CLI run's step to start", lambda: (stamps / "t.start").exists(), alive=cli_alive)
         [run] = [r for r in live_instance.get_runs() if r.job_name == "launch_limited"
-                 and r.tags.get("yaml2dag/cli_pid") == str(proc.pid) and not r.is_finished]
+                 and r.tags.get("yaml2dag/cli_pid") == str(cli.pid) and not r.is_finished]
         address = urlsplit(live.url)
         DagsterGraphQLClient(address.hostname, port_number=address.port).terminate_run(run.run_id)
         ended = _finished(live_instance, run.run_id, _server_alive(live))
-        assert ended.status.value == "CANCELED", log.read_text()[-3000:]
-        assert proc.wait(timeout=RUN_TIMEOUT) != 0
+        assert ended.status.value == "CANCELED", output()
+        assert cli.finish(RUN_TIMEOUT).code != 0
         assert not (stamps / "t.end").exists(), "the step went on after the run was terminated"
         messages = [r.message for r in live_instance.all_logs(run.run_id)]
         assert not any("Unable to get grpc client" in m for m in messages), messages
         assert any("is sent SIGINT" in m for m in messages), messages
     finally:
-        stop_process_tree(proc, timeout=10)
+        if cli.code is None:  # not reaped yet: its process group (setsid: the pid) is still its own
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.finish()
