@@ -3,7 +3,8 @@
 * :func:`require_services` - RabbitMQ on 127.0.0.1:5672 and PostgreSQL on 127.0.0.1:5432 must
   answer; when one does not, the test fails (never skips) with the command that starts it.
 * :class:`Databases` - fresh PostgreSQL databases with Dagster's tables, copied from a template
-  made once (``CREATE DATABASE ... TEMPLATE``), dropped on :meth:`Databases.close`.
+  made once (``CREATE DATABASE ... TEMPLATE``), dropped on :meth:`Databases.close` (several at
+  once: they share the checkpoint each waits for).
 * :func:`postgres_home` - a DAGSTER_HOME whose dagster.yaml is the shipped one plus the
   documented PostgreSQL ``storage`` section (docs/manual/triggers_en.md) for one database.
 * :class:`Worker` - a real ``dagster-celery worker start -A yaml2dag.compiler.celery_app``
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import getpass
 import os
 import signal
@@ -39,6 +41,8 @@ START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) 
 WORKER_START_TIMEOUT = 120
 #: Databases connected to for CREATE/DROP DATABASE, in this order.
 ADMIN_DATABASES = ("postgres", "test", "template1")
+#: Databases :meth:`Databases.close` drops at once (each on a connection of its own).
+DROPPING_AT_ONCE = 8
 
 
 def _listening(port: int) -> bool:
@@ -61,17 +65,19 @@ def require_services() -> None:
 
 
 def _admin():
+    """``(connection, user, connect keyword arguments)`` of an administrative connection."""
     import psycopg2
 
     users = list(dict.fromkeys(u for u in (os.environ.get("PGUSER"), "postgres", getpass.getuser()) if u))
     errors = []
     for db in ADMIN_DATABASES:
         for user in users:
+            params = dict(host=HOST, port=POSTGRES_PORT, dbname=db, user=user,
+                          password=os.environ.get("PGPASSWORD", ""), connect_timeout=5)
             try:
-                conn = psycopg2.connect(host=HOST, port=POSTGRES_PORT, dbname=db, user=user,
-                                        password=os.environ.get("PGPASSWORD", ""), connect_timeout=5)
+                conn = psycopg2.connect(**params)
                 conn.autocommit = True
-                return conn, user
+                return conn, user, params
             except psycopg2.OperationalError as exc:
                 errors.append(f"{user}@{db}: {str(exc).strip().splitlines()[0]}")
     pytest.fail("cannot connect to PostgreSQL on 127.0.0.1:5432 to create test databases: " + "; ".join(errors),
@@ -101,17 +107,21 @@ class Databases:
     """Fresh databases for one test module, each a copy of a template holding Dagster's tables."""
 
     def __init__(self, scratch: Path):
-        self.admin, self.user = _admin()
+        self.admin, self.user, self._params = _admin()
         self.prefix = f"yaml2dag_celery_{uuid.uuid4().hex[:8]}"
         self.template = f"{self.prefix}_template"
         self.made: list[str] = []
         self._create(self.template)
         home = postgres_home(scratch / "template_home", self.user, self.template)
-        # Dagster creates its tables on first use: once, in the template
-        env = {**os.environ, "DAGSTER_HOME": str(home), "YAML2DAG_PG_PASSWORD": os.environ.get("PGPASSWORD", "")}
-        subprocess.run([sys.executable, "-c", "from dagster import DagsterInstance\n"
-                        "with DagsterInstance.get() as i: i.get_runs(limit=1)"],
-                       env=env, check=True, timeout=120)
+        # Dagster creates its tables on first use: once, in the template, from this process (which
+        # imports Dagster anyway; a fresh interpreter cost a second of CPU). The storage section
+        # reads the password from YAML2DAG_PG_PASSWORD, set for this moment only.
+        from dagster import DagsterInstance
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("YAML2DAG_PG_PASSWORD", os.environ.get("PGPASSWORD", ""))
+            with DagsterInstance.from_config(str(home)) as instance:
+                instance.get_runs(limit=1)
 
     def _create(self, name: str, template: str | None = None) -> None:
         with self.admin.cursor() as cur:
@@ -128,8 +138,29 @@ class Databases:
         with self.admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def _drop_on_own_connection(self, name: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(**self._params)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            conn.close()
+
     def close(self) -> None:
-        for name in reversed(self.made):
+        """Drop every database made (the template too), :data:`DROPPING_AT_ONCE` at a time: each
+        ``DROP DATABASE`` waits for a checkpoint (a second or more on a loaded machine: one after
+        another, a module's teardown took minutes), and drops that wait together share one. A
+        drop that fails is done again on the main connection."""
+        failed: list[str] = []
+        with concurrent.futures.ThreadPoolExecutor(DROPPING_AT_ONCE, thread_name_prefix="drop-test-db") as pool:
+            futures = {pool.submit(self._drop_on_own_connection, name): name for name in self.made}
+            for future in concurrent.futures.as_completed(futures, timeout=600):
+                if future.exception() is not None:
+                    failed.append(futures[future])
+        for name in failed:
             self.drop(name)
         self.admin.close()
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -31,6 +30,7 @@ import pytest
 import test_control_flow as control_flow
 import test_secret_sinks as secret_sinks
 from celery_cluster import BROKER, Databases, Worker, delete_queue, postgres_home, require_services
+from cli_forkserver import run_cli_env
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
 
 pytestmark = pytest.mark.slow
@@ -51,8 +51,10 @@ def databases(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def celery_queue(tmp_path_factory, databases):
-    """The module's queue, consumed by two real workers for the whole module."""
+def celery_queue(tmp_path_factory, request):
+    """The module's queue, consumed by two real workers for the whole module (started before the
+    databases are made, which they do not need to start; killed before the databases are dropped)."""
+    require_services()
     name = f"yaml2dag-semantics-{uuid.uuid4().hex[:10]}"
     root = tmp_path_factory.mktemp("workers")
     env = {
@@ -69,6 +71,7 @@ def celery_queue(tmp_path_factory, databases):
     workers = [Worker(root / n, n, name, {**env, "DAGSTER_HOME": str(make_dagster_home(root / f"{n}_home"))},
                       concurrency=3) for n in ("worker-a", "worker-b")]
     try:
+        request.getfixturevalue("databases")  # the template is made while the workers start
         for w in workers:
             w.wait_ready()
         yield name, workers
@@ -238,8 +241,9 @@ def test_no_secret_in_any_form_in_postgres_the_home_or_the_workers_logs(tmp_path
     # the run starts; the steps read the workers' copy)
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and k != "YAML2DAG_DEFINITIONS"}
     env.update(NO_COLOR="1", LEAK_TOKEN=LEAK_SECRET)
-    done = subprocess.run([sys.executable, "-m", "yaml2dag", "run", "Leak Celery", f"control={LEAK_CONTROL}",
-                           "--format", "json"], cwd=project, env=env, capture_output=True, timeout=CLI_TIMEOUT)
+    # forked from the fork server (tests/cli_forkserver.py): the output as bytes, exactly as written
+    done = run_cli_env(["run", "Leak Celery", f"control={LEAK_CONTROL}", "--format", "json"], env, cwd=project,
+                       timeout=CLI_TIMEOUT)
     data = json.loads(done.stdout.decode())
     assert data["status"] == "FAILURE" and data["steps"]["last"] == "failed", data
     assert data["steps"]["box_secret"] == "continued"

@@ -6,9 +6,8 @@ and ``--dry-run`` shows the default. The in-process checks: tests/unit/test_cele
 from __future__ import annotations
 
 import json
-import sys
 
-from conftest import run_process, write
+from conftest import run_cli, write
 
 BASE = "name: Exec\nsteps:\n  - {id: s, tool: shell, parameters: {command: 'true'}}\n"
 
@@ -16,12 +15,11 @@ BASE = "name: Exec\nsteps:\n  - {id: s, tool: shell, parameters: {command: 'true
 def test_a_wrong_default_stops_yaml2dag_run_before_anything_is_stored(tmp_path):
     home = tmp_path / "home"
     write(tmp_path / "definitions", "wf.yaml", BASE)
-    done = run_process([sys.executable, "-m", "yaml2dag", "run", "Exec"], cwd=tmp_path,
-                       env={"YAML2DAG_EXECUTOR": "celry", "DAGSTER_HOME": str(home)})
+    done = run_cli("run", "Exec", cwd=tmp_path, env={"YAML2DAG_EXECUTOR": "celry", "DAGSTER_HOME": str(home)})
     assert done.code == 2, done.stdout + done.stderr
     assert "YAML2DAG_EXECUTOR: expected one of threads, in_process, multiprocess, celery, got 'celry'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not list(home.rglob("*.db")) or not (home / "history").exists()
-    dry = run_process([sys.executable, "-m", "yaml2dag", "run", "Exec", "--dry-run", "--format", "json"], cwd=tmp_path,
-                      env={"YAML2DAG_EXECUTOR": "celery", "DAGSTER_HOME": str(home)})
+    dry = run_cli("run", "Exec", "--dry-run", "--format", "json", cwd=tmp_path,
+                  env={"YAML2DAG_EXECUTOR": "celery", "DAGSTER_HOME": str(home)})
     assert dry.code == 0 and json.loads(dry.stdout)["executor"]["type"] == "celery", dry.stderr

@@ -19,18 +19,19 @@ the test with the command that starts it (tests/celery_cluster.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import uuid
 from pathlib import Path
 
 import pytest
 
 from celery_cluster import BROKER, Databases, Worker, delete_queue, postgres_home, require_services
-from conftest import CLI_TIMEOUT, run_process, write
+from cli_forkserver import start_cli
+from conftest import CLI_TIMEOUT, run_cli, write
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -179,8 +180,8 @@ def test_parallel_group_runs_on_both_workers_with_settings_from_the_dagster_home
 
 def _cli(cwd: Path, env: dict[str, str], drop: list[str], *args: str, timeout: float = CLI_TIMEOUT):
     """`yaml2dag ARGS` from ``cwd`` with exactly ``env`` (``drop``: variables of this process not
-    to pass on)."""
-    return run_process([sys.executable, "-m", "yaml2dag", *args], env=env, cwd=cwd, timeout=timeout, drop=tuple(drop))
+    to pass on), through conftest's ``run_cli`` (forked from the CLI fork server)."""
+    return run_cli(*args, env=env, cwd=cwd, timeout=timeout, drop=tuple(drop))
 
 
 def _kill_scenario(tmp_path: Path, databases: Databases, queue: str, retry: str, extra: str = ""):
@@ -215,24 +216,33 @@ def _kill_scenario(tmp_path: Path, databases: Databases, queue: str, retry: str,
            # beats every 0.5 s: a silent worker is lost after 3 s
            "YAML2DAG_CELERY_HEARTBEAT": "0.5"}
     with Cluster(tmp_path / "workers", queue, {k: v for k, v in env.items() if k != "YAML2DAG_DEFINITIONS"}) as cluster:
-        full = {**os.environ, **env, "NO_COLOR": "1"}
-        run = subprocess.Popen([sys.executable, "-m", "yaml2dag", "run", "Lost Worker", "--format", "json"],
-                               cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+        # `yaml2dag run` forked from the CLI fork server (tests/cli_forkserver.py), its own session
+        run = start_cli("run", "Lost Worker", "--format", "json", env={**env, "NO_COLOR": "1"}, cwd=tmp_path)
         try:
-            wait_until(lambda: marker.exists() and marker.read_text(), CLI_TIMEOUT, 0.1, "the slow step to start",
-                       process=run, details=lambda: "\n".join(run.communicate(timeout=10)))
+            def slow_started() -> bool:
+                if marker.exists() and marker.read_text():
+                    return True
+                if run.poll() is not None:  # the run ended before its slow step started: fail at once
+                    done = run.finish(10)
+                    raise AssertionError(f"yaml2dag run exited with code {done.code} before the slow step "
+                                         f"started:\n{done.stdout}\n{done.stderr}")
+                return False
+
+            wait_until(slow_started, CLI_TIMEOUT, 0.1, "the slow step to start",
+                       details=lambda: b"\n".join(run.output()).decode(errors="replace"))
             pid = int(marker.read_text())
             victim = cluster.owner(pid)
             assert victim is not None, f"pid {pid} belongs to no worker"
             victim.kill()
             assert not victim.pids()
-            out, err = run.communicate(timeout=CLI_TIMEOUT)
+            done = run.finish(CLI_TIMEOUT)
         finally:
-            try:
-                os.killpg(run.pid, 9)
-            except ProcessLookupError:
-                pass
+            if run.code is None:  # interrupted: kill its process group, reap it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.pid, signal.SIGKILL)
+                with contextlib.suppress(Exception):
+                    run.finish(60)
+    out, err = done.stdout, done.stderr
     assert out.strip(), err
     return json.loads(out), home, cluster, victim, pid, err
 
