@@ -447,7 +447,7 @@ def test_deploy_pipeline_waits_for_approval_in_production(tmp_path, project, dep
     log: Path = deploy_setup["log"]
     bg = BackgroundRun(env, "Ship It", "environment=production")
     try:
-        run_id = wait_for_gate(env, timeout=RUN_TIMEOUT)
+        run_id = wait_for_gate(env, bg, timeout=RUN_TIMEOUT)
         status = json.loads(run_cli("status", run_id, "--format", "json", env=env).stdout)
         assert status["status"] == "paused" and status["current_step"] == "approval"
         assert status["waiting"][0]["message"] == f"Deploy main at {project['first'][:12]} to production?"
