@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import pytest
