@@ -275,8 +275,8 @@ class _GatedRun:
 
     def wait_step(self, step: str, state: str) -> None:
         """Until the run's status (what `status --format json` prints, read in-process) has ``step``
-        in ``state``."""
-        run_status_when(self.home, self.run_id, lambda doc: doc["step_statuses"][step] == state,
+        in ``state`` (a step the status does not list yet is not in it)."""
+        run_status_when(self.home, self.run_id, lambda doc: doc["step_statuses"].get(step) == state,
                         f"step {step} to be {state}", process=self.call)
 
     def result(self) -> tuple[int, dict]:
