@@ -301,6 +301,12 @@ class Call:
         """Its exit code if it has ended, else None (as ``Popen.poll``)."""
         return self.code if self.code is not None else self.server.poll(self)
 
+    def kill(self) -> None:
+        """If it still runs: kill its process group (SIGKILL) and reap it."""
+        if self.code is None:
+            _killpg(self.pid)
+            self.finish_bytes(60)
+
     def finish_bytes(self, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
         """Wait at most ``timeout`` seconds (then kill its process group and fail); the exit
         code and the output as bytes. Its process group is killed in any case afterwards."""

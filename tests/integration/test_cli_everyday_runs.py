@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import uuid
 from pathlib import Path
@@ -285,12 +284,7 @@ class _GatedRun:
         return done.code, json.loads(done.stdout)
 
     def kill(self) -> None:
-        if self.call.code is None:
-            try:
-                os.killpg(self.call.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.call.finish(60)  # reaped
+        self.call.kill()
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ background); waits for a background run poll its instance in-process (tests/paus
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 
@@ -393,12 +391,7 @@ class _BackgroundRun:
         return json.loads(done.stdout)
 
     def kill(self) -> None:
-        if self.call.code is None:
-            try:
-                os.killpg(self.call.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.call.finish(60)  # reaped
+        self.call.kill()
 
 
 def _wait_for_gate(env: dict, bg: _BackgroundRun, timeout: float = 90) -> str:
