@@ -15,7 +15,6 @@ exits first.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -25,28 +24,6 @@ from waiting import wait_until
 from yaml2dag.runs.history.common import RunNotFoundError
 from yaml2dag.runs.history.status import run_status
 from yaml2dag.runs.runner import prepare_storage
-
-
-class _StartedCall:
-    """A fork server call as :func:`waiting.wait_until`'s ``process`` sees a Popen: ``poll()``,
-    ``returncode``, ``args``."""
-
-    def __init__(self, call: Any):
-        self.call = call
-        self.args = ["yaml2dag", *call.args]
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        self.returncode = self.call.poll()
-        return self.returncode
-
-
-def watched(process: Any) -> Any:
-    """``process`` as :func:`waiting.wait_until`'s ``process`` argument takes it: a Popen as it
-    is, a fork server call wrapped."""
-    if process is None or isinstance(process, subprocess.Popen):
-        return process
-    return _StartedCall(process)
 
 
 def paused_run_id(home: Path | str, process: Any, *, exclude: Iterable[str] = (),
@@ -73,7 +50,7 @@ def paused_run_id(home: Path | str, process: Any, *, exclude: Iterable[str] = ()
     prepare_storage(home)
     with DagsterInstance.from_config(str(home)) as inst:
         return wait_until(lambda: found(inst), timeout, 0.2, "a run to pause at its approval gate",
-                          process=watched(process))
+                          process=process)
 
 
 def run_status_when(home: Path | str, run_id: str, check: Callable[[dict], Any], what: str, *,
@@ -89,5 +66,5 @@ def run_status_when(home: Path | str, run_id: str, check: Callable[[dict], Any],
 
     prepare_storage(home)
     with DagsterInstance.from_config(str(home)) as inst:
-        return wait_until(lambda: found(inst), timeout, 0.2, what, process=watched(process),
+        return wait_until(lambda: found(inst), timeout, 0.2, what, process=process,
                           details=lambda: f"last status: {last[0]}")

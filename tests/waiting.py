@@ -18,7 +18,7 @@ class WaitTimeout(AssertionError):
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "a condition", *,
-               process: subprocess.Popen | None = None, ignore: Iterable[type[BaseException]] = (),
+               process: Any = None, ignore: Iterable[type[BaseException]] = (),
                details: Callable[[], str] | None = None) -> Any:
     """Call ``predicate`` every ``interval`` seconds until it returns a true value, and return that value.
 
@@ -28,8 +28,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
             once more at the deadline so a slow last interval does not lose a true answer.
         interval: seconds slept between two calls.
         what: what is awaited, in words, for the failure message ("the run to finish").
-        process: a process the awaited thing depends on: when it has exited, the wait fails at
-            once (with its exit code) instead of running out the bound.
+        process: a process the awaited thing depends on, anything with ``poll()`` returning its
+            exit code or None (a ``subprocess.Popen``, a ``cli_forkserver.Call``): when it has
+            exited, the wait fails at once (with its exit code) instead of running out the bound.
         ignore: exception types the predicate may raise meaning "not yet" (e.g. a connection
             refused while a server starts); the last one is shown on failure. Others propagate.
         details: a function returning text appended to the failure message (a log tail).
@@ -54,14 +55,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
                 return last
         if final:
             break
-        if process is not None and process.poll() is not None:
-            _fail(f"{_describe(process)} exited with code {process.returncode} while waiting for {what} "
+        code = process.poll() if process is not None else None
+        if code is not None:
+            _fail(f"{_describe(process)} exited with code {code} while waiting for {what} "
                   f"(last: {last!r})", details)
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
     _fail(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})", details)
 
 
-def _describe(process: subprocess.Popen) -> str:
+def _describe(process: Any) -> str:
     args = process.args
     if isinstance(args, (list, tuple)):
         args = " ".join(str(a) for a in args[:4])

@@ -17,7 +17,7 @@ import pytest
 
 from cli_forkserver import start_cli
 from conftest import REPO, make_dagster_home, run_cli, run_process, write
-from paused_runs import paused_run_id, watched
+from paused_runs import paused_run_id
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -562,7 +562,7 @@ def _wait_until(env: dict, check, what: str, timeout: float = 120, process: _Bac
     prepare_storage(env["DAGSTER_HOME"])
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
         return wait_until(lambda: check(inst), timeout, 0.2, what,
-                          process=watched(process.call) if process is not None else None)
+                          process=process.call if process is not None else None)
 
 
 def test_approve_errors_and_step_ids_of_for_each_gates(gate_env, tmp_path):
@@ -871,7 +871,7 @@ def test_concurrency_limit_makes_yaml2dag_run_wait_or_fail(tmp_path):
     holder = _BackgroundRun(env, "Limited Runs", "tag=a")
     waiter = None
     try:
-        wait_until((stamps / "a.start").exists, 120, 0.2, "the holder run to start", process=watched(holder.call))
+        wait_until((stamps / "a.start").exists, 120, 0.2, "the holder run to start", process=holder.call)
         refused = run_cli("run", "Limited Runs", "tag=x", "--no-wait", env=env)
         other_key = run_cli("run", "Limited Runs", "tag=p", "target=production", "--format", "json", env=env)
         waiter = _BackgroundRun(env, "Limited Runs", "tag=b")

@@ -20,7 +20,7 @@ import pytest
 
 from cli_forkserver import start_cli
 from conftest import CLI_TIMEOUT, make_dagster_home, run_cli, write
-from paused_runs import paused_run_id, watched
+from paused_runs import paused_run_id
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def world(tmp_path_factory):
             return runs[0]["run_id"] if runs and runs[0]["status"] == "paused" else None
 
         paused_run_id(home, proc, timeout=120)  # cheap in-process polls; then `history` says so too
-        run_id = wait_until(paused_run, 120, 0.5, "the run to wait at its approval gate", process=watched(proc))
+        run_id = wait_until(paused_run, 120, 0.5, "the run to wait at its approval gate", process=proc)
         while_paused = _json(base, "annotate", run_id, f"waiting on ops; token {SECRET}", "--by", "carol")
         status_paused = _json(base, "status", run_id)
         approved = _cli(base, "approve", run_id, "--by", "boss", "-m", "ship")

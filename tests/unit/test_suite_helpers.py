@@ -52,6 +52,21 @@ def test_wait_until_fails_at_once_when_the_process_exits():
         proc.wait(timeout=10)
 
 
+def test_wait_until_reads_the_exit_code_from_poll_alone():
+    class ForkedCall:  # a cli_forkserver.Call: poll() gives the code, there is no returncode
+        args = ["run", "Limited Runs"]
+        polls = 0
+
+        def poll(self):
+            self.polls += 1
+            return None if self.polls < 3 else 4
+
+    call = ForkedCall()
+    with pytest.raises(WaitTimeout, match="run Limited Runs exited with code 4 while waiting for a gate"):
+        wait_until(lambda: False, 600, 0.01, "a gate", process=call)
+    assert call.polls == 3
+
+
 def test_wait_until_counts_only_the_named_exceptions_as_not_yet():
     attempts = []
 
