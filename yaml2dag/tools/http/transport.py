@@ -315,6 +315,8 @@ def _short_reason(exc: BaseException) -> str:
     reason: Any = exc
     for _ in range(5):
         inner = getattr(reason, "reason", None)
+        if not isinstance(inner, BaseException):  # ssl.SSLError.reason is a str ("WRONG_VERSION_NUMBER")
+            inner = None
         if inner is None and reason.args and isinstance(reason.args[0], BaseException):
             inner = reason.args[0]
         if inner is None or inner is reason:
