@@ -11,13 +11,14 @@ module; a handler that waits does so on an Event that teardown sets.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from local_servers import LocalHTTPServer, QuietHandler, free_port, serving, silent_port
+from local_servers import LocalHTTPServer, QuietHandler, free_port, make_cert, serving, silent_port
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError, check_parameters
 from yaml2dag.tools.http import TOOL, effective_timeout, send
 
@@ -201,9 +202,29 @@ def test_https_to_a_plain_http_server_is_a_tls_error_with_the_fix(server):
     port = server.server_address[1]
     err = failure({"url": f"https://127.0.0.1:{port}/final", "timeout": 10})
     assert err.message.startswith(f"GET https://127.0.0.1:{port}/final: TLS error: ")
-    assert err.message.endswith("If the server uses a private certificate authority, set `verify` to its CA "
-                                "bundle path (or `verify: false` for a server you trust)")
+    assert err.message.endswith(f": the server at 127.0.0.1:{port} does not speak TLS (HTTPS); if it serves plain "
+                                "HTTP, use an http:// URL")
     assert err.retryable is False
+
+
+def test_an_untrusted_certificate_is_a_tls_error_that_names_verify(tmp_path):
+    pair = make_cert(tmp_path)
+    if pair is None:
+        pytest.skip("no openssl to make a certificate")
+    cert, key = pair
+    srv = LocalHTTPServer(Handler, {"requests": [], "stop": threading.Event()})
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    port = srv.server_address[1]
+    with serving(srv, before_stop=srv.state["stop"].set):
+        err = failure({"url": f"https://127.0.0.1:{port}/final", "timeout": 10})
+        assert err.message.startswith(f"GET https://127.0.0.1:{port}/final: TLS error: ")
+        assert err.message.endswith("If the server uses a private certificate authority, set `verify` to its CA "
+                                    "bundle path (or `verify: false` for a server you trust)")
+        assert err.retryable is False
+        trusted = request({"url": f"https://127.0.0.1:{port}/final", "verify": str(cert)})
+        assert trusted.output == {"arrived": True}
 
 
 def test_a_verify_path_that_does_not_exist_is_an_invalid_request(server, tmp_path):

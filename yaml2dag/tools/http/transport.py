@@ -343,6 +343,9 @@ def _transport_error(what: str, url: str, exc: BaseException) -> ToolError:
         return ToolError(f"{what}: {reason}", retryable=False)
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return ToolError(f"{what}: too many redirects ({reason})", retryable=False)
+    if isinstance(exc, requests.exceptions.SSLError) and "wrong_version_number" in low:
+        return ToolError(f"{what}: TLS error: {reason}: the server at {host}:{port} does not speak TLS "
+                         f"(HTTPS); if it serves plain HTTP, use an http:// URL", retryable=False)
     if isinstance(exc, requests.exceptions.SSLError):
         return ToolError(f"{what}: TLS error: {reason}. If the server uses a private certificate "
                          "authority, set `verify` to its CA bundle path (or `verify: false` for a "
