@@ -10,6 +10,7 @@ module; a handler that waits does so on an Event that teardown sets.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ssl
 import threading
@@ -55,8 +56,7 @@ class Handler(QuietHandler):
         parts = urlsplit(self.path)
         path = parts.path
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         state["requests"].append({"path": path, "query": parse_qs(parts.query, keep_blank_values=True),
                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
         if path == "/hangup":  # accept the request, answer nothing, close
@@ -97,6 +97,8 @@ class Handler(QuietHandler):
         elif path == "/slow":
             state["stop"].wait(MAX_HANDLER_WAIT)
             self._send(200, "late")
+        elif path == "/echo-body":
+            self._send(200, body, self.headers.get("Content-Type") or "text/plain")
         elif path == "/echo-headers":
             self._json(200, {k.lower(): v for k, v in self.headers.items()})
         elif path == "/teapot":
@@ -344,7 +346,10 @@ def test_parameter_values_a_template_can_get_wrong_fail_without_retry(server):
         ({"url": "   "}, "`url` must be an http:// or https:// URL, got '   '"),
         ({"url": f"{server.url}/final", "method": "FETCH"}, "`method` 'FETCH' is not one of GET, POST"),
         ({"url": f"{server.url}/final", "expect_status": "299-200"}, "`expect_status` '299-200' is not a status code"),
+        ({"url": "http://[::1/x"}, "`url` 'http://[::1/x' is not a valid URL: Invalid IPv6 URL"),
         ({"url": f"{server.url}/final", "expect_status": []}, "`expect_status` must not be an empty list"),
+        ({"url": f"{server.url}/final", "expect_status": "ok"}, "`expect_status` 'ok' is not a status code"),
+        ({"url": f"{server.url}/final", "expect_status": [200, None]}, "`expect_status` [200, None] is not a status"),
         ({"url": f"{server.url}/final", "expect_status": True}, "`expect_status` True is not a status code"),
         ({"url": f"{server.url}/final", "headers": ["X-A: 1"]}, "`headers` must render to a mapping, got list"),
         ({"url": f"{server.url}/final", "headers": {"X-A": "1\r\nX-Injected: 2"}}, "header `X-A` contains a line break"),
@@ -404,3 +409,10 @@ def test_a_credential_header_echoed_by_the_server_is_masked_in_the_output(server
     assert result.output["authorization"] == "Token ***"
     assert "x-left-out" not in result.output
     assert "k3y-v4lue-123" not in str(result.metadata)
+
+
+def test_json_values_that_are_not_json_types_are_sent_as_their_json_form(server):
+    result = request({"url": f"{server.url}/echo-body", "method": "POST",
+                      "json": {"day": dt.date(2026, 1, 2), "ids": (1, 2)}, "expect_status": 200.0})
+    assert result.output == {"day": "2026-01-02", "ids": [1, 2]}
+    assert server.state["requests"][-1]["headers"]["content-type"] == "application/json"

@@ -549,3 +549,33 @@ def test_merging_a_file_onto_a_folder_of_the_same_name_fails_and_leaves_no_tempo
     assert err.message == f"cannot replace the folder {tmp_path / 'dst' / 'src' / 'x'} with a file"
     assert (tmp_path / "dst" / "src" / "x" / "inside.txt").read_text() == "kept"
     assert not [p for p in (tmp_path / "dst" / "src").iterdir() if p.name.endswith(".part")]
+
+
+def test_a_double_star_glob_copies_each_folder_once(tmp_path):
+    tree(tmp_path, {"src/a.txt": "a", "src/sub/b.txt": "b"})
+    result = run("copy", {"source": str(tmp_path / "src" / "**"), "destination": str(tmp_path / "dst")})
+    assert result.output == [str(tmp_path / "dst")], "the glob's own folder matched: its contents are not listed again"
+    assert (tmp_path / "dst" / "a.txt").read_text() == "a" and (tmp_path / "dst" / "sub" / "b.txt").read_text() == "b"
+    assert result.fields["files"] == 2
+
+
+def test_a_long_listing_shows_the_first_rows_and_how_many_more(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"f{i:02}.txt").write_text("x")
+    result = run("list", {"path": str(folder)})
+    assert result.fields["count"] == 60 and result.fields["bytes"] == 60
+    table = result.metadata["files"]
+    assert table.count(str(folder)) == 50
+    assert table.endswith("\n… and 10 more")
+
+
+def test_folders_named_by_the_windows_environment_are_protected(tmp_path, monkeypatch):
+    program_data = tmp_path / "ProgramData"
+    tree(program_data, {"vendor/settings.ini": "x"})
+    monkeypatch.setenv("ProgramData", str(program_data))
+    err = error_of("delete", {"path": str(program_data / "vendor" / "settings.ini")})
+    assert err.message == (f"refusing to delete {program_data / 'vendor' / 'settings.ini'}: it is inside the system "
+                           f"folder {program_data}")
+    assert (program_data / "vendor" / "settings.ini").exists()
