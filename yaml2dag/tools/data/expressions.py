@@ -211,8 +211,6 @@ def evaluate(frame: Any, expr: Any) -> Any:
         if any(not c.isidentifier() for c in columns):
             quoting = "; write a name that is not an identifier in backticks: `my column`"
         raise ExpressionError(f"{message}{hint} (columns: {column_list(columns)}){quoting}") from None
-    except ExpressionError:
-        raise
     except Exception as exc:  # noqa: BLE001 - pandas raises many types; report type and text
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ExpressionError(f"cannot evaluate {text!r}: {type(exc).__name__}"

@@ -41,11 +41,17 @@ def local_path(value: Any, what: str = "path") -> Path:
     """``value`` as an absolute path (``~`` expanded, relative to the working directory).
 
     Raises:
-        ToolError: (not retryable) ``value`` is empty or not a string.
+        ToolError: (not retryable) ``value`` is empty or not a string, or the file system refuses
+            to look the path up ("cannot use the path /abs/path: File name too long").
     """
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise ToolError(f"`{what}` must be a file path, got {value!r}", retryable=False)
-    return Path(os.path.expanduser(str(value))).absolute()
+    path = Path(os.path.expanduser(str(value))).absolute()
+    try:
+        path.exists()  # a name too long or a folder that may not be searched: said here, not as a traceback
+    except OSError as exc:
+        raise ToolError(f"cannot use the path {path}: {exc.strerror or exc}", retryable=False) from None
+    return path
 
 
 def read(ctx: ToolContext, params: dict) -> ToolResult:
@@ -90,11 +96,11 @@ def read(ctx: ToolContext, params: dict) -> ToolResult:
     else:
         path = local_path(params["path"])
         display = str(path)
-        fmt = resolve_format(params.get("format"), str(path))
         if not path.exists():
             raise ToolError(f"file not found: {path}", retryable=False)
         if path.is_dir():
             raise ToolError(f"{path} is a folder, not a file", retryable=False)
+        fmt = resolve_format(params.get("format"), str(path))
         body, source = None, str(path)
 
     options = check_options(params.get("options"), fmt.name, READ_OPTIONS)
@@ -263,11 +269,24 @@ def read_sqlite(db: Path, display: str, table: str | None, query: str | None,
     except ToolError:
         raise
     except Exception as exc:  # noqa: BLE001 - sqlite3 and pandas errors, reported with the file
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        text = re.sub(r"^Execution failed on sql '.*?': ", "", text, flags=re.S)
-        raise ToolError(f"cannot read {what} from the SQLite database {display}: {text}", retryable=False) from None
+        raise ToolError(f"cannot read {what} from the SQLite database {display}: {sqlite_error_text(exc)}",
+                        retryable=False) from None
     finally:
         conn.close()
+
+
+def sqlite_error_text(exc: Exception) -> str:
+    """The reason of a sqlite3 or pandas SQL error, on one line.
+
+    Args:
+        exc: the error raised by ``sqlite3`` or by pandas' ``read_sql_query``/``to_sql``.
+
+    Returns:
+        Its first line without pandas' ``Execution failed on sql '...': `` prefix (whose SQL may
+        span lines), e.g. ``no such column: nope``; the error's type name when it has no text.
+    """
+    text = re.sub(r"^Execution failed on sql '.*?': ", "", str(exc).strip(), flags=re.S)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_downloaded_sqlite(body: bytes, display: str, table: str | None, query: str | None,

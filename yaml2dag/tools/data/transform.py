@@ -149,11 +149,36 @@ def op_derive(frame: Any, mapping: Any, where: str) -> Any:
             raise OperationError(f"{name}: {exc}") from None
         if type(value).__name__ == "DataFrame":
             raise OperationError(f"{name}: the expression gives several columns; it must give one")
+        refused = _not_values(value, expr)
+        if refused:
+            raise OperationError(f"{name}: {refused}")
         if hasattr(value, "__len__") and not isinstance(value, str) and hasattr(value, "index") \
                 and len(value) != len(out):
             raise OperationError(f"{name}: the expression gives {len(value)} values for {len(out)} rows")
         out[str(name)] = value
     return out
+
+
+#: What a window expression gives before it is aggregated (``temp_max.rolling(7)``).
+_WINDOWS = ("Rolling", "Expanding", "Window", "RollingGroupby", "ExpandingGroupby")
+
+
+def _not_values(value: Any, expr: Any) -> str | None:
+    """Why ``value`` (what ``expr`` gave) cannot be a column, or None when it can: a column, an
+    array or one value can; a window, an accessor or an uncalled method cannot."""
+    # lazy: pandas is heavy and optional here; kept off light paths
+    import pandas as pd
+
+    if pd.api.types.is_scalar(value) or isinstance(value, (pd.Series, pd.Index, list, tuple)) \
+            or hasattr(value, "dtype"):
+        return None
+    kind = type(value).__name__
+    if kind in _WINDOWS:
+        return f"`{expr}` is a window ({kind}), not values: end it with an aggregation such as `{expr}.mean()`"
+    if callable(value):
+        return f"`{expr}` is a method that is not called: add the parentheses, e.g. `{expr}()`"
+    return (f"`{expr}` gives a {kind}, not values: use one of its properties or methods, such as "
+            "`date.dt.year` or `weather.str.len()`")
 
 
 def op_group_by(frame: Any, spec: Any, where: str) -> Any:

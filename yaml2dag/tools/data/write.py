@@ -21,7 +21,7 @@ from typing import Any
 from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
 from yaml2dag.tools.data.formats import WRITE_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
 from yaml2dag.tools.data.frames import as_frame, frame_result
-from yaml2dag.tools.data.read import local_path
+from yaml2dag.tools.data.read import local_path, sqlite_error_text
 
 
 def write(ctx: ToolContext, params: dict) -> ToolResult:
@@ -103,8 +103,6 @@ def write_file(frame: Any, target: Path, fmt: Format, overwrite: bool, index: bo
     try:
         try:
             _write_format(frame, temp, fmt, index, options)
-        except ToolError:
-            raise
         except Exception as exc:  # noqa: BLE001 - reported with the file's name
             text = str(exc).strip()
             detail = text.splitlines()[0] if text else ""
@@ -119,9 +117,11 @@ def write_file(frame: Any, target: Path, fmt: Format, overwrite: bool, index: bo
 
 
 def _temp_file(target: Path) -> str:
-    """A new empty file next to ``target``, created with the usual (umask) permissions."""
+    """A new empty file next to ``target``, created with the usual (umask) permissions; its name
+    keeps at most 100 bytes of the target's, so a long file name still leaves room for it."""
+    stem = target.name.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
     for _ in range(100):
-        name = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp")
+        name = str(target.parent / f".{stem}.{secrets.token_hex(6)}.tmp")
         try:
             os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             return name
@@ -201,7 +201,7 @@ def write_sqlite(frame: Any, target: Path, table: str, if_exists: str, index: bo
                             "`append`)", retryable=False) from None
         raise ToolError(f"cannot write table `{table}` to {target}: {exc}", retryable=False) from None
     except Exception as exc:  # noqa: BLE001 - sqlite3 and pandas errors
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ToolError(f"cannot write table `{table}` to {target}: {text}", retryable=False) from None
+        raise ToolError(f"cannot write table `{table}` to {target}: {sqlite_error_text(exc)}",
+                        retryable=False) from None
     finally:
         conn.close()
