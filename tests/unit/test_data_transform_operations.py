@@ -295,10 +295,12 @@ def test_derive_refuses_an_expression_that_gives_no_values(weather, expression, 
 
 
 def test_a_filter_that_gives_one_value_that_is_not_true_or_false_is_refused(weather):
-    got = refused(weather, {"filter": "precipitation.sum()"})
-    assert got.startswith("operations[0].filter: the expression must be true or false for each row, but gives "
-                          "the single value ")
-    assert str(weather.precipitation.sum()) in got
+    # the value as the user would write it (was numpy's repr: np.float64(4426.0))
+    assert refused(weather, {"filter": "precipitation.sum()"}) == (
+        "operations[0].filter: the expression must be true or false for each row, but gives the single value "
+        f"{float(weather.precipitation.sum())!r}")
+    assert refused(weather, {"filter": "2 + 1"}) == (
+        "operations[0].filter: the expression must be true or false for each row, but gives the single value 3")
 
 
 def test_the_failing_operation_is_counted_from_zero_after_ones_that_worked(weather):

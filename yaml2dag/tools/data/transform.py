@@ -110,12 +110,17 @@ def op_filter(frame: Any, expr: Any, where: str) -> Any:
         if isinstance(mask, bool) or str(getattr(mask, "dtype", "")) == "bool":
             return frame if bool(mask) else frame.iloc[0:0]
         raise OperationError(f"the expression must be true or false for each row, but gives the single "
-                             f"value {mask!r}")
+                             f"value {_python(mask)!r}")
     dtype = str(getattr(mask, "dtype", type(mask).__name__))
     if dtype not in ("bool", "boolean"):
         raise OperationError(f"the expression must be true or false for each row, but gives {dtype} values "
                              "(compare it, e.g. `precipitation > 0`)")
     return frame[mask.fillna(False).astype(bool)]
+
+
+def _python(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (shown as ``4426.0``, not ``np.float64(4426.0)``)."""
+    return value.item() if type(value).__module__ == "numpy" and hasattr(value, "item") else value
 
 
 def op_select(frame: Any, columns: Any, where: str) -> Any:
