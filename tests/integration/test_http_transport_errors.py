@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import ssl
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -94,6 +95,19 @@ class Handler(QuietHandler):
             self._send(503, "")
         elif path == "/big-json":
             self._json(200, {"text": "y" * 3000})
+        elif path == "/endless":  # no Content-Length: the body ends when the connection closes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            deadline = time.monotonic() + MAX_HANDLER_WAIT
+            try:
+                while time.monotonic() < deadline and not state["stop"].wait(0.05):
+                    self.wfile.write(b"tick\n")
+                    self.wfile.flush()
+            except OSError:
+                pass
         elif path == "/slow":
             state["stop"].wait(MAX_HANDLER_WAIT)
             self._send(200, "late")
@@ -152,9 +166,9 @@ def test_a_server_that_never_answers_times_out_after_the_timeout_parameter():
 
 def test_the_step_timeout_wins_when_it_is_shorter(server):
     action = TOOL.action("request")
-    with pytest.raises(StepTimeoutError) as caught:
-        action.run(ToolContext("c", timeout=1), {"url": f"{server.url}/slow", "timeout": 30})
-    assert caught.value.message.startswith(f"step timed out after 1s: GET {server.url}/slow had not answered "
+    with pytest.raises(StepTimeoutError) as caught:  # 3 s: time for the request to be sent on a busy machine
+        action.run(ToolContext("c", timeout=3), {"url": f"{server.url}/slow", "timeout": 30})
+    assert caught.value.message.startswith(f"step timed out after 3s: GET {server.url}/slow had not answered "
                                            "completely after ")
 
 
@@ -416,3 +430,21 @@ def test_json_values_that_are_not_json_types_are_sent_as_their_json_form(server)
                       "json": {"day": dt.date(2026, 1, 2), "ids": (1, 2)}, "expect_status": 200.0})
     assert result.output == {"day": "2026-01-02", "ids": [1, 2]}
     assert server.state["requests"][-1]["headers"]["content-type"] == "application/json"
+
+
+def test_a_body_without_a_length_still_streaming_at_the_deadline_is_a_timeout_not_a_short_answer(server):
+    err = failure({"url": f"{server.url}/endless", "timeout": 0.5})
+    assert err.message == f"GET {server.url}/endless timed out after 0.5s (`timeout`) without a complete answer"
+    assert err.retryable is True
+
+
+def test_terminating_the_run_while_a_body_without_a_length_streams_stops_the_request(server):
+    ctx = ToolContext("c")
+    timer = threading.Timer(0.3, ctx.cancel)
+    timer.start()
+    try:
+        err = failure({"url": f"{server.url}/endless", "timeout": 30}, ctx)
+    finally:
+        timer.cancel()
+    assert err.message == f"GET {server.url}/endless was stopped (the run was terminated)"
+    assert err.retryable is False
