@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import ssl
 import threading
 import time
@@ -448,3 +449,15 @@ def test_terminating_the_run_while_a_body_without_a_length_streams_stops_the_req
         timer.cancel()
     assert err.message == f"GET {server.url}/endless was stopped (the run was terminated)"
     assert err.retryable is False
+
+
+def test_an_ipv6_address_is_shown_in_brackets_with_its_port():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    err = failure({"url": f"http://[::1]:{port}/x"})
+    assert err.message == (f"GET http://[::1]:{port}/x: connection refused by [::1]:{port} (is the server running "
+                           "and listening on that port?)")

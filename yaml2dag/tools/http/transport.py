@@ -336,6 +336,7 @@ def _transport_error(what: str, url: str, exc: BaseException) -> ToolError:
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or "?"
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # an IPv6 address in brackets
     reason = _short_reason(exc)
     low = str(exc).lower() + " " + reason.lower()
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
@@ -344,14 +345,14 @@ def _transport_error(what: str, url: str, exc: BaseException) -> ToolError:
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return ToolError(f"{what}: too many redirects ({reason})", retryable=False)
     if isinstance(exc, requests.exceptions.SSLError) and "wrong_version_number" in low:
-        return ToolError(f"{what}: TLS error: {reason}: the server at {host}:{port} does not speak TLS "
-                         f"(HTTPS); if it serves plain HTTP, use an http:// URL", retryable=False)
+        return ToolError(f"{what}: TLS error: {reason}: the server at {where} does not speak TLS "
+                         "(HTTPS); if it serves plain HTTP, use an http:// URL", retryable=False)
     if isinstance(exc, requests.exceptions.SSLError):
         return ToolError(f"{what}: TLS error: {reason}. If the server uses a private certificate "
                          "authority, set `verify` to its CA bundle path (or `verify: false` for a "
                          "server you trust)", retryable=False)
     if "connection refused" in low or "errno 111" in low:
-        return ToolError(f"{what}: connection refused by {host}:{port} (is the server running and "
+        return ToolError(f"{what}: connection refused by {where} (is the server running and "
                          "listening on that port?)")
     if ("name or service not known" in low or "nodename nor servname" in low or "getaddrinfo failed" in low
             or "name resolution" in low or "no address associated" in low or "nameresolutionerror" in low):
@@ -359,5 +360,5 @@ def _transport_error(what: str, url: str, exc: BaseException) -> ToolError:
     if "connection reset" in low or "remotedisconnected" in low or "connection aborted" in low:
         return ToolError(f"{what}: the server closed the connection without answering ({reason})")
     if "network is unreachable" in low or "no route to host" in low:
-        return ToolError(f"{what}: {host}:{port} is unreachable ({reason})")
+        return ToolError(f"{what}: {where} is unreachable ({reason})")
     return ToolError(f"{what}: request failed: {reason}")
