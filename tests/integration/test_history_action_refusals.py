@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -271,3 +272,63 @@ def test_the_api_does_not_signal_a_python_process_started_after_the_run(world):
     finally:
         newer.send_signal(signal.SIGKILL)
         newer.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- a retry canceled while it runs
+
+HOLDS = """
+name: Holds
+steps:
+  - id: quick
+    tool: shell
+    parameters: {command: "echo quick-output"}
+  - id: hold
+    tool: shell
+    parameters:
+      command: "if [ -e {marker} ]; then echo $$ > {marker}.pid; sleep 300; fi; echo held"
+"""
+
+
+def test_a_retry_canceled_while_it_runs_ends_canceled_and_says_so(world, tmp_path):
+    """`yaml2dag cancel` of the run a `yaml2dag retry` is executing: the retry process is told
+    (SIGINT), its step in flight is stopped, and the retry reports the new run as canceled
+    (exit 1); the parent is untouched."""
+    from dagster import DagsterEventType, RunsFilter
+
+    from cli_forkserver import start_cli
+    from yaml2dag.format.validation import validate_file
+    from yaml2dag.runs.runner import run_workflow
+
+    defs = tmp_path / "holds_defs"
+    marker = tmp_path / "hold.marker"
+    write(defs, "holds.yaml", HOLDS.replace("{marker}", str(marker)))
+    env = {"YAML2DAG_DEFINITIONS": str(defs)}
+    with instance_of(world) as instance:
+        parent = run_workflow(validate_file(defs / "holds.yaml").validated(), {}, instance=instance)
+    assert parent.status == "SUCCESS"
+    marker.write_text("hold")
+    call = start_cli("retry", parent.run_id, "--from-step", "hold", "--format", "json",
+                     env={**world["env"], **env})
+    try:
+        def holding_run():
+            with instance_of(world) as instance:
+                runs = instance.get_runs(RunsFilter(tags={"yaml2dag/retry_of": parent.run_id}), limit=1)
+                if runs and Path(f"{marker}.pid").exists() and any(
+                        r.step_key == "hold" for r in instance.all_logs(runs[0].run_id, of_type=DagsterEventType.STEP_START)):
+                    return runs[0].run_id
+            return None
+
+        new_id = wait_until(holding_run, 120, 0.3, "the retry to reach its `hold` step", process=call)
+        canceled = cli_json(world, "cancel", new_id, "--reason", "enough", "--wait", "60", env=env)
+        assert (canceled["method"], canceled["status"], canceled["ended"]) == ("signal", "canceled", True)
+        done = call.finish(120)
+    finally:
+        call.kill()
+    assert done.code == 1, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    assert (data["run_id"], data["parent_run_id"], data["status"]) == (new_id, parent.run_id, "canceled")
+    assert data["step_statuses"]["quick"] == "reused"
+    pid = int(Path(f"{marker}.pid").read_text())
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30, 0.2,
+               "the held step's shell to end after the cancel")
+    assert stored_status(world, new_id) == "CANCELED" and stored_status(world, parent.run_id) == "SUCCESS"
