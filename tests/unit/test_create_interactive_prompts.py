@@ -131,7 +131,7 @@ def test_twenty_invalid_answers_to_one_question_stop_the_session(defs):
     answers = ["", "", ""] + ["not a parameter!"] * 20 + ["", "build", "", "shell", "true", "", "", "", "y"]
     done = create("Stubborn", "-i", answers=answers)
     assert done.exit_code == 2
-    assert "too many invalid answers to '  parameter'" in done.output
+    assert "Error: too many invalid answers to 'parameter'" in done.output  # the question, not its indentation
     assert done.output.count("write it as name[:type][=default]") == 20
     assert list(defs.iterdir()) == []
 

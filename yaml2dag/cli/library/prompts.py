@@ -48,7 +48,7 @@ class _Prompter:
                 return check(answer)
             except ValueError as exc:
                 self.out.print(f"  {exc}", style="yellow", markup=False)
-        raise click.UsageError(f"too many invalid answers to {label!r}")
+        raise click.UsageError(f"too many invalid answers to {label.strip()!r}")
 
 
 def _parameter_line(line: str) -> tuple[str, dict]:
