@@ -8,8 +8,9 @@
 * :func:`postgres_home` - a DAGSTER_HOME whose dagster.yaml is the shipped one plus the
   documented PostgreSQL ``storage`` section (docs/manual/triggers_en.md) for one database.
 * :class:`Worker` - a real ``dagster-celery worker start -A yaml2dag.compiler.celery_app``
-  process (its own session and working folder), waited for until it is ready, killed with its
-  whole process group.
+  process (its own session and working folder), waited for until it is ready, stopped with
+  SIGTERM (Celery's warm shutdown, so that coverage.py writes the data of its processes) or
+  killed with its whole process group.
 * :func:`delete_queue` - drop a test's queue from the broker.
 """
 
@@ -39,6 +40,8 @@ START_RABBITMQ = "rabbitmq-server -detached"
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 #: Bound for a worker to say it is ready (seconds; slow CI machines import Dagster slowly).
 WORKER_START_TIMEOUT = 120
+#: Bound for a worker to stop after SIGTERM before its process group is killed (seconds).
+WORKER_STOP_TIMEOUT = 30
 #: Databases connected to for CREATE/DROP DATABASE, in this order.
 ADMIN_DATABASES = ("postgres", "test", "template1")
 #: Databases :meth:`Databases.close` drops at once (each on a connection of its own).
@@ -134,6 +137,10 @@ class Databases:
         self._create(name, self.template)
         return name
 
+    def recreate(self, name: str) -> None:
+        """Make the dropped database ``name`` again, with Dagster's tables and no runs."""
+        self._create(name, self.template)
+
     def drop(self, name: str) -> None:
         with self.admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -195,6 +202,9 @@ class Worker:
         self.proc = subprocess.Popen(argv, cwd=folder, env=full, stdin=subprocess.DEVNULL, stdout=self._log_handle,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.pgid = self.proc.pid
+        #: the pids of its processes when it was stopped or killed (they are reaped then: a
+        #: test asking after the worker ended which worker ran a step finds them here)
+        self.last_pids: set[int] = set()
 
     def wait_ready(self, timeout: float = WORKER_START_TIMEOUT) -> None:
         """Wait until the worker logs ``NAME@host ready.`` (fails the test after ``timeout``)."""
@@ -208,7 +218,10 @@ class Worker:
             pytest.fail(f"{exc}:\n{self.log.read_text(errors='replace')[-3000:]}", pytrace=False)
 
     def owns(self, pid: int) -> bool:
-        """Whether ``pid`` (or one of its ancestors) is one of this worker's processes."""
+        """Whether ``pid`` (or one of its ancestors) is one of this worker's processes (or was,
+        when the worker was stopped)."""
+        if pid in self.last_pids:
+            return True
         try:
             proc = psutil.Process(pid)
             chain = [proc] + proc.parents()
@@ -233,8 +246,31 @@ class Worker:
                 continue
         return out
 
+    def stop(self, timeout: float = WORKER_STOP_TIMEOUT) -> None:
+        """Stop the worker as its operator would: SIGTERM to the ``celery worker`` process (the
+        child of ``dagster-celery``, which waits for it), a warm shutdown: it lets a running task
+        end, stops its pool and exits, and its processes exit normally (coverage.py saves their
+        data; SIGKILL saves none). Waited for up to ``timeout``; then :meth:`kill`."""
+        self.last_pids |= self.pids()
+        try:
+            mains = psutil.Process(self.proc.pid).children()
+        except psutil.NoSuchProcess:
+            mains = []
+        for main in mains:
+            try:
+                main.send_signal(signal.SIGTERM)
+            except psutil.NoSuchProcess:
+                continue
+        try:
+            if mains:
+                wait_until(lambda: not self.pids(), timeout, 0.1, f"worker {self.name} to stop on SIGTERM")
+        except WaitTimeout:
+            pass
+        self.kill()
+
     def kill(self) -> None:
         """``kill -9`` the whole process group (main process and pool), then reap it."""
+        self.last_pids |= self.pids()
         try:
             os.killpg(self.pgid, signal.SIGKILL)
         except ProcessLookupError:

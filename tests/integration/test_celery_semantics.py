@@ -5,7 +5,7 @@ The tests of ``test_run_semantics.py`` and ``test_control_flow.py`` imported bel
 second time, unchanged, with these fixtures in place of conftest's:
 
 * two ``dagster-celery worker`` processes (own sessions and working folders) consuming a queue
-  of this module (deleted afterwards), started once for the module and killed at its end;
+  of this module (deleted afterwards), started once for the module and stopped at its end;
 * ``dagster_home``/``instance``: a DAGSTER_HOME whose dagster.yaml is the shipped one plus the
   documented PostgreSQL storage, in a fresh database per test (dropped at the module's end);
 * the folder-wide default ``YAML2DAG_EXECUTOR=celery`` and the broker and queue in
@@ -53,7 +53,7 @@ def databases(tmp_path_factory):
 @pytest.fixture(scope="module")
 def celery_queue(tmp_path_factory, request):
     """The module's queue, consumed by two real workers for the whole module (started before the
-    databases are made, which they do not need to start; killed before the databases are dropped)."""
+    databases are made, which they do not need to start; stopped before the databases are dropped)."""
     require_services()
     name = f"yaml2dag-semantics-{uuid.uuid4().hex[:10]}"
     root = tmp_path_factory.mktemp("workers")
@@ -77,7 +77,7 @@ def celery_queue(tmp_path_factory, request):
         yield name, workers
     finally:
         for w in workers:
-            w.kill()
+            w.stop()  # SIGTERM, SIGKILL after a bound: see Worker.stop
         delete_queue(name)
 
 

@@ -13,8 +13,8 @@ run and event storage in a fresh PostgreSQL database on 127.0.0.1:5432.
   YAML2DAG_CELERY_* variables.
 
 Each test uses its own queue (deleted afterwards) and its own database (dropped afterwards); the
-workers it starts are killed with their process groups. A service that does not answer fails
-the test with the command that starts it (tests/celery_cluster.py).
+workers it starts are stopped with SIGTERM (their process groups killed after a bound). A service
+that does not answer fails the test with the command that starts it (tests/celery_cluster.py).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Cluster:
 
     def __exit__(self, *exc) -> None:
         for w in self.workers:
-            w.kill()
+            w.stop()  # SIGTERM, SIGKILL after a bound (see Worker.stop); a killed one is already gone
 
     def owner(self, pid: int) -> Worker | None:
         return next((w for w in self.workers if w.owns(pid)), None)
