@@ -11,7 +11,10 @@ executor. Step events are logged by the worker threads (Dagster's storages seria
 the orchestrating thread feeds them to ``ActiveExecution`` in arrival order.
 
 On termination (SIGINT/SIGTERM, ``dagster run terminate``) the tools of every step in flight
-are cancelled (the shell tool kills its process group) before the run ends CANCELED.
+are cancelled (the shell tool kills its process group) before the run ends CANCELED. A step that
+ignores cancellation (Python code that does not check) is left behind after
+:data:`STOP_GRACE_SECONDS`: the run ends CANCELED anyway, and the step's daemon thread does not
+keep the process (``yaml2dag run``, a run worker) from exiting.
 
 The workflow ``timeout`` (run tag ``dagster/max_runtime``) is enforced by the run's executor
 itself, so it holds under ``yaml2dag run``, ``dagster job execute`` and runs launched from the UI
@@ -31,7 +34,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 from contextlib import ExitStack
 from typing import Any
 
@@ -161,8 +163,6 @@ class ThreadsExecutor(Executor):
                         message="Exception while setting up compute log capture",
                         event_specific_data=EngineEventData(error=serializable_error_info_from_exc_info(sys.exc_info())),
                     )
-                pool = _ThreadPool(max_workers=self.max_parallel, thread_name_prefix="yaml2dag-step")
-                stack.callback(lambda: pool.shutdown(wait=not stopping, cancel_futures=True))
                 stop_deadline = None
                 # a pool slot held by a run whose process died would be waited for forever
                 reap_dead = DeadRunWatch(job_context.instance, by=f"run {job_context.run_id} waiting for a pool slot")
@@ -195,7 +195,7 @@ class ThreadsExecutor(Executor):
                             next_id += 1
                             in_flight[next_id] = (step.key, step_context, [])
                             latest[step.key] = next_id
-                            pool.submit(_run_step, next_id, step_context, events)
+                            _start_step(next_id, step_context, events)
                         # skipped and abandoned steps resolve without running
                         for event in active.plan_events_iterator(job_context):
                             yield event
@@ -249,6 +249,14 @@ class ThreadsExecutor(Executor):
             raise RunTimeoutError(timed_out)
         if stopping:
             raise DagsterExecutionInterruptedError()
+
+
+def _start_step(submission: int, step_context: Any, events: queue.Queue) -> None:
+    # one daemon thread per step (at most max_parallel run at once: the loop submits no more):
+    # a step that ignores cancellation must not keep the process alive once its run has ended,
+    # as a ThreadPoolExecutor's workers would (they are joined when the interpreter exits)
+    threading.Thread(target=_run_step, args=(submission, step_context, events),
+                     name=f"yaml2dag-step-{submission}", daemon=True).start()
 
 
 def _run_step(submission: int, step_context: Any, events: queue.Queue) -> None:
