@@ -265,4 +265,5 @@ def _execute(instance: DagsterInstance, run: Any, args: Any, request: Any, execu
         forget_run(args.run_id)
     out["events"] = [serialize_value(e) for e in events]
 
+
 __all__ = ["execute_step_task"]
