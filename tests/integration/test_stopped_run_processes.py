@@ -258,6 +258,8 @@ def test_a_timeout_interrupts_an_in_process_step_that_ignores_cancellation(tmp_p
     assert result["duration_s"] < nap, result  # the step was interrupted, not waited for
     status = json.loads(run_cli("status", result["run_id"], "--format", "json", env=env, cwd=tmp_path).stdout)
     assert status["status"] == "failed" and status["failed_step"] == "nap", status
+    # the step's error says why the run stopped it, not the name of Dagster's interrupt exception
+    assert status["error_message"] == "interrupted: the run exceeded its timeout of 2s", status
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(home)) as instance:

@@ -9,6 +9,8 @@ live progress (``yaml2dag run``) and run status (``yaml2dag status``) both use i
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -79,13 +81,21 @@ def owner_of(step_key: str) -> tuple[str, str]:
     return join(node), "step"
 
 
+#: A step's failure message when the run stopped it (its timeout, a cancel, a termination): Dagster
+#: raises ``DagsterExecutionInterruptedError`` into the step, whose text names only that class.
+INTERRUPTED = "interrupted: the run was stopped"
+
+
 def failure_message(event: Any) -> str:
-    """The message a user should see for a STEP_FAILURE event."""
+    """The message a user should see for a STEP_FAILURE event (:data:`INTERRUPTED` for a step
+    the run stopped)."""
     data = event.step_failure_data
     if data is None:
         return event.message or "failed"
     if data.user_failure_data is not None and data.user_failure_data.description:
         return data.user_failure_data.description
+    if data.error is not None and data.error.cls_name == "DagsterExecutionInterruptedError":
+        return INTERRUPTED
     if data.error is not None:
         return data.error.message.strip().splitlines()[-1] if data.error.message else data.error.cls_name or "error"
     return "failed"
@@ -183,6 +193,12 @@ class StepTracker:
             # Dagster stores a run's failure under its legacy name PIPELINE_FAILURE
             if etype in ("RUN_FAILURE", "PIPELINE_FAILURE") and event.message and self.run_error is None:
                 self.run_error = event.message
+                error = getattr(event.event_specific_data, "error", None)
+                reason = error.message.strip().splitlines()[-1] if error is not None and error.message.strip() else ""
+                reason = re.sub(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ", "", reason)  # "package.module.SomeError: "
+                if reason and self.first_error is not None and self.first_error[1] == INTERRUPTED:
+                    # the step was stopped for the run's reason ("the run exceeded its timeout of 2s")
+                    self.first_error = (self.first_error[0], f"interrupted: {reason}")
             return []
         key, role = owner_of(step_key)
         if role == "outputs":
