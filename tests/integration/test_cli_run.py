@@ -53,7 +53,9 @@ def test_json_contract_on_success(env):
     done = run_cli("run", "cli contract", "retries=3", "--format", "json", env=env)
     assert done.code == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"run_id", "workflow", "status", "steps", "outputs", "duration_s"}
+    assert set(data) == {"run_id", "workflow", "status", "steps", "outputs", "duration_s", "error_message",
+                         "failed_step"}
+    assert data["error_message"] is None and data["failed_step"] is None
     assert data["workflow"] == "CLI Contract" and data["status"] == "SUCCESS"
     assert data["steps"] == {"first": "succeeded", "maybe": "skipped", "soft": "continued",
                              "hard": "succeeded", "last": "succeeded"}
@@ -69,6 +71,9 @@ def test_json_contract_on_failure_exits_1(env):
     assert data["status"] == "FAILURE"
     assert data["steps"] == {"first": "succeeded", "maybe": "succeeded", "soft": "continued",
                              "hard": "failed", "last": "not_run"}
+    # why, as `yaml2dag status` says it: the step that failed the run and its error
+    assert data["failed_step"] == "hard", data
+    assert "boom" in data["error_message"] and "4" in data["error_message"], data
 
 
 def test_exit_2_when_nothing_ran(env, tmp_path):

@@ -104,6 +104,9 @@ class RunResult:
     failed_step: str | None = None
 
     def to_json(self) -> dict:
+        """What ``yaml2dag run --format json`` prints: ``run_id``, ``workflow``, ``status``,
+        ``steps``, ``outputs``, ``duration_s`` (seconds, 3 decimals), ``error_message`` and
+        ``failed_step`` (None when the run succeeded; named as ``yaml2dag status`` names them)."""
         return {
             "run_id": self.run_id,
             "workflow": self.workflow,
@@ -111,6 +114,8 @@ class RunResult:
             "steps": dict(self.steps),
             "outputs": self.outputs,
             "duration_s": round(self.duration_s, 3),
+            "error_message": self.error,
+            "failed_step": self.failed_step,
         }
 
 
