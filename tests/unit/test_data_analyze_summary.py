@@ -200,3 +200,15 @@ def test_validator_reports_data_step_mistakes_at_file_line_column():
         "mistakes.yaml:28:30: steps[3].parameters.options.compression: the string 'zip' is not one of `snappy`, "
         "`gzip`, `brotli`, `zstd`, `lz4`, `none`; did you mean `gzip`? [parameters]",
     ]
+
+
+def test_the_preview_and_the_log_count_one_row_in_the_singular():
+    frame = pd.DataFrame({"city": ["Seattle"], "rain_mm": [4.2]})
+    assert markdown_table(frame).splitlines()[-1] == "_1 row_"
+    assert markdown_table(pd.DataFrame(index=[0])).splitlines()[-1] == "_no columns; 1 row_"
+    assert markdown_table(pd.concat([frame] * 1461)).splitlines()[-1].endswith(" of 1,461 rows_")
+    lines: list[str] = []
+    ctx = ToolContext("stats")
+    ctx.log.info = lines.append
+    TOOL.action("analyze").run(ctx, {"input": frame})
+    assert any(line.startswith("analyzed 1 row × 2 columns") for line in lines), lines

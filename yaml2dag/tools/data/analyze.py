@@ -21,7 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 from yaml2dag.tools.base import Markdown, ToolContext, ToolError, ToolResult
-from yaml2dag.tools.data.frames import as_frame, as_list, column_names, column_types, markdown_table, plain, require_columns
+from yaml2dag.tools.data.frames import (
+    as_frame,
+    as_list,
+    column_names,
+    column_types,
+    markdown_table,
+    plain,
+    require_columns,
+    rows_text,
+)
 from yaml2dag.tools.data.schemas import CORRELATION_METHODS
 
 #: Values kept per column in ``value_counts`` unless ``top`` says otherwise.
@@ -67,7 +76,7 @@ def analyze(ctx: ToolContext, params: dict) -> ToolResult:
     if method:
         summary["correlations"] = correlations(frame, method)
         summary["correlation_method"] = method
-    ctx.log.info(f"analyzed {len(frame):,} rows × {len(frame.columns)} columns")
+    ctx.log.info(f"analyzed {rows_text(len(frame))} × {len(frame.columns)} columns")
     return ToolResult(
         output=summary,
         fields={"rows": int(len(frame)), "columns": column_names(frame)},

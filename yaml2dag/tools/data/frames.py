@@ -117,6 +117,11 @@ def require_columns(frame: Any, names: Iterable[Any], where: str, side: str = ""
     return out
 
 
+def rows_text(count: int) -> str:
+    """``count`` rows in words: ``"1 row"``, ``"1,461 rows"``."""
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -148,7 +153,7 @@ def markdown_table(frame: Any, rows: int = PREVIEW_ROWS, *, note: bool = True) -
     total = len(frame)
     headers = [_cell(c) or " " for c in frame.columns]
     if not headers:
-        return f"_no columns; {total:,} rows_"
+        return f"_no columns; {rows_text(total)}_"
     head = frame.head(rows)
     body = [[_cell(v) for v in record] for record in head.itertuples(index=False, name=None)]
     table = None
@@ -169,7 +174,7 @@ def markdown_table(frame: Any, rows: int = PREVIEW_ROWS, *, note: bool = True) -
     if not note:
         return table
     shown = len(body)
-    line = f"_{shown:,} of {total:,} rows_" if shown < total else f"_{total:,} rows_"
+    line = f"_{shown:,} of {total:,} rows_" if shown < total else f"_{rows_text(total)}_"
     return f"{table}\n\n{line}"
 
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from yaml2dag.format.durations import parse_duration
 from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
 from yaml2dag.tools.data.formats import READ_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
-from yaml2dag.tools.data.frames import frame_result, text_columns
+from yaml2dag.tools.data.frames import frame_result, rows_text, text_columns
 from yaml2dag.format.schema import did_you_mean
 
 #: Seconds a URL download may stall before it fails (``timeout`` overrides it).
@@ -119,7 +119,7 @@ def read(ctx: ToolContext, params: dict) -> ToolResult:
         frame = _read_file(fmt, source if body is None else io.BytesIO(body), display, options,
                            from_url=body is not None)
     frame = text_columns(frame)
-    ctx.log.info(f"read {len(frame):,} rows × {len(frame.columns)} columns from {display} ({fmt.name})")
+    ctx.log.info(f"read {rows_text(len(frame))} × {len(frame.columns)} columns from {display} ({fmt.name})")
     return frame_result(frame, metadata={"source": display, "format": fmt.name})
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from yaml2dag.tools.base import ToolContext, ToolError, ToolResult
 from yaml2dag.tools.data.formats import WRITE_OPTIONS, Format, check_options, require_parquet_engine, resolve_format
-from yaml2dag.tools.data.frames import as_frame, frame_result
+from yaml2dag.tools.data.frames import as_frame, frame_result, rows_text
 from yaml2dag.tools.data.read import local_path, sqlite_error_text
 
 
@@ -67,7 +67,7 @@ def write(ctx: ToolContext, params: dict) -> ToolResult:
         extra = {}
     size = target.stat().st_size
     where = f"{target} (table `{extra['table']}`)" if extra else str(target)
-    ctx.log.info(f"wrote {len(frame):,} rows × {len(frame.columns)} columns to {where}, {size:,} bytes")
+    ctx.log.info(f"wrote {rows_text(len(frame))} × {len(frame.columns)} columns to {where}, {size:,} bytes")
     result = frame_result(frame, output=str(target), fields={"bytes": size},
                           metadata={"path": str(target), "bytes": size, "format": fmt.name, **extra})
     result.written = (f"sqlite:///{target}#{extra['table']}",) if extra else (str(target),)
