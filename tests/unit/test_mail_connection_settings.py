@@ -110,6 +110,11 @@ def _send(params: dict, ctx: ToolContext | None = None):
     ({"host": "h", "to": []}, "no recipients: `to`, `cc` and `bcc` are all empty"),
     ({"host": "h", "to": "a@example.test", "from": "ops.example.test"},
      "`from`: 'ops.example.test' is not an email address"),
+    # several words: the message quotes what was written, not only the part the parser kept
+    ({"host": "h", "to": "a@example.test", "from": "not an address"},
+     "`from`: 'not' (read from 'not an address') is not an email address"),
+    ({"host": "h", "to": "Ops Team <ops at example.test>"},
+     "`to`: 'ops at example.test' (read from 'Ops Team <ops at example.test>') is not an email address"),
 ])
 def test_send_refuses_before_connecting(params, message):
     with pytest.raises(ToolError) as info:

@@ -36,7 +36,8 @@ def address_list(value: Any, name: str) -> list[str]:
         for display, addr in pairs:
             local, at, domain = addr.rpartition("@")
             if not at or not local or not domain or any(c.isspace() for c in addr):
-                raise ToolError(f"`{name}`: {addr!r} is not an email address", retryable=False)
+                where = "" if addr == item.strip() else f" (read from {item!r})"
+                raise ToolError(f"`{name}`: {addr!r}{where} is not an email address", retryable=False)
             out.append(_format_address(display, addr))
     return out
 
