@@ -36,6 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 #: This process's environment before any test changed it (what the CLI fork server starts with).
 START_ENV = dict(os.environ)
 
+# pytest started in the background of a script (`cmd &`, as CI may do) finds SIGINT ignored, and
+# Dagster's main-thread calls then set SIGTERM to "ignore" too (yaml2dag/runs/signals.py): every
+# process a test starts afterwards (Dagster's compute-log `tail`, servers, workers) would ignore
+# SIGTERM and hang its stop for 30 s. Interrupting pytest with SIGINT works as in a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 #: Bound for one CLI subprocess (seconds). Generous: CI machines are slow, but never unbounded.
 CLI_TIMEOUT = 180
 
@@ -187,6 +194,19 @@ def _no_environment_leak(request):
                 del os.environ[name]
         pytest.fail(f"{request.node.nodeid} left os.environ changed: {', '.join(changed)}; "
                     "change the environment with monkeypatch.setenv/delenv only", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Put SIGINT's and SIGTERM's handlers back after every test. Dagster's in-process execution
+    on the main thread (``execute_job``, ``execute_in_process``) leaves SIGTERM set to SIGINT's
+    handler, which is "ignore" when pytest was started in the background of a script (as CI may
+    do): every process a later test starts would then ignore SIGTERM (see yaml2dag/runs/signals.py)."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        if handler is not None and signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -267,3 +268,36 @@ def test_a_timeout_interrupts_an_in_process_step_that_ignores_cancellation(tmp_p
                     if r.dagster_event is not None and r.dagster_event.event_type_value == "PIPELINE_FAILURE"]
     assert len(failures) == 1 and failures[0] is not None, failures
     assert failures[0].message.strip().endswith("the run exceeded its timeout of 2s"), failures[0].message
+
+
+_API_SCRIPT = r"""
+import signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a script started with `&` or nohup finds it
+from dagster import DagsterInstance
+from yaml2dag.format.validation import validate_file
+from yaml2dag.runs.runner import run_workflow
+with DagsterInstance.get() as instance:
+    for _ in range(2):
+        print(run_workflow(validate_file(sys.argv[1]).validated(), {}, instance=instance).status)
+print("SIGTERM", "ignored" if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN else "not ignored")
+child = subprocess.Popen(["sleep", "60"])
+child.terminate()
+print("child", child.wait(timeout=30))
+"""
+
+
+def test_a_process_started_with_sigint_ignored_still_stops_on_sigterm_after_its_runs(tmp_path):
+    """Dagster's in-process execution leaves SIGTERM set to SIGINT's handler; for a process that
+    found SIGINT ignored (started in the background of a script) that would be "ignore SIGTERM",
+    inherited by every process it starts afterwards. yaml2dag keeps both handlers across a run."""
+    from conftest import run_process
+    from yaml2dag.runs.runner import prepare_storage
+
+    folder = tmp_path / "defs"
+    write(folder, "echo.yaml", 'name: Echo Twice\nsteps:\n  - id: say\n    tool: shell\n'
+                               '    parameters: {command: "echo hello"}\n')
+    home = prepare_storage(tmp_path / "home")
+    done = run_process([sys.executable, "-c", _API_SCRIPT, str(folder / "echo.yaml")],
+                       env={"DAGSTER_HOME": str(home)}, cwd=tmp_path)
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["SUCCESS", "SUCCESS", "SIGTERM", "not", "ignored", "child", "-15"], done.stdout

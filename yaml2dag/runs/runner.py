@@ -31,6 +31,7 @@ from yaml2dag.format.secrets import SecretStore, mask
 from yaml2dag.format.tags import TAG_USER
 from yaml2dag.runs.tracking import StepTracker, step_catalog
 from yaml2dag.runs.progress import Estimates, Progress, estimate
+from yaml2dag.runs.signals import signal_handlers_kept
 from yaml2dag.format.validated import ValidatedWorkflow, require_validated
 from yaml2dag.compiler import reconstructable_job, runtime as _runtime
 from yaml2dag.compiler.run_health import DeadRunWatch, cli_tags, reap_dead_runs
@@ -104,9 +105,6 @@ class RunResult:
     failed_step: str | None = None
 
     def to_json(self) -> dict:
-        """What ``yaml2dag run --format json`` prints: ``run_id``, ``workflow``, ``status``,
-        ``steps``, ``outputs``, ``duration_s`` (seconds, 3 decimals), ``error_message`` and
-        ``failed_step`` (None when the run succeeded; named as ``yaml2dag status`` names them)."""
         return {
             "run_id": self.run_id,
             "workflow": self.workflow,
@@ -114,8 +112,7 @@ class RunResult:
             "steps": dict(self.steps),
             "outputs": self.outputs,
             "duration_s": round(self.duration_s, 3),
-            "error_message": self.error,
-            "failed_step": self.failed_step,
+            "error_message": self.error, "failed_step": self.failed_step,  # None on success
         }
 
 
@@ -341,6 +338,7 @@ def _executor_settings(workflow: Workflow) -> str:
     return kind
 
 
+@signal_handlers_kept()
 def run_workflow(
     validated: ValidatedWorkflow,
     params: Mapping[str, Any] | None = None,
@@ -388,7 +386,7 @@ def run_workflow(
         ParameterError: a parameter value is wrong or a secret is unset (nothing ran).
         ConcurrencyLimitError: see ``wait_for_concurrency`` (nothing ran).
         yaml2dag.format.executors.ExecutorSettingError: an executor setting of the environment is
-            wrong (nothing ran).
+            wrong (nothing ran). SIGINT/SIGTERM handlers are kept (:mod:`yaml2dag.runs.signals`).
     """
     validated = require_validated(validated, "run_workflow")
     mode = check_mode(mode)
@@ -396,7 +394,6 @@ def run_workflow(
     values = resolve(workflow, params or {}, strings=strings)
     check_secrets(workflow)
     kind = _executor_settings(workflow)
-
     # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
     from yaml2dag.compiler.job import concurrency_tag, folder_resolver, render_concurrency_key
     # lazy: keeps Dagster out of `validate`/`list`/`show`/`schema`
