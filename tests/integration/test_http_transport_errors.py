@@ -22,31 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from local_servers import LocalHTTPServer, QuietHandler, free_port, make_cert, serving, silent_port
+from recording_log import RecordingLog
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError, check_parameters
 from yaml2dag.tools.http import TOOL, effective_timeout, send
 
 #: Longest any handler waits (seconds); teardown wakes them earlier.
 MAX_HANDLER_WAIT = 20.0
-
-
-class RecordingLog:
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
-
-    def text(self) -> str:
-        return "\n".join(m for _l, m in self.lines)
 
 
 class Handler(QuietHandler):

@@ -13,30 +13,11 @@ import threading
 import pytest
 
 from local_servers import LocalHTTPServer, QuietHandler, free_port, serving, silent_port
+from recording_log import RecordingLog
 from yaml2dag.tools.base import ToolContext, ToolError, check_parameters
 from yaml2dag.tools.llm import MAX_CONTEXT_CHARS, TOOL, endpoint
 
 KEY = "sk-errors-test-9d8c7b6a5f4e"
-
-
-class RecordingLog:
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
-
-    def warnings(self) -> list[str]:
-        return [m for level, m in self.lines if level == "warning"]
 
 
 def completion(content, **extra) -> dict:

@@ -17,31 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from recording_log import RecordingLog
 from yaml2dag.tools.base import ToolContext, ToolError, check_parameters
 from yaml2dag.tools.files import TOOL, archive_pattern
 from yaml2dag.tools.files import archive as archive_module
-
-
-class RecordingLog:
-    """A ToolLog that keeps every line, by level."""
-
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
-
-    def warnings(self) -> list[str]:
-        return [m for level, m in self.lines if level == "warning"]
 
 
 def run(action: str, params: dict, ctx: ToolContext | None = None):

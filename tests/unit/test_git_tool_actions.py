@@ -13,29 +13,11 @@ import time
 
 import pytest
 
+from recording_log import RecordingLog
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError
 from yaml2dag.tools.git import TOOL
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-class RecordingLog:
-    """A ToolLog that keeps every line, by level."""
-
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
 
 
 @pytest.fixture(autouse=True)

@@ -11,27 +11,9 @@ import socket
 
 import pytest
 
+from recording_log import RecordingLog
 from yaml2dag.tools.base import ToolContext, ToolError
 from yaml2dag.tools.notify import TOOL, _root_reason, status_matcher
-
-
-class RecordingLog:
-    """A ToolLog that keeps every line, by level."""
-
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
 
 
 def _run(action: str, params: dict, ctx: ToolContext | None = None):

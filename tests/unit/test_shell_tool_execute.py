@@ -13,28 +13,10 @@ import sys
 
 import pytest
 
+from recording_log import RecordingLog
 from yaml2dag.tools import shell as shell_module
 from yaml2dag.tools.base import StepTimeoutError, ToolContext, ToolError
 from yaml2dag.tools.shell import TOOL
-
-
-class RecordingLog:
-    """A ToolLog that keeps every line, by level."""
-
-    def __init__(self):
-        self.lines: list[tuple[str, str]] = []
-
-    def info(self, message):
-        self.lines.append(("info", message))
-
-    def warning(self, message):
-        self.lines.append(("warning", message))
-
-    def error(self, message):
-        self.lines.append(("error", message))
-
-    def debug(self, message):
-        self.lines.append(("debug", message))
 
 
 def _run(params: dict, ctx: ToolContext | None = None):
