@@ -236,13 +236,28 @@ class Live:
 
 
 def descendants(pid: int) -> list:
-    """The running descendants of ``pid`` (psutil.Process objects), or [] if it is gone."""
+    """The running descendants of ``pid`` (psutil.Process objects), or [] if it is gone. Zombies
+    (ended, not reaped yet: this machine's PID 1 does not reap orphans) are not running."""
     import psutil
 
     try:
-        return psutil.Process(pid).children(recursive=True)
+        found = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    return [p for p in found if command_line(p) is not None]
+
+
+def command_line(process) -> str | None:
+    """The command line of ``process`` (a psutil.Process) as one string; None once it has ended
+    (gone, or a zombie)."""
+    import psutil
+
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
 
 
 def kill_groups(processes: list) -> None:

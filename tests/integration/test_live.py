@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from conftest import REPO, run_cli, write
-from local_servers import Live, descendants, free_port, start_dev, stop_process_tree
+from local_servers import Live, command_line, descendants, free_port, start_dev, stop_process_tree
 
 from browser import chromium
 
@@ -306,12 +306,12 @@ def test_dev_stops_cleanly_on_sigterm_taking_its_children_along(live):
     import psutil
 
     children = descendants(live.proc.pid)
-    names = " ".join(" ".join(c.cmdline()) for c in children)
+    names = " ".join(command_line(c) or "" for c in children)
     assert "dagster_webserver" in names and "dagster._daemon" in names and "code-server" in names
     live.proc.send_signal(signal.SIGTERM)
     assert live.proc.wait(timeout=60) == 0
     _, alive = psutil.wait_procs(children, timeout=15)
-    assert alive == [], [" ".join(p.cmdline()) for p in alive]
+    assert alive == [], [command_line(p) for p in alive]
     with pytest.raises(requests.ConnectionError):
         requests.get(live.url + "/server_info", timeout=5)
     assert "yaml2dag dev: stopping" in live.tail()
@@ -342,7 +342,7 @@ def test_dev_on_an_empty_home_writes_the_shipped_config_and_stops_on_ctrl_c(tmp_
 
         def services():
             found = descendants(proc.pid)
-            names = " ".join(" ".join(c.cmdline()) for c in found)
+            names = " ".join(command_line(c) or "" for c in found)
             ready = "dagster_webserver" in names and "dagster._daemon" in names and "code-server" in names
             return found if ready else None
 
@@ -350,7 +350,7 @@ def test_dev_on_an_empty_home_writes_the_shipped_config_and_stops_on_ctrl_c(tmp_
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0, server.tail()
         _, alive = psutil.wait_procs(children, timeout=15)
-        assert alive == [], [" ".join(p.cmdline()) for p in alive]
+        assert alive == [], [command_line(p) for p in alive]
         with pytest.raises(requests.ConnectionError):
             requests.get(server.url + "/server_info", timeout=5)
         assert "yaml2dag dev: stopping" in server.tail()
